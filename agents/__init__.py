@@ -1,0 +1,1 @@
+"""Agents trained against nanoenv (they depend on nanoenv, never the reverse)."""
