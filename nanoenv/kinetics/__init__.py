@@ -1,0 +1,1 @@
+"""Batched, differentiable release kinetics (pure torch functions; no gymnasium here)."""
