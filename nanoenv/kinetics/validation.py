@@ -42,9 +42,7 @@ def check_finite(name: str, values: torch.Tensor, unit: str = "") -> None:
     bad = ~torch.isfinite(values.detach())
     if bool(bad.any()):
         value, index = _first_bad(values.detach(), bad)
-        raise ValueError(
-            f"{name} must be a finite number{_unit(unit)}; got {value}{_where(index)}"
-        )
+        raise ValueError(f"{name} must be a finite number{_unit(unit)}; got {value}{_where(index)}")
 
 
 def check_in_range(

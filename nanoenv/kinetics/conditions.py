@@ -1,0 +1,232 @@
+"""The release medium: piecewise-constant pH, temperature and external stimuli.
+
+A :class:`ReleaseConditions` is a schedule of ``K`` segments. Segment ``k``
+starts at ``start_h[..., k]`` (the first at 0 h) and lasts until the next
+start; the last segment lasts forever. Every field has shape ``(K,)`` (one
+schedule shared by the batch) or ``(B, K)`` (one per design). Because every
+rate in the simulator is a function of the medium, rates are piecewise
+constant too and their time integrals are exact (see
+:mod:`nanoenv.kinetics.time_change`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+import torch
+
+from nanoenv.kinetics.validation import check_finite, check_in_range
+
+__all__ = ["CONDITION_PRESETS", "ReleaseConditions"]
+
+_FIELDS = {
+    "ph": (0.0, 14.0, "pH units"),
+    "temperature_c": (0.0, 100.0, "degC"),
+    "light_mw_cm2": (0.0, 1.0e4, "mW/cm^2"),
+    "magnetic_field_ka_m": (0.0, 200.0, "kA/m"),
+    "enzyme_activity": (0.0, 1.0e3, "relative to a reference activity of 1"),
+}
+
+
+@dataclass(frozen=True)
+class ReleaseConditions:
+    """Piecewise-constant release-medium schedule.
+
+    :param start_h: segment start times, hours; first 0, non-decreasing
+        (a repeated time makes a zero-length segment, used to pad schedules).
+    :param ph: medium pH in each segment.
+    :param temperature_c: medium temperature in each segment, °C.
+    :param light_mw_cm2: light intensity at the particle, mW/cm² (photo-cleavable linkers).
+    :param magnetic_field_ka_m: alternating magnetic field amplitude, kA/m
+        (heats magnetic cores; see :func:`nanoenv.kinetics.mechanisms.magnetic_heating_c`).
+    :param enzyme_activity: activity of the cleaving enzyme relative to a
+        reference activity of 1 (e.g. tumour MMP-2 levels).
+    """
+
+    start_h: torch.Tensor
+    ph: torch.Tensor
+    temperature_c: torch.Tensor
+    light_mw_cm2: torch.Tensor | None = None
+    magnetic_field_ka_m: torch.Tensor | None = None
+    enzyme_activity: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        start = torch.as_tensor(self.start_h, dtype=torch.float64)
+        if start.dim() == 0:
+            start = start.reshape(1)
+        if start.dim() not in (1, 2):
+            raise ValueError(f"start_h must have shape (K,) or (B, K); got {tuple(start.shape)}")
+        object.__setattr__(self, "start_h", start)
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                value = torch.zeros_like(start)
+            value = torch.as_tensor(value, dtype=torch.float64)
+            if value.dim() == 0:
+                value = value.expand_as(start)
+            if value.shape[-1] != start.shape[-1]:
+                raise ValueError(
+                    f"{name} has {value.shape[-1]} segments but start_h has {start.shape[-1]}; "
+                    "give one value per segment"
+                )
+            object.__setattr__(self, name, value)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` on NaN, out-of-range values or a malformed schedule."""
+        check_finite("start_h", self.start_h, "h")
+        if bool((self.start_h[..., 0] != 0).any()):
+            raise ValueError(
+                f"start_h must begin at 0 h (the first segment starts with the release test); "
+                f"got {self.start_h[..., 0].flatten()[0].item():g} h"
+            )
+        if self.start_h.shape[-1] > 1 and bool((self.start_h.diff(dim=-1) < 0).any()):
+            raise ValueError(f"start_h must be non-decreasing (h); got {self.start_h.tolist()}")
+        for name, (low, high, unit) in _FIELDS.items():
+            check_in_range(name, getattr(self, name), low, high, unit)
+
+    @property
+    def num_segments(self) -> int:
+        return self.start_h.shape[-1]
+
+    @property
+    def batch_size(self) -> int | None:
+        """``B`` for a batched schedule, ``None`` for one shared by the batch."""
+        return self.start_h.shape[0] if self.start_h.dim() == 2 else None
+
+    def tensors(
+        self, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Every field as a tensor of shape ``(1, K)`` or ``(B, K)`` on ``device``/``dtype``."""
+        dtype = dtype or torch.get_default_dtype()
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name).to(device=device, dtype=dtype)
+            out[f.name] = value if value.dim() == 2 else value.unsqueeze(0)
+        return out
+
+    def value_at(self, name: str, times_h: torch.Tensor) -> torch.Tensor:
+        """Field ``name`` evaluated at ``times_h`` (for plotting and observations)."""
+        if name not in _FIELDS:
+            raise ValueError(f"unknown condition field {name!r}; allowed: {list(_FIELDS)}")
+        times = torch.as_tensor(times_h, dtype=torch.float64)
+        start = self.start_h
+        value = getattr(self, name)
+        if start.dim() == 1:
+            idx = torch.searchsorted(start, times, right=True) - 1
+            return value[idx]
+        times = times.expand(start.shape[0], -1).contiguous()
+        idx = torch.searchsorted(start.contiguous(), times, right=True) - 1
+        return value.gather(1, idx)
+
+    @staticmethod
+    def stack(conditions: Sequence[ReleaseConditions]) -> ReleaseConditions:
+        """One schedule per design, padding shorter schedules with zero-length segments."""
+        if len(conditions) == 0:
+            raise ValueError("stack needs at least one ReleaseConditions; got none")
+        k = max(c.num_segments for c in conditions)
+        rows: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(ReleaseConditions)}
+        for c in conditions:
+            if c.batch_size is not None:
+                raise ValueError("stack expects unbatched schedules of shape (K,)")
+            pad = k - c.num_segments
+            for f in fields(ReleaseConditions):
+                v = getattr(c, f.name)
+                rows[f.name].append(torch.cat([v, v[-1:].expand(pad)]))
+        return ReleaseConditions(**{name: torch.stack(v) for name, v in rows.items()})
+
+    # -- presets --------------------------------------------------------------------------
+    @staticmethod
+    def sink(ph: float = 7.4, temperature_c: float = 37.0) -> ReleaseConditions:
+        """Constant sink conditions (phosphate buffer pH 7.4, 37 °C by default)."""
+        return ReleaseConditions(torch.zeros(1), torch.tensor([ph]), torch.tensor([temperature_c]))
+
+    @staticmethod
+    def tumour(
+        blood_h: float = 6.0, tumour_h: float = 24.0, temperature_c: float = 37.0
+    ) -> ReleaseConditions:
+        """Blood (pH 7.4) for ``blood_h`` hours, then tumour interstitium (pH 6.5) until
+        ``tumour_h``, then endo/lysosome (pH 5.0).
+
+        Sources: tumour extracellular pH 6.5–6.8 and lysosomal pH ~5.0
+        (Kanamala et al., Biomaterials 85 (2016) 152).
+        """
+        if not 0 < blood_h < tumour_h:
+            raise ValueError(
+                f"tumour schedule needs 0 < blood_h < tumour_h (h); got {blood_h:g}, {tumour_h:g}"
+            )
+        return ReleaseConditions(
+            torch.tensor([0.0, blood_h, tumour_h]),
+            torch.tensor([7.4, 6.5, 5.0]),
+            torch.tensor([temperature_c] * 3),
+        )
+
+    @staticmethod
+    def hyperthermia(
+        start_h: float = 24.0, duration_h: float = 1.0, temperature_c: float = 42.0
+    ) -> ReleaseConditions:
+        """37 °C with one heat pulse (42 °C for 1 h after 24 h by default; mild
+        hyperthermia as used with thermosensitive liposomes, Needham et al.,
+        Cancer Res. 60 (2000) 1197)."""
+        if start_h <= 0 or duration_h <= 0:
+            raise ValueError(
+                f"hyperthermia needs start_h > 0 and duration_h > 0 (h); "
+                f"got {start_h:g}, {duration_h:g}"
+            )
+        return ReleaseConditions(
+            torch.tensor([0.0, start_h, start_h + duration_h]),
+            torch.tensor([7.4, 7.4, 7.4]),
+            torch.tensor([37.0, temperature_c, 37.0]),
+        )
+
+    @staticmethod
+    def preset(name: str) -> ReleaseConditions:
+        """The preset schedule called ``name`` (see :data:`CONDITION_PRESETS`)."""
+        key = name.strip().lower().replace("-", "_")
+        key = {"tumor": "tumour"}.get(key, key)
+        if key not in CONDITION_PRESETS:
+            raise ValueError(
+                f"unknown conditions preset {name!r}; allowed: {sorted(CONDITION_PRESETS)}"
+            )
+        return CONDITION_PRESETS[key]()
+
+
+def _light_pulse() -> ReleaseConditions:
+    return ReleaseConditions(
+        torch.tensor([0.0, 24.0, 25.0]),
+        torch.tensor([7.4, 7.4, 7.4]),
+        torch.tensor([37.0, 37.0, 37.0]),
+        light_mw_cm2=torch.tensor([0.0, 100.0, 0.0]),
+    )
+
+
+def _magnetic_pulse() -> ReleaseConditions:
+    return ReleaseConditions(
+        torch.tensor([0.0, 24.0, 25.0]),
+        torch.tensor([7.4, 7.4, 7.4]),
+        torch.tensor([37.0, 37.0, 37.0]),
+        magnetic_field_ka_m=torch.tensor([0.0, 20.0, 0.0]),
+    )
+
+
+def _tumour_enzyme() -> ReleaseConditions:
+    return ReleaseConditions(
+        torch.tensor([0.0, 6.0]),
+        torch.tensor([7.4, 6.5]),
+        torch.tensor([37.0, 37.0]),
+        enzyme_activity=torch.tensor([0.0, 1.0]),
+    )
+
+
+#: Named schedules: ``sink``, ``tumour`` (pH 7.4 → 6.5 → 5.0), ``hyperthermia``
+#: (42 °C pulse), ``light_pulse`` (100 mW/cm² for 1 h), ``magnetic_pulse``
+#: (20 kA/m for 1 h), ``tumour_enzyme`` (pH 6.5 and enzyme after 6 h).
+CONDITION_PRESETS: dict[str, Callable[[], ReleaseConditions]] = {
+    "sink": ReleaseConditions.sink,
+    "tumour": ReleaseConditions.tumour,
+    "hyperthermia": ReleaseConditions.hyperthermia,
+    "light_pulse": _light_pulse,
+    "magnetic_pulse": _magnetic_pulse,
+    "tumour_enzyme": _tumour_enzyme,
+}

@@ -1,0 +1,99 @@
+"""Global constants of the simulator: the numbers that calibration fits.
+
+Each field is a float by default and may be a (scalar) tensor with
+``requires_grad`` for calibration by gradient descent through the simulator.
+Defaults are literature-typical values (sources in the comments); they give
+PLGA nanoparticles that release over days to weeks and liposomes that hold
+doxorubicin at 37 °C and leak it near their phase transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+__all__ = ["DEFAULT_CONSTANTS", "SimulatorConstants"]
+
+Number = float | torch.Tensor
+
+
+@dataclass(frozen=True)
+class SimulatorConstants:
+    """Fitted or literature constants of the release model (see field comments for units)."""
+
+    # -- diffusivity in the polymer matrix: log10 D [m²/s] is linear in the features --
+    # apparent D in PLGA spans 1e-22 to 1e-15 m²/s (Siepmann & Siepmann 2012; Faisant 2002)
+    log10_diffusivity_ref: Number = -20.5  # log10 m²/s for MW 300 drug, logP 1, PLGA50:50 30 kDa
+    diffusivity_drug_mw_exponent: Number = -1.5  # per log10(MW/300 g/mol)
+    diffusivity_logp_slope: Number = -0.2  # per logP unit above 1
+    diffusivity_polymer_mw_exponent: Number = -0.5  # per log10(Mw/30 kDa)
+    diffusivity_lactide_slope: Number = -1.0  # per unit lactide fraction above 0.5
+    diffusivity_loading_slope: Number = 3.0  # per unit loading above 0.1 (percolation)
+    diffusivity_peg_slope: Number = 2.0  # per unit PEG fraction (water uptake)
+    diffusivity_crosslink_slope: Number = 2.0  # decades lost at full cross-linking
+    diffusivity_activation_kj_mol: Number = 40.0
+    # -- hydrolysis (Park 1995; Makadia & Siegel 2011): k_h per day at 37 °C, pH 7.4 --
+    hydrolysis_5050_per_day: Number = 0.08
+    hydrolysis_pla_per_day: Number = 0.01
+    hydrolysis_pga_per_day: Number = 0.04
+    hydrolysis_activation_kj_mol: Number = 80.0
+    hydrolysis_acid_slope: Number = 0.3  # decades per pH unit below 7.4
+    hydrolysis_base_slope: Number = 0.5  # decades per pH unit above 7.4
+    hydrolysis_crosslink_slowdown: Number = 2.0
+    # -- erosion onset (Göpferich 1996) --
+    erosion_critical_mw_kda: Number = 10.0
+    erosion_width: Number = 0.35
+    # -- burst --
+    burst_shell_nm: Number = 5.0
+    burst_loading_gain: Number = 10.0
+    burst_peg_shield: Number = 0.8
+    burst_logp_gain: Number = 0.1
+    burst_max_fraction: Number = 0.6
+    burst_time_h: Number = 0.5
+    # -- dispersed drug (Baker–Lonsdale): Cs/A = scale·S_aq/(ρ·loading) --
+    dispersed_solubility_scale: Number = 10.0
+    particle_density_mg_ml: Number = 1300.0
+    dispersed_ratio_floor: Number = 1e-3
+    # -- surface charge (heuristics) --
+    binding_constant: Number = 0.5
+    aggregation_growth: Number = 1.0
+    aggregation_critical_mv: Number = 25.0
+    aggregation_width_mv: Number = 4.0
+    aggregation_peg_half: Number = 0.05
+    # -- stimulus gates --
+    ph_gate_gain: Number = 30.0
+    ph_gate_width: Number = 0.25
+    thermal_gate_gain: Number = 30.0
+    thermal_gate_width_c: Number = 1.0
+    magnetic_heating_c: Number = 0.1  # °C per (kA/m)² per unit core fraction
+    photo_rate_per_mw_cm2_h: Number = 0.02
+    enzyme_rate_per_h: Number = 0.1
+    # -- liposomes (Papahadjopoulos 1973; Needham & Dewhirst 2001) --
+    liposome_gel_permeability_nm_h: Number = 0.2
+    liposome_fluid_ratio: Number = 20.0
+    liposome_peak_ratio: Number = 500.0
+    liposome_transition_width_c: Number = 1.5
+    liposome_peak_width_c: Number = 2.0
+    liposome_logp_slope: Number = 0.3  # decades of permeability per logP unit above 1
+    liposome_charged_permeability: Number = 0.01  # relative to the neutral species
+    liposome_drug_lipid_slowdown: Number = 2.0  # precipitated drug inside leaks more slowly
+    liposome_peg_slope: Number = 1.0
+    liposome_burst_base: Number = 0.02
+    liposome_burst_drug_lipid_gain: Number = 0.3
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain floats, for saving to JSON."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, float]) -> SimulatorConstants:
+        """Constants from a dict; unknown keys raise ``ValueError``."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown simulator constant(s) {unknown}; allowed: {sorted(names)}")
+        return replace(cls(), **values)
+
+
+DEFAULT_CONSTANTS = SimulatorConstants()
