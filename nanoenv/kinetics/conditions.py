@@ -20,6 +20,11 @@ from nanoenv.kinetics.validation import check_finite, check_in_range
 
 __all__ = ["CONDITION_PRESETS", "ReleaseConditions"]
 
+
+def _f64(values: list[float]) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
 _FIELDS = {
     "ph": (0.0, 14.0, "pH units"),
     "temperature_c": (0.0, 100.0, "degC"),
@@ -140,7 +145,7 @@ class ReleaseConditions:
     @staticmethod
     def sink(ph: float = 7.4, temperature_c: float = 37.0) -> ReleaseConditions:
         """Constant sink conditions (phosphate buffer pH 7.4, 37 °C by default)."""
-        return ReleaseConditions(torch.zeros(1), torch.tensor([ph]), torch.tensor([temperature_c]))
+        return ReleaseConditions(_f64([0.0]), _f64([ph]), _f64([temperature_c]))
 
     @staticmethod
     def tumour(
@@ -157,9 +162,9 @@ class ReleaseConditions:
                 f"tumour schedule needs 0 < blood_h < tumour_h (h); got {blood_h:g}, {tumour_h:g}"
             )
         return ReleaseConditions(
-            torch.tensor([0.0, blood_h, tumour_h]),
-            torch.tensor([7.4, 6.5, 5.0]),
-            torch.tensor([temperature_c] * 3),
+            _f64([0.0, blood_h, tumour_h]),
+            _f64([7.4, 6.5, 5.0]),
+            _f64([temperature_c] * 3),
         )
 
     @staticmethod
@@ -175,9 +180,9 @@ class ReleaseConditions:
                 f"got {start_h:g}, {duration_h:g}"
             )
         return ReleaseConditions(
-            torch.tensor([0.0, start_h, start_h + duration_h]),
-            torch.tensor([7.4, 7.4, 7.4]),
-            torch.tensor([37.0, temperature_c, 37.0]),
+            _f64([0.0, start_h, start_h + duration_h]),
+            _f64([7.4, 7.4, 7.4]),
+            _f64([37.0, temperature_c, 37.0]),
         )
 
     @staticmethod
@@ -194,28 +199,28 @@ class ReleaseConditions:
 
 def _light_pulse() -> ReleaseConditions:
     return ReleaseConditions(
-        torch.tensor([0.0, 24.0, 25.0]),
-        torch.tensor([7.4, 7.4, 7.4]),
-        torch.tensor([37.0, 37.0, 37.0]),
-        light_mw_cm2=torch.tensor([0.0, 100.0, 0.0]),
+        _f64([0.0, 24.0, 25.0]),
+        _f64([7.4, 7.4, 7.4]),
+        _f64([37.0, 37.0, 37.0]),
+        light_mw_cm2=_f64([0.0, 100.0, 0.0]),
     )
 
 
 def _magnetic_pulse() -> ReleaseConditions:
     return ReleaseConditions(
-        torch.tensor([0.0, 24.0, 25.0]),
-        torch.tensor([7.4, 7.4, 7.4]),
-        torch.tensor([37.0, 37.0, 37.0]),
-        magnetic_field_ka_m=torch.tensor([0.0, 20.0, 0.0]),
+        _f64([0.0, 24.0, 25.0]),
+        _f64([7.4, 7.4, 7.4]),
+        _f64([37.0, 37.0, 37.0]),
+        magnetic_field_ka_m=_f64([0.0, 20.0, 0.0]),
     )
 
 
 def _tumour_enzyme() -> ReleaseConditions:
     return ReleaseConditions(
-        torch.tensor([0.0, 6.0]),
-        torch.tensor([7.4, 6.5]),
-        torch.tensor([37.0, 37.0]),
-        enzyme_activity=torch.tensor([0.0, 1.0]),
+        _f64([0.0, 6.0]),
+        _f64([7.4, 6.5]),
+        _f64([37.0, 37.0]),
+        enzyme_activity=_f64([0.0, 1.0]),
     )
 
 

@@ -38,7 +38,7 @@ class SimulatorConstants:
     hydrolysis_pla_per_day: Number = 0.01
     hydrolysis_pga_per_day: Number = 0.04
     hydrolysis_activation_kj_mol: Number = 80.0
-    hydrolysis_acid_slope: Number = 0.3  # decades per pH unit below 7.4
+    hydrolysis_acid_slope: Number = 0.15  # decades per pH unit below 7.4
     hydrolysis_base_slope: Number = 0.5  # decades per pH unit above 7.4
     hydrolysis_crosslink_slowdown: Number = 2.0
     # -- erosion onset (Göpferich 1996) --

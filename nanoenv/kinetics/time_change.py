@@ -82,7 +82,8 @@ def _segment_lengths(start_h: torch.Tensor) -> torch.Tensor:
 
 
 def _exclusive_cumsum(x: torch.Tensor) -> torch.Tensor:
-    return torch.cumsum(x, dim=-1) - x
+    # not cumsum(x) - x: that cancels catastrophically after a large segment
+    return torch.cat([torch.zeros_like(x[..., :1]), torch.cumsum(x[..., :-1], dim=-1)], dim=-1)
 
 
 def integrate_piecewise(

@@ -22,7 +22,9 @@ __all__ = [
 
 def _first_bad(values: torch.Tensor, bad: torch.Tensor) -> tuple[float, tuple[int, ...]]:
     index = tuple(int(i) for i in torch.nonzero(bad)[0].tolist())
-    return float(values[index]) if values.dim() else float(values), index
+    value = float(values[index]) if values.dim() else float(values)
+    # a position only helps the reader when there is more than one value
+    return value, index if values.numel() > 1 else ()
 
 
 def _where(index: tuple[int, ...]) -> str:

@@ -1,0 +1,146 @@
+"""Each release law against its analytic definition."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import integrate
+
+from nanoenv.kinetics import mechanisms as mech
+from nanoenv.kinetics.time_change import integrate_piecewise, integrate_piecewise_exponential
+
+
+def crank_series(theta: torch.Tensor, terms: int = 400) -> torch.Tensor:
+    n = torch.arange(1, terms + 1, dtype=torch.float64)
+    series = torch.exp(-(n**2) * math.pi**2 * theta[:, None]) / n**2
+    return 1 - 6 / math.pi**2 * series.sum(1)
+
+
+def crank_short_time_with_images(theta: torch.Tensor) -> torch.Tensor:
+    x = 1 / torch.sqrt(theta)
+    ierfc = torch.exp(-x * x) / math.sqrt(math.pi) - x * torch.erfc(x)
+    return 6 * torch.sqrt(theta) * (1 / math.sqrt(math.pi) + 2 * ierfc) - 3 * theta
+
+
+def test_fickian_hybrid_matches_crank_to_1e_8_in_float64():
+    theta = torch.logspace(-10, 1.5, 5000, dtype=torch.float64)
+    # the 400-term series is itself inaccurate for tiny θ; there the short-time form with
+    # its first image term is exact to far below 1e-12
+    reference = torch.where(theta < 1e-3, crank_short_time_with_images(theta), crank_series(theta))
+    error = (mech.fickian_sphere_fraction(theta) - reference).abs().max().item()
+    assert error < 1e-8
+
+
+def test_fickian_mean_release_time_is_r2_over_15d():
+    # ∫(1 − F) dt with θ = D t / R²  →  R²/(15 D);  in θ units: 1/15
+    value, _ = integrate.quad(
+        lambda th: 1 - mech.fickian_sphere_fraction(torch.tensor(th, dtype=torch.float64)).item(),
+        0,
+        5,
+        limit=200,
+        points=[mech.SHORT_TIME_THETA],
+    )
+    assert value == pytest.approx(1 / 15, rel=1e-7)
+
+
+def test_fickian_is_zero_at_zero_with_finite_gradient():
+    theta = torch.tensor([0.0, 1e-6, 0.01, 0.2, 3.0], dtype=torch.float64, requires_grad=True)
+    f = mech.fickian_sphere_fraction(theta)
+    f.sum().backward()
+    assert f[0].item() == 0.0
+    assert torch.isfinite(theta.grad).all()
+    interior = torch.tensor([1e-3, 0.01, 0.05, 0.06, 0.2, 3.0], dtype=torch.float64)
+    assert torch.autograd.gradcheck(mech.fickian_sphere_fraction, (interior.requires_grad_(),))
+
+
+def test_baker_lonsdale_root_satisfies_its_equation():
+    x = torch.linspace(1e-4, 0.4999, 500, dtype=torch.float64)
+    f = mech.baker_lonsdale_fraction(x)
+    lhs = 1.5 * (1 - (1 - f) ** (2 / 3)) - f
+    assert torch.allclose(lhs, x, atol=1e-10)
+    assert mech.baker_lonsdale_fraction(torch.tensor([0.0, 0.5, 2.0])).tolist() == [0.0, 1.0, 1.0]
+    assert (f.diff() > 0).all()
+
+
+def test_erosion_is_zero_at_start_monotone_and_complete():
+    k = torch.linspace(0, 30, 300, dtype=torch.float64)
+    for critical in (-3.0, 0.5, 2.0, 5.0):
+        s = mech.erosion_fraction(k, torch.tensor(critical, dtype=torch.float64), 0.35)
+        assert s[0].item() == pytest.approx(0.0, abs=1e-15)
+        assert (s.diff() >= 0).all()
+        assert s[-1].item() > 0.999
+
+
+def test_time_change_constant_and_exponential_match_quadrature():
+    starts = torch.tensor([[0.0]], dtype=torch.float64)
+    d0, k = 3.0, 0.05
+    times = torch.tensor([0.0, 1.0, 10.0, 100.0], dtype=torch.float64)
+    tau, log_mw = integrate_piecewise_exponential(
+        starts,
+        torch.tensor([[d0]], dtype=torch.float64),
+        torch.tensor([[k]], dtype=torch.float64),
+        times,
+    )
+    exact = d0 * (np.exp(k * times.numpy()) - 1) / k
+    np.testing.assert_allclose(tau[0].numpy(), exact, rtol=1e-12)
+    np.testing.assert_allclose(log_mw[0].numpy(), k * times.numpy(), rtol=1e-12)
+    tau0, _ = integrate_piecewise_exponential(
+        starts, torch.tensor([[d0]]).double(), torch.tensor([[0.0]]).double(), times
+    )
+    np.testing.assert_allclose(tau0[0].numpy(), d0 * times.numpy(), rtol=1e-12)
+
+
+def test_time_change_piecewise_schedule_matches_quadrature():
+    # a repeated start makes the earlier segment zero-length: the later one is in force
+    starts = torch.tensor([[0.0, 5.0, 5.0, 20.0]], dtype=torch.float64)
+    amp = torch.tensor([[2.0, 1e6, 7.0, 0.5], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
+    growth = torch.tensor([[0.01, 5.0, 0.2, 0.0], [0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    times = torch.tensor([0.0, 2.5, 5.0, 12.0, 20.0, 31.0], dtype=torch.float64)
+    tau, log_mw = integrate_piecewise_exponential(starts, amp, growth, times)
+
+    def piece(values, t):
+        edges = [0.0, 5.0, 20.0]
+        which = [0, 2, 3]
+        j = max(i for i, e in enumerate(edges) if t >= e)
+        return values[which[j]]
+
+    for b in range(2):
+        a, g = amp[b].tolist(), growth[b].tolist()
+        for i, t in enumerate(times.tolist()):
+            k_of = lambda s, g=g: integrate.quad(lambda u: piece(g, u), 0, s, points=[5, 20])[0]  # noqa: E731
+            expected = integrate.quad(
+                lambda s, a=a, k_of=k_of: piece(a, s) * math.exp(k_of(s)), 0, t, points=[5, 20]
+            )[0]
+            assert tau[b, i].item() == pytest.approx(expected, rel=1e-8, abs=1e-12)
+            assert log_mw[b, i].item() == pytest.approx(k_of(t), rel=1e-10, abs=1e-12)
+    linear = integrate_piecewise(starts, amp, times)
+    assert linear[1, -1].item() == pytest.approx(31.0)
+    assert linear[0, 3].item() == pytest.approx(2 * 5 + 7 * 7)  # 1e6 lasts 0 h
+
+
+def test_drug_charge_follows_henderson_hasselbalch():
+    ph = torch.tensor([6.3, 7.3, 8.3])
+    base = mech.drug_net_charge(ph, torch.tensor(8.3), torch.tensor(1.0))
+    acid = mech.drug_net_charge(ph, torch.tensor(6.3), torch.tensor(-1.0))
+    neutral = mech.drug_net_charge(ph, torch.tensor(7.0), torch.tensor(0.0))
+    assert base.tolist() == pytest.approx([100 / 101, 10 / 11, 0.5], rel=1e-5)
+    assert acid.tolist() == pytest.approx([-0.5, -10 / 11, -100 / 101], rel=1e-5)
+    assert neutral.abs().max().item() == 0.0
+
+
+def test_gates_are_inert_without_responsive_component():
+    openness = mech.ph_gate(torch.tensor([5.0, 7.4]), torch.tensor(6.3), 0.25)
+    assert mech.stimulus_gain(torch.tensor(0.0), openness, 30.0).tolist() == [1.0, 1.0]
+    gain = mech.stimulus_gain(torch.tensor(1.0), openness, 30.0)
+    assert gain[0] > 25 and gain[1] < 1.5  # σ((6.3 − 7.4)/0.25) ≈ 0.012
+
+
+def test_liposome_permeability_peaks_at_tm():
+    temps = torch.linspace(20, 60, 401)
+    p = mech.liposome_permeability_nm_h(
+        temps, torch.tensor(41.0), gel_nm_h=0.2, fluid_ratio=20.0, peak_ratio=500.0,
+        transition_width_c=1.5, peak_width_c=2.0,
+    )  # fmt: skip
+    assert abs(temps[p.argmax()].item() - 41.0) < 0.5
+    assert p[-1] > p[0]  # fluid leaks more than gel

@@ -1,0 +1,226 @@
+"""simulate_release: properties over the design space, gradients, triggers and bad input."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nanoenv.kinetics import (
+    PARAMETERS,
+    Drug,
+    Formulation,
+    ReleaseConditions,
+    mechanism_parameters,
+    simulate_release,
+)
+
+TIMES = torch.tensor([0.0, 0.5, 2.0, 6.0, 24.0, 48.0, 96.0, 168.0, 336.0, 720.0, 2160.0])
+CONDITIONS = ["sink", "tumour", "hyperthermia", "light_pulse", "magnetic_pulse", "tumour_enzyme"]
+
+
+def designs(n: int, seed: int, carrier: str = "polymer", dtype=torch.float32) -> Formulation:
+    return Formulation.sample(
+        n, generator=torch.Generator().manual_seed(seed), carrier=carrier, dtype=dtype
+    )
+
+
+@st.composite
+def formulations(draw):
+    """One design drawn anywhere in the allowed space (log-uniform where the scale is log)."""
+    carrier = draw(st.sampled_from(["polymer", "liposome"]))
+    values = {}
+    for spec in PARAMETERS:
+        u = draw(st.floats(0.0, 1.0))
+        if spec.scale == "log":
+            values[spec.name] = spec.low * (spec.high / spec.low) ** u
+        else:
+            values[spec.name] = spec.low + u * (spec.high - spec.low)
+    return Formulation.from_dict(values, carrier=carrier, dtype=torch.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(f=formulations(), conditions=st.sampled_from(CONDITIONS), drug=st.sampled_from(
+    ["doxorubicin", "paclitaxel", "5-fluorouracil", "ibuprofen"]))  # fmt: skip
+def test_release_is_a_fraction_monotone_in_time_with_finite_gradients(f, conditions, drug):
+    f.values.requires_grad_(True)
+    curve = simulate_release(f, TIMES.double(), conditions, drug)
+    assert curve.shape == (1, len(TIMES))
+    assert torch.isfinite(curve).all()
+    assert curve.min() >= 0 and curve.max() <= 1
+    assert curve[0, 0].item() == 0.0
+    assert (curve.diff(dim=1) >= -1e-12).all()
+    curve.sum().backward()
+    assert torch.isfinite(f.values.grad).all()
+
+
+@pytest.mark.parametrize("conditions", CONDITIONS)
+def test_batch_result_equals_one_at_a_time(conditions):
+    f = Formulation.cat([designs(6, 0), designs(6, 1, carrier="liposome")])
+    f = f.replace(photo_cleavable_fraction=0.2, enzyme_cleavable_fraction=0.1)
+    batch = simulate_release(f, TIMES, conditions)
+    single = torch.cat([simulate_release(f[i], TIMES, conditions) for i in range(len(f))])
+    torch.testing.assert_close(batch, single, rtol=1e-5, atol=1e-6)
+
+
+def test_per_design_conditions_drugs_and_time_grids_match_shared_ones():
+    f = designs(3, 4)
+    schedules = [ReleaseConditions.preset(n) for n in ("sink", "tumour", "hyperthermia")]
+    drugs = [Drug.preset(n) for n in ("doxorubicin", "paclitaxel", "lidocaine")]
+    grids = torch.stack([TIMES, TIMES * 2, TIMES / 3])
+    batched = simulate_release(f, grids, ReleaseConditions.stack(schedules), Drug.stack(drugs))
+    for i in range(3):
+        alone = simulate_release(f[i], grids[i], schedules[i], drugs[i])
+        torch.testing.assert_close(batched[i : i + 1], alone, rtol=1e-5, atol=1e-6)
+
+
+def test_gradcheck_through_simulate_release_float64():
+    base = Formulation.from_dicts(
+        [
+            {"radius_nm": 120.0, "zeta_mv": -18.0, "drug_loading": 0.15, "ph_responsive_fraction": 0.4,
+             "thermo_fraction": 0.3, "lcst_c": 39.0, "magnetic_core_fraction": 0.1,
+             "photo_cleavable_fraction": 0.1, "enzyme_cleavable_fraction": 0.1},
+            {"carrier": "liposome", "radius_nm": 60.0, "lipid_tm_c": 42.0, "zeta_mv": -5.0,
+             "ph_responsive_fraction": 0.3, "drug_lipid_ratio": 0.2},
+        ],
+        dtype=torch.float64,
+    )  # fmt: skip
+    conditions = ReleaseConditions(
+        torch.tensor([0.0, 6.0, 24.0, 25.0]),
+        torch.tensor([7.4, 6.5, 6.5, 5.5]),
+        torch.tensor([37.0, 37.0, 42.0, 37.0]),
+        light_mw_cm2=torch.tensor([0.0, 0.0, 50.0, 0.0]),
+        magnetic_field_ka_m=torch.tensor([0.0, 10.0, 0.0, 0.0]),
+        enzyme_activity=torch.tensor([0.0, 1.0, 1.0, 1.0]),
+    )
+    times = torch.tensor([0.3, 3.0, 12.0, 24.5, 48.0, 200.0], dtype=torch.float64)
+
+    def run(values: torch.Tensor) -> torch.Tensor:
+        return simulate_release(
+            Formulation(values, base.carrier, validate=False), times, conditions, "doxorubicin",
+            validate=False,
+        )  # fmt: skip
+
+    values = base.values.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)
+
+
+def test_output_follows_input_dtype_and_device():
+    f = designs(4, 0, dtype=torch.float64)
+    assert simulate_release(f, TIMES).dtype == torch.float64
+    assert simulate_release(f.to(dtype=torch.float32), TIMES).dtype == torch.float32
+
+
+def _gain(curve_trigger, curve_sink, i0, i1):
+    return (curve_trigger[0, i1] - curve_trigger[0, i0]) - (curve_sink[0, i1] - curve_sink[0, i0])
+
+
+def test_ph_responsive_particle_releases_after_the_acid_switch_and_inert_one_does_not():
+    times = torch.tensor([0.0, 6.0, 48.0])
+    responsive = Formulation.default(1).replace(ph_responsive_fraction=0.8)
+    inert = Formulation.default(1)
+    gains = []
+    for f in (responsive, inert):
+        gains.append(
+            _gain(
+                simulate_release(f, times, "tumour", "dexamethasone"),
+                simulate_release(f, times, "sink", "dexamethasone"),
+                1,
+                2,
+            ).item()
+        )
+    assert gains[0] > 0.1  # ≥ 10 points more released in the acidic window
+    assert abs(gains[1]) < 0.2 * gains[0]
+
+
+def test_thermoresponsive_particle_releases_during_the_heat_pulse():
+    times = torch.tensor([0.0, 24.0, 25.0])
+    responsive = Formulation.default(1).replace(thermo_fraction=0.8, lcst_c=40.0)
+    inert = Formulation.default(1)
+    on = _gain(simulate_release(responsive, times, "hyperthermia"),
+               simulate_release(responsive, times, "sink"), 1, 2)  # fmt: skip
+    off = _gain(simulate_release(inert, times, "hyperthermia"),
+                simulate_release(inert, times, "sink"), 1, 2)  # fmt: skip
+    assert on > 0.03 and on > 5 * off
+
+
+def test_liposome_near_its_tm_releases_on_the_heat_pulse_and_a_high_tm_one_holds():
+    times = torch.tensor([0.0, 24.0, 25.0])
+    pulse = []
+    for tm in (42.0, 55.0):
+        f = Formulation.default(1, carrier="liposome").replace(lipid_tm_c=tm)
+        pulse.append(_gain(simulate_release(f, times, "hyperthermia"),
+                           simulate_release(f, times, "sink"), 1, 2).item())  # fmt: skip
+    assert pulse[0] > 0.2 and pulse[1] < 0.01
+
+
+def test_stimuli_are_inert_when_their_fraction_is_zero():
+    f = designs(8, 2).replace(
+        photo_cleavable_fraction=0.0, magnetic_core_fraction=0.0, enzyme_cleavable_fraction=0.0
+    )
+    sink = simulate_release(f, TIMES, "sink")
+    for name in ("light_pulse", "magnetic_pulse"):
+        torch.testing.assert_close(simulate_release(f, TIMES, name), sink)
+
+
+def test_magnetic_core_heats_a_thermoresponsive_particle_in_the_field():
+    times = torch.tensor([0.0, 24.0, 25.0])
+    f = Formulation.default(1).replace(thermo_fraction=0.8, lcst_c=42.0)
+    without = simulate_release(f, times, "magnetic_pulse")
+    with_core = simulate_release(f.replace(magnetic_core_fraction=0.3), times, "magnetic_pulse")
+    assert (with_core[0, 2] - with_core[0, 1]) > 3 * (without[0, 2] - without[0, 1])
+
+
+def test_photo_tethered_drug_waits_for_light():
+    times = torch.tensor([0.0, 24.0, 25.0, 1e5])
+    f = Formulation.default(1).replace(photo_cleavable_fraction=0.4)
+    dark = simulate_release(f, times, "sink")
+    lit = simulate_release(f, times, "light_pulse")
+    assert dark[0, -1].item() == pytest.approx(0.6, abs=1e-4)  # tethered 40 % never leaves
+    assert lit[0, 2] - lit[0, 1] > 0.25  # the 1 h light pulse frees most of it
+    assert lit[0, 1] == pytest.approx(dark[0, 1].item())
+
+
+def test_larger_particles_release_more_slowly_early_on():
+    f = Formulation.from_dict({"radius_nm": [50.0, 200.0, 5000.0]})
+    curve = simulate_release(f, torch.tensor([0.0, 24.0]), drug="dexamethasone")
+    assert curve[0, 1] > curve[1, 1] > curve[2, 1]
+
+
+def test_mechanism_parameters_are_physical():
+    m = mechanism_parameters(
+        designs(64, 0), ReleaseConditions.preset("tumour"), Drug.preset("doxorubicin")
+    )
+    assert (m.diffusivity_nm2_h > 0).all() and (m.hydrolysis_per_h > 0).all()
+    assert (m.burst_fraction >= 0).all() and (m.burst_fraction < 0.6).all()
+    assert ((m.dispersed_fraction >= 0) & (m.dispersed_fraction <= 1)).all()
+    assert m.photo_rate_per_h is None and m.enzyme_rate_per_h is None  # no light or enzyme
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"times_h": torch.tensor([0.0, -1.0])}, "times_h=-1 at index [1] is outside the allowed"),
+        ({"times_h": torch.tensor([0.0, 5.0, 2.0])}, "times_h must be sorted in increasing order"),
+        ({"times_h": torch.tensor([0.0, float("nan")])}, "times_h must be a finite number (h)"),
+        ({"times_h": torch.zeros(2, 2, 2)}, "times_h must be a non-empty 1-D tensor"),
+        ({"times_h": torch.zeros(3, 4)}, "a 2-D time grid needs one row per design (2)"),
+        ({"conditions": "venus"}, "unknown conditions preset 'venus'"),
+        ({"drug": "unobtainium"}, "unknown drug preset 'unobtainium'"),
+        (
+            {"drug": Drug.stack([Drug.preset("ibuprofen")] * 3)},
+            "drug holds 3 drugs but there are 2",
+        ),
+    ],
+)
+def test_bad_input_raises_clear_value_errors(kwargs, needle):
+    args = {"formulation": Formulation.default(2), "times_h": TIMES, **kwargs}
+    with pytest.raises(ValueError) as info:
+        simulate_release(**args)
+    assert needle in str(info.value)
+
+
+def test_out_of_bounds_values_are_caught_even_if_built_without_validation():
+    values = Formulation.default(2).values.clone()
+    values[1, 0] = 1e9
+    with pytest.raises(ValueError, match=r"radius_nm=1e\+09 at index \[1\] is outside"):
+        simulate_release(Formulation(values, validate=False), TIMES)
