@@ -25,6 +25,14 @@ def _f64(values: list[float]) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
+def _as_float(values: torch.Tensor | Sequence[float] | float) -> torch.Tensor:
+    """A floating tensor: floating tensors keep their dtype and device, anything else
+    becomes float64 (so presets and user lists are exact)."""
+    if isinstance(values, torch.Tensor) and torch.is_floating_point(values):
+        return values
+    return torch.as_tensor(values, dtype=torch.float64)
+
+
 _FIELDS = {
     "ph": (0.0, 14.0, "pH units"),
     "temperature_c": (0.0, 100.0, "degC"),
@@ -57,7 +65,7 @@ class ReleaseConditions:
     enzyme_activity: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        start = torch.as_tensor(self.start_h, dtype=torch.float64)
+        start = _as_float(self.start_h)
         if start.dim() == 0:
             start = start.reshape(1)
         if start.dim() not in (1, 2):
@@ -67,7 +75,7 @@ class ReleaseConditions:
             value = getattr(self, name)
             if value is None:
                 value = torch.zeros_like(start)
-            value = torch.as_tensor(value, dtype=torch.float64)
+            value = _as_float(value).to(start)
             if value.dim() == 0:
                 value = value.expand_as(start)
             if value.shape[-1] != start.shape[-1]:
@@ -126,11 +134,20 @@ class ReleaseConditions:
         return value.gather(1, idx)
 
     @staticmethod
-    def stack(conditions: Sequence[ReleaseConditions]) -> ReleaseConditions:
-        """One schedule per design, padding shorter schedules with zero-length segments."""
+    def stack(
+        conditions: Sequence[ReleaseConditions], num_segments: int | None = None
+    ) -> ReleaseConditions:
+        """One schedule per design, padding shorter schedules with zero-length segments
+        (to ``num_segments`` when given)."""
         if len(conditions) == 0:
             raise ValueError("stack needs at least one ReleaseConditions; got none")
         k = max(c.num_segments for c in conditions)
+        if num_segments is not None:
+            if k > num_segments:
+                raise ValueError(
+                    f"a schedule has {k} segments; at most {num_segments} are supported here"
+                )
+            k = num_segments
         rows: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(ReleaseConditions)}
         for c in conditions:
             if c.batch_size is not None:

@@ -1,0 +1,344 @@
+"""Single formulation-design environments (continuous and discrete edits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import logger, spaces
+
+from nanoenv.design_space import DesignSpace
+from nanoenv.envs.problem import (
+    DesignState,
+    Evaluation,
+    ProblemSpec,
+    TargetTable,
+    action_to_delta,
+    evaluate,
+    observation_size,
+    observe,
+    transition,
+)
+from nanoenv.kinetics import DEFAULT_CONSTANTS, SimulatorConstants
+from nanoenv.rewards import RewardModel, make_reward_model
+from nanoenv.tasks import N_TIMES, Target, get_family
+
+__all__ = ["FormulationDesignDiscreteEnv", "FormulationDesignEnv", "make_problem_spec"]
+
+
+def make_problem_spec(
+    task: str,
+    reward_model: str | RewardModel | None,
+    max_edits: int,
+    max_step: float,
+    design_space: DesignSpace | None,
+    device: str | torch.device,
+    success_f2: float,
+    success_bonus: float,
+    initial_design: str,
+    constants: SimulatorConstants | None,
+) -> ProblemSpec:
+    """Validate the environment keywords and bundle them (shared by single and vector envs)."""
+    family = get_family(task)
+    space = design_space or DesignSpace.for_carrier(family.carrier)
+    if space.carrier is not family.carrier:
+        raise ValueError(
+            f"task {task!r} designs {family.carrier.name.lower()} carriers; the design space "
+            f"given is for {space.carrier.name.lower()}"
+        )
+    if reward_model is None and task == "therapeutic_window":
+        reward_model = "therapeutic_window"
+    device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                          "cpu" if device == "auto" else device)  # fmt: skip
+    return ProblemSpec(
+        family=family,
+        design_space=space,
+        reward_model=make_reward_model(reward_model),
+        max_edits=int(max_edits),
+        max_step=float(max_step),
+        success_f2=float(success_f2),
+        success_bonus=float(success_bonus),
+        initial_design=initial_design,
+        constants=constants or DEFAULT_CONSTANTS,
+        device=device,
+    )
+
+
+def observation_space(spec: ProblemSpec) -> spaces.Box:
+    """Bounds of each observation block (see :mod:`nanoenv.envs.problem`)."""
+    dim, t = spec.design_space.dim, N_TIMES
+    low = np.concatenate([-np.ones(dim), np.zeros(2 * t), -10 * np.ones(2 * t + 9), [0.0]])
+    high = np.concatenate([np.ones(dim), np.ones(2 * t), 10 * np.ones(2 * t + 9), [1.0]])
+    assert low.size == observation_size(spec.design_space)
+    return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+
+
+def info_of(spec: ProblemSpec, ev: Evaluation, index: int, sim_calls: int) -> dict[str, Any]:
+    """The ``info`` dict of environment ``index`` after an evaluation."""
+    cost = ev.reward.cost
+    f2 = float(ev.f2[index])
+    return {
+        "f2": f2,
+        "rmse": float(ev.rmse[index]),
+        "score": float(ev.reward.score[index]),
+        "cost": float(cost[index]) if cost is not None else 0.0,
+        "is_success": f2 >= spec.success_f2,
+        "release_curve": ev.release[index].detach().cpu().numpy().astype(np.float32),
+        "formulation": ev.formulation[index].to_dicts()[0],
+        "sim_calls": sim_calls,
+    }
+
+
+class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
+    """
+    ## Description
+
+    Design a drug-delivery particle whose cumulative release curve matches a
+    target. Each step edits the design (size, surface charge, polymer or lipid
+    composition, drug loading, pH- and temperature-responsive components) and
+    the differentiable simulator :func:`nanoenv.kinetics.simulate_release`
+    returns the new curve under the target's medium schedule. Targets come from
+    a task family (:data:`nanoenv.tasks.TASK_FAMILIES`).
+
+    ## Action Space
+
+    ``Box(-1, 1, (dim,), float32)``: the change of every free design
+    coordinate, scaled by ``max_step`` (the new design is clipped to the
+    space). ``dim`` is the design space's number of free parameters (11 for the
+    default polymer space, 9 for liposomes).
+
+    ## Observation Space
+
+    ``Box(float32)`` of length ``dim + 4·24 + 10``:
+
+    | Index              | Observation                               | Min | Max |
+    |--------------------|-------------------------------------------|-----|-----|
+    | 0 … dim−1          | normalised design coordinates             | -1  | 1   |
+    | next 24            | current cumulative release on the grid    | 0   | 1   |
+    | next 24            | target cumulative release on the grid     | 0   | 1   |
+    | next 24            | medium pH on the grid, (pH − 7.4)/2       | -10 | 10  |
+    | next 24            | medium temperature, (T − 37 °C)/5         | -10 | 10  |
+    | next 9             | horizon, drug and patient descriptors     | -10 | 10  |
+    | last               | share of the edit budget used             | 0   | 1   |
+
+    ## Rewards
+
+    Potential-based: the change of the reward model's score (default
+    ``f2/100``) from the previous design, plus ``success_bonus`` on the edit
+    that reaches ``f2 ≥ success_f2``. ``info["cost"]`` carries a
+    colloidal-stability / manufacturability cost for constrained RL.
+
+    ## Starting State
+
+    A target drawn from the task family with ``self.np_random``, and a design
+    drawn uniformly from the design space (``initial_design="random"``) or its
+    centre (``"center"``). ``reset(options={"target": Target})`` fixes the target.
+
+    ## Episode End
+
+    Terminated when ``f2 ≥ success_f2`` (default 50, "similar" per FDA);
+    truncated after ``max_edits`` edits (default 20).
+
+    ## Arguments
+
+    | Argument         | Default        | Meaning                                            |
+    |------------------|----------------|----------------------------------------------------|
+    | `task`           | `"realisable"` | task family name                                   |
+    | `reward_model`   | `"f2"`         | registered name or a callable (see nanoenv.rewards)|
+    | `max_edits`      | 20             | edit budget per episode                            |
+    | `max_step`       | 0.25           | largest coordinate change per edit                 |
+    | `design_space`   | family default | a :class:`nanoenv.design_space.DesignSpace`        |
+    | `device`         | `"cpu"`        | torch device of the simulator (`"auto"` for CUDA)  |
+    | `render_mode`    | `None`         | `"rgb_array"` or `"ansi"`                          |
+    | `success_f2`     | 50.0           | f2 that ends the episode in success                |
+    | `success_bonus`  | 1.0            | reward added on success                            |
+    | `initial_design` | `"random"`     | `"random"` or `"center"`                           |
+    | `constants`      | defaults       | simulator constants (e.g. calibrated)              |
+
+    ## Vectorized environment
+
+    ``gymnasium.make_vec("nanoenv/FormulationDesign-v0", num_envs=N,
+    vectorization_mode="vector_entry_point")`` builds
+    :class:`nanoenv.envs.FormulationDesignVectorEnv`: one simulator call per
+    step for all environments, each with its own target.
+
+    ## Version History
+
+    * v0: initial version.
+
+    >>> import gymnasium as gym, nanoenv
+    >>> env = gym.make("nanoenv/FormulationDesign-v0", task="sustained")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape
+    (117,)
+    """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    discrete = False
+
+    def __init__(
+        self,
+        task: str = "realisable",
+        reward_model: str | RewardModel | None = None,
+        max_edits: int = 20,
+        max_step: float = 0.25,
+        design_space: DesignSpace | None = None,
+        device: str | torch.device = "cpu",
+        render_mode: str | None = None,
+        success_f2: float = 50.0,
+        success_bonus: float = 1.0,
+        initial_design: str = "random",
+        constants: SimulatorConstants | None = None,
+    ) -> None:
+        self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
+                                       device, success_f2, success_bonus, initial_design,
+                                       constants)  # fmt: skip
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode={render_mode!r}; allowed: {self.metadata['render_modes']} or None"
+            )
+        self.render_mode = render_mode
+        self.observation_space = observation_space(self.spec_)
+        self.action_space = self._make_action_space()
+        self._table: TargetTable | None = None
+        self._state: DesignState | None = None
+        self._last: Evaluation | None = None
+        self._sim_calls = 0
+        self._done = False
+
+    def _make_action_space(self) -> spaces.Space:
+        dim = self.spec_.design_space.dim
+        return spaces.Box(-1.0, 1.0, (dim,), dtype=np.float32)
+
+    def _action_tensor(self, action: Any) -> torch.Tensor:
+        """One action as a batch of one, with the single-env shape checked."""
+        a = np.asarray(action)
+        dim = self.spec_.design_space.dim
+        if self.discrete:
+            if a.shape not in ((), (1,)) or not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"action must be one integer in [0, {2 * dim}]; got {action!r}")
+            return torch.as_tensor(a.reshape(1).astype(np.int64), device=self.spec_.device)
+        if a.shape != (dim,):
+            raise ValueError(
+                f"action must have shape ({dim},) (one edit per free parameter "
+                f"{self.spec_.design_space.names}); got {a.shape}"
+            )
+        return torch.as_tensor(a.astype(np.float32)[None], device=self.spec_.device)
+
+    @property
+    def target(self) -> Target:
+        if self._table is None:
+            raise gym.error.ResetNeeded("call reset() before reading the target")
+        return self._table.targets[0]
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = options or {}
+        target = options.get("target") or self.spec_.family.sample(
+            self.np_random, self.spec_.design_space
+        )
+        z0 = options.get("z")
+        z0 = self.spec_.initial_z(self.np_random) if z0 is None else np.asarray(z0)
+        self._table = TargetTable([target], self.spec_.device)
+        z = torch.as_tensor(np.asarray(z0, dtype=np.float32)).reshape(1, -1).to(self.spec_.device)
+        ev = evaluate(self.spec_, self._table, z)
+        self._sim_calls = 1
+        self._state = DesignState(z, ev.release, ev.reward.score, ev.f2,
+                                  torch.zeros(1, dtype=torch.long, device=z.device))  # fmt: skip
+        self._last = ev
+        self._done = False
+        return self._obs(), info_of(self.spec_, ev, 0, self._sim_calls)
+
+    def _obs(self) -> np.ndarray:
+        return observe(self.spec_, self._table, self._state)[0].cpu().numpy()
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        delta, stop = action_to_delta(self.spec_, self._action_tensor(action), self.discrete)
+        if self._done:
+            logger.warn(
+                "step() called after the episode ended (terminated or truncated); call reset(). "
+                "The design is left unchanged and the reward is 0."
+            )
+            return (
+                self._obs(),
+                0.0,
+                True,
+                False,
+                info_of(self.spec_, self._last, 0, self._sim_calls),
+            )
+        tr = transition(self.spec_, self._table, self._state, delta, stop)
+        self._sim_calls += 1
+        self._state, self._last = tr.state, tr.evaluation
+        terminated, truncated = bool(tr.terminated[0]), bool(tr.truncated[0])
+        self._done = terminated or truncated
+        info = info_of(self.spec_, tr.evaluation, 0, self._sim_calls)
+        return self._obs(), float(tr.reward[0]), terminated, truncated, info
+
+    def render(self) -> np.ndarray | str | None:
+        if self.render_mode is None:
+            logger.warn("render() called without a render_mode; pass render_mode= to the env")
+            return None
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
+        target = self.target
+        current = self._state.release[0].detach().cpu().numpy()
+        if self.render_mode == "ansi":
+            lines = [
+                f"{target.family} target | f2 {float(self._state.f2[0]):6.1f} | "
+                f"edit {int(self._state.edits[0])}/{self.spec_.max_edits}",
+                "   time h   target %  current %",
+            ]
+            for t, y, c in zip(target.times_h.tolist(), target.release.tolist(), current,
+                               strict=True):  # fmt: skip
+                lines.append(f"{t:9.1f} {100 * y:9.1f} {100 * c:9.1f}")
+            return "\n".join(lines)
+        from nanoenv.plotting import figure_to_rgb_array, plot_release
+
+        fig = plot_release(
+            target.times_h.numpy(), current[None], labels=["current design"],
+            target=target.release.numpy(), conditions=target.conditions,
+            title=f"{target.family}: f2 = {float(self._state.f2[0]):.1f}",
+        )  # fmt: skip
+        return figure_to_rgb_array(fig)
+
+
+class FormulationDesignDiscreteEnv(FormulationDesignEnv):
+    """
+    ## Description
+
+    As :class:`FormulationDesignEnv`, with discrete edits: raise or lower one
+    design coordinate by ``max_step``, or stop.
+
+    ## Action Space
+
+    ``Discrete(2·dim + 1)``: action ``i < dim`` raises coordinate ``i``;
+    ``dim ≤ i < 2·dim`` lowers coordinate ``i − dim``; ``2·dim`` stops the
+    episode (terminated, no simulator call).
+
+    ## Observation Space, Rewards, Starting State, Arguments
+
+    As :class:`FormulationDesignEnv`.
+
+    ## Episode End
+
+    Terminated on success or on the stop action; truncated after ``max_edits``.
+
+    ## Vectorized environment
+
+    ``FormulationDesignVectorEnv(..., discrete=True)``.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    def _make_action_space(self) -> spaces.Space:
+        return spaces.Discrete(2 * self.spec_.design_space.dim + 1)
+
+    discrete = True

@@ -1,0 +1,236 @@
+"""The native batched vector environment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from nanoenv.design_space import DesignSpace
+from nanoenv.envs.formulation_design import make_problem_spec, observation_space
+from nanoenv.envs.problem import (
+    DesignState,
+    Evaluation,
+    TargetTable,
+    action_to_delta,
+    evaluate,
+    observe,
+    transition,
+)
+from nanoenv.kinetics import PARAMETER_NAMES, SimulatorConstants
+from nanoenv.rewards import RewardModel
+from nanoenv.tasks import Target
+
+__all__ = ["FormulationDesignVectorEnv"]
+
+
+class FormulationDesignVectorEnv(VectorEnv):
+    """``num_envs`` formulation-design environments stepped as one torch batch.
+
+    Same MDP as :class:`~nanoenv.envs.FormulationDesignEnv` (see its docstring for
+    spaces, rewards and episode ends), with one simulator call per step for
+    all environments, each with its own target, on any torch device.
+    Environment ``i`` seeded with ``seed`` behaves exactly like a single
+    environment seeded with ``seed + i``.
+
+    Autoreset mode is ``SAME_STEP``: when environment ``i`` ends, the returned
+    observation is the first of its next episode, and ``infos["final_obs"][i]``
+    / ``infos["final_info"]`` hold the last observation and info of the ended one.
+
+    :param num_envs: number of environments.
+    :param discrete: discrete edits (``Discrete(2·dim + 1)`` per environment).
+    :param return_torch: return observations, rewards and flags as torch
+        tensors on ``device`` (for on-device training) instead of numpy arrays.
+    :param other: as :class:`~nanoenv.envs.FormulationDesignEnv`.
+
+    ``info`` holds per-environment arrays ``f2``, ``rmse``, ``score``, ``cost``,
+    ``is_success``, ``sim_calls``, ``release_curve`` ``(N, T)`` and
+    ``formulation`` ``(N, P)`` (physical units, columns
+    :data:`nanoenv.kinetics.PARAMETER_NAMES`), each with its ``_key`` mask.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int = 8,
+        task: str = "realisable",
+        reward_model: str | RewardModel | None = None,
+        max_edits: int = 20,
+        max_step: float = 0.25,
+        design_space: DesignSpace | None = None,
+        device: str | torch.device = "cpu",
+        render_mode: str | None = None,
+        success_f2: float = 50.0,
+        success_bonus: float = 1.0,
+        initial_design: str = "random",
+        constants: SimulatorConstants | None = None,
+        discrete: bool = False,
+        return_torch: bool = False,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs={num_envs} must be a positive number of environments")
+        if render_mode is not None:
+            raise ValueError("the vector environment does not render; use a single environment")
+        self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
+                                       device, success_f2, success_bonus, initial_design,
+                                       constants)  # fmt: skip
+        self.num_envs = num_envs
+        self.discrete = discrete
+        self.return_torch = return_torch
+        self.render_mode = None
+        dim = self.spec_.design_space.dim
+        self.single_observation_space = observation_space(self.spec_)
+        self.single_action_space = (
+            spaces.Discrete(2 * dim + 1) if discrete else spaces.Box(-1, 1, (dim,), np.float32)
+        )
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.parameter_names = PARAMETER_NAMES
+        self._rngs: list[np.random.Generator] = [
+            seeding.np_random(None)[0] for _ in range(num_envs)
+        ]
+        self._table: TargetTable | None = None
+        self._state: DesignState | None = None
+        self._sim_calls = np.zeros(num_envs, dtype=np.int64)
+
+    # -- episodes -----------------------------------------------------------------------
+    def _seed(self, seed: int | Sequence[int | None] | None) -> None:
+        if seed is None:
+            return
+        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} environments")
+        for i, s in enumerate(seeds):
+            if s is not None:
+                self._rngs[i] = seeding.np_random(s)[0]
+
+    def _draw(
+        self, rows: Sequence[int], options: dict[str, Any]
+    ) -> tuple[list[Target], np.ndarray]:
+        targets, z = [], []
+        given = options.get("targets")
+        for i in rows:
+            target = (
+                given[i]
+                if given is not None
+                else self.spec_.family.sample(self._rngs[i], self.spec_.design_space)
+            )
+            targets.append(target)
+            z.append(self.spec_.initial_z(self._rngs[i]))
+        return targets, np.asarray(z, dtype=np.float32)
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset every environment (``options={"targets": [Target, ...]}`` fixes the targets)."""
+        self._seed(seed)
+        options = options or {}
+        targets, z = self._draw(range(self.num_envs), options)
+        self._table = TargetTable(targets, self.spec_.device)
+        z_t = torch.as_tensor(z, device=self.spec_.device)
+        ev = evaluate(self.spec_, self._table, z_t)
+        edits = torch.zeros(self.num_envs, dtype=torch.long, device=z_t.device)
+        self._state = DesignState(z_t, ev.release, ev.reward.score, ev.f2, edits)
+        self._sim_calls[:] = 1
+        return self._out(observe(self.spec_, self._table, self._state)), self._infos(ev)
+
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        actions = torch.as_tensor(np.asarray(actions) if not isinstance(actions, torch.Tensor)
+                                  else actions, device=self.spec_.device)  # fmt: skip
+        if actions.shape[:1] != (self.num_envs,):
+            raise ValueError(
+                f"actions must have a leading dimension of num_envs={self.num_envs}; got shape "
+                f"{tuple(actions.shape)}"
+            )
+        delta, stop = action_to_delta(self.spec_, actions, self.discrete)
+        tr = transition(self.spec_, self._table, self._state, delta, stop)
+        self._sim_calls += 1
+        self._state = tr.state
+        obs = observe(self.spec_, self._table, self._state)
+        infos = self._infos(tr.evaluation)
+        done = tr.terminated | tr.truncated
+        rows = torch.nonzero(done).flatten().tolist()
+        if rows:
+            infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
+            for i in rows:
+                infos["final_obs"][i] = obs[i].cpu().numpy()
+            infos["final_info"] = {k: v.copy() for k, v in infos.items() if k != "final_obs"}
+            for key in list(infos["final_info"]):
+                if key.startswith("_"):
+                    infos["final_info"][key] = done.cpu().numpy().copy()
+            infos["_final_obs"] = infos["_final_info"] = done.cpu().numpy()
+            obs = self._reset_rows(rows, obs, infos)
+        return (
+            self._out(obs),
+            self._out(tr.reward),
+            self._out(tr.terminated),
+            self._out(tr.truncated),
+            infos,
+        )
+
+    def _reset_rows(
+        self, rows: list[int], obs: torch.Tensor, infos: dict[str, Any]
+    ) -> torch.Tensor:
+        """Start new episodes in ``rows`` (same-step autoreset)."""
+        targets, z = self._draw(rows, {})
+        self._table.replace(rows, targets)
+        index = torch.as_tensor(rows, device=self.spec_.device)
+        sub = self._table.select(index)
+        z_t = torch.as_tensor(z, device=self.spec_.device)
+        ev = evaluate(self.spec_, sub, z_t)
+        s = self._state
+        s.z[index], s.release[index], s.score[index], s.f2[index] = (
+            z_t,
+            ev.release,
+            ev.reward.score,
+            ev.f2,
+        )
+        s.edits[index] = 0
+        self._sim_calls[rows] = 1
+        obs = obs.clone()
+        obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
+                                                          s.edits[index]))  # fmt: skip
+        infos["sim_calls"][rows] = 1
+        return obs
+
+    # -- outputs ------------------------------------------------------------------------
+    def _out(self, x: torch.Tensor) -> Any:
+        return x if self.return_torch else x.detach().cpu().numpy()
+
+    def _infos(self, ev: Evaluation) -> dict[str, Any]:
+        cost = ev.reward.cost if ev.reward.cost is not None else torch.zeros_like(ev.f2)
+        values = {
+            "f2": ev.f2,
+            "rmse": ev.rmse,
+            "score": ev.reward.score,
+            "cost": cost,
+            "is_success": ev.f2 >= self.spec_.success_f2,
+            "release_curve": ev.release,
+            "formulation": ev.formulation.values,
+        }
+        infos: dict[str, Any] = {k: v.detach().cpu().numpy() for k, v in values.items()}
+        infos["sim_calls"] = self._sim_calls.copy()
+        mask = np.ones(self.num_envs, dtype=bool)
+        for key in list(infos):
+            infos["_" + key] = mask
+        return infos
+
+    @property
+    def targets(self) -> list[Target]:
+        """The current target of each environment."""
+        if self._table is None:
+            raise gym.error.ResetNeeded("call reset() before reading the targets")
+        return list(self._table.targets)

@@ -1,0 +1,269 @@
+"""Design targets: what release curve an agent must reproduce, in which medium.
+
+A :class:`Target` is a time grid (hours), a cumulative release curve on it, the
+medium schedule, the drug, the carrier family, and — for ``realisable``
+targets — the hidden formulation it came from (so the optimum is known), or —
+for ``therapeutic_window`` — the patient whose pharmacokinetics the design
+must serve.
+
+Families (each a :class:`TaskFamily` in :data:`TASK_FAMILIES`):
+
+========================  ================================================================
+``sustained``             near zero-order release to a horizon of 7–90 days, small burst
+``ph_triggered``          little release at pH 7.4, fast after a switch to pH 5.0–6.5
+``thermal_triggered``     liposomes: little release at 37 °C, a jump during a 42 °C pulse
+``burst_then_sustained``  a 20–50 % burst within hours, then zero order for 1–4 weeks
+``therapeutic_window``    a patient (clearance, volume) drawn from a population; the curve
+                          is the ideal input keeping plasma levels between MEC and MTC
+``realisable``            the curve of a random formulation (optimum f2 = 100 is known)
+========================  ================================================================
+
+Every sampler draws only from the ``numpy.random.Generator`` it is given and
+builds curves in float64 on the CPU, so :func:`benchmark_suite` returns the
+same targets for the same seed on any machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nanoenv.design_space import DesignSpace
+from nanoenv.kinetics import Carrier, Drug, Formulation, ReleaseConditions, simulate_release
+
+__all__ = [
+    "N_TIMES",
+    "TASK_FAMILIES",
+    "Patient",
+    "Target",
+    "TaskFamily",
+    "benchmark_suite",
+    "sample_target",
+    "time_grid",
+]
+
+#: Points on every target's time grid (observations have a fixed size).
+N_TIMES = 24
+_DRUGS = ("doxorubicin", "paclitaxel", "dexamethasone", "lidocaine", "5-fluorouracil", "ibuprofen")
+
+
+def time_grid(horizon_h: float, n: int = N_TIMES) -> torch.Tensor:
+    """``n`` times from 0 to ``horizon_h`` hours, denser early (``t ∝ s^1.5``), where
+    release curves change fastest."""
+    s = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    return horizon_h * s**1.5
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient's one-compartment pharmacokinetics and the drug's therapeutic window.
+
+    :param dose_mg: dose in the particles, mg.
+    :param clearance_l_h: clearance, L/h.
+    :param volume_l: volume of distribution, L.
+    :param mec_mg_l: minimum effective concentration, mg/L.
+    :param mtc_mg_l: minimum toxic concentration, mg/L.
+    """
+
+    dose_mg: float
+    clearance_l_h: float
+    volume_l: float
+    mec_mg_l: float
+    mtc_mg_l: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """A design target.
+
+    :param family: name of the task family that drew it.
+    :param times_h: ``(T,)`` float64 time grid, hours, starting at 0.
+    :param release: ``(T,)`` float64 cumulative fraction released on the grid.
+    :param conditions: release-medium schedule.
+    :param drug: the drug to deliver.
+    :param carrier: carrier family the design must use.
+    :param formulation: the hidden formulation (``realisable`` targets only).
+    :param patient: the patient (``therapeutic_window`` targets only).
+    """
+
+    family: str
+    times_h: torch.Tensor
+    release: torch.Tensor
+    conditions: ReleaseConditions
+    drug: Drug
+    carrier: Carrier
+    formulation: Formulation | None = None
+    patient: Patient | None = None
+
+    @property
+    def horizon_h(self) -> float:
+        return float(self.times_h[-1])
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """A named distribution over targets.
+
+    :param name: registry key.
+    :param carrier: the carrier family its targets are designed for.
+    :param sampler: ``(rng, design_space) -> Target``.
+    :param description: one line for listings.
+    """
+
+    name: str
+    carrier: Carrier
+    sampler: Callable[[np.random.Generator, DesignSpace], Target]
+    description: str
+
+    def sample(self, rng: np.random.Generator, design_space: DesignSpace | None = None) -> Target:
+        space = design_space or DesignSpace.for_carrier(self.carrier)
+        if space.carrier is not self.carrier:
+            raise ValueError(
+                f"task family {self.name!r} designs {self.carrier.name.lower()} carriers but the "
+                f"design space is for {space.carrier.name.lower()}"
+            )
+        return self.sampler(rng, space)
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+def _drug(rng: np.random.Generator) -> Drug:
+    return Drug.preset(_DRUGS[int(rng.integers(len(_DRUGS)))])
+
+
+def _sustained(rng: np.random.Generator, space: DesignSpace) -> Target:
+    horizon_d = _log_uniform(rng, 7.0, 90.0)
+    burst = rng.uniform(0.0, 0.1)
+    shape = rng.uniform(0.8, 1.0)
+    t = time_grid(horizon_d * 24.0)
+    release = burst + (1.0 - burst) * (t / t[-1]) ** shape
+    release[0] = 0.0
+    return Target("sustained", t, release, ReleaseConditions.sink(), _drug(rng), space.carrier)
+
+
+def _ph_triggered(rng: np.random.Generator, space: DesignSpace) -> Target:
+    switch_h = rng.uniform(6.0, 24.0)
+    ph_after = rng.uniform(5.0, 6.5)
+    tau_h = _log_uniform(rng, 2.0, 24.0)
+    leak = rng.uniform(0.0, 0.1)
+    t = time_grid(switch_h + rng.uniform(48.0, 120.0))
+    before = leak * t / switch_h
+    after = leak + (1.0 - leak) * -torch.expm1(-(t - switch_h).clamp(min=0) / tau_h)
+    release = torch.where(t < switch_h, before, after)
+    conditions = ReleaseConditions([0.0, switch_h], [7.4, ph_after], [37.0, 37.0])
+    return Target("ph_triggered", t, release, conditions, Drug.preset("doxorubicin"), space.carrier)
+
+
+def _thermal_triggered(rng: np.random.Generator, space: DesignSpace) -> Target:
+    pulse_h = rng.uniform(12.0, 48.0)
+    leak = rng.uniform(0.0, 0.1)
+    jump = rng.uniform(0.3, 0.7)
+    tail = rng.uniform(0.0, 0.15)
+    t = time_grid(pulse_h + 48.0)
+    conditions = ReleaseConditions.hyperthermia(start_h=pulse_h, duration_h=1.0)
+    before = leak * t / pulse_h
+    during = leak + jump * ((t - pulse_h) / 1.0).clamp(0.0, 1.0)
+    after = tail * ((t - pulse_h - 1.0) / 47.0).clamp(0.0, 1.0)
+    release = torch.where(t < pulse_h, before, during + after).clamp(max=1.0)
+    return Target(
+        "thermal_triggered", t, release, conditions, Drug.preset("doxorubicin"), space.carrier
+    )
+
+
+def _burst_then_sustained(rng: np.random.Generator, space: DesignSpace) -> Target:
+    burst = rng.uniform(0.2, 0.5)
+    burst_h = rng.uniform(1.0, 6.0)
+    horizon_d = rng.uniform(7.0, 28.0)
+    t = time_grid(horizon_d * 24.0)
+    release = burst * -torch.expm1(-t / burst_h) + (1.0 - burst) * t / t[-1]
+    return Target(
+        "burst_then_sustained", t, release, ReleaseConditions.sink(), _drug(rng), space.carrier
+    )
+
+
+def _therapeutic_window(rng: np.random.Generator, space: DesignSpace) -> Target:
+    # population PK: log-normal clearance and volume (typical adult small molecule)
+    clearance = float(5.0 * math.exp(rng.normal(0.0, 0.4)))
+    volume = float(40.0 * math.exp(rng.normal(0.0, 0.3)))
+    patient = Patient(dose_mg=100.0, clearance_l_h=clearance, volume_l=volume,
+                      mec_mg_l=0.05, mtc_mg_l=0.5)  # fmt: skip
+    # ideal input: a loading dose reaching the window's geometric centre, then the
+    # zero-order rate that holds it there until the dose is spent
+    centre = math.sqrt(patient.mec_mg_l * patient.mtc_mg_l)
+    loading = centre * volume / patient.dose_mg
+    rate = centre * clearance / patient.dose_mg  # fraction per hour
+    duration = (1.0 - loading) / rate
+    t = time_grid(1.25 * duration)
+    release = (loading + rate * t).clamp(max=1.0)
+    release[0] = 0.0
+    return Target(
+        "therapeutic_window", t, release, ReleaseConditions.sink(), _drug(rng), space.carrier,
+        patient=patient,
+    )  # fmt: skip
+
+
+def _realisable(rng: np.random.Generator, space: DesignSpace) -> Target:
+    z = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(1, space.dim)), dtype=torch.float64)
+    formulation = space.to_formulation(z)
+    conditions = ReleaseConditions.preset(["sink", "tumour", "hyperthermia"][int(rng.integers(3))])
+    drug = _drug(rng)
+    t = time_grid(_log_uniform(rng, 24.0, 60 * 24.0))
+    release = simulate_release(formulation, t, conditions, drug)[0]
+    return Target(
+        "realisable", t, release, conditions, drug, space.carrier, formulation=formulation
+    )
+
+
+#: Registered task families by name.
+TASK_FAMILIES: dict[str, TaskFamily] = {
+    f.name: f
+    for f in (
+        TaskFamily("sustained", Carrier.POLYMER, _sustained,
+                   "near zero-order release to 7-90 days, burst below 10 %"),
+        TaskFamily("ph_triggered", Carrier.POLYMER, _ph_triggered,
+                   "hold at pH 7.4, release fast after a switch to pH 5.0-6.5"),
+        TaskFamily("thermal_triggered", Carrier.LIPOSOME, _thermal_triggered,
+                   "liposomes: hold at 37 degC, release 30-70 % in a 1 h 42 degC pulse"),
+        TaskFamily("burst_then_sustained", Carrier.POLYMER, _burst_then_sustained,
+                   "20-50 % burst within hours, then zero order for 1-4 weeks"),
+        TaskFamily("therapeutic_window", Carrier.POLYMER, _therapeutic_window,
+                   "keep a sampled patient's plasma level between MEC and MTC"),
+        TaskFamily("realisable", Carrier.POLYMER, _realisable,
+                   "the curve of a hidden random formulation (optimum f2 = 100)"),
+    )
+}  # fmt: skip
+
+
+def get_family(name: str) -> TaskFamily:
+    """The task family called ``name``; unknown names raise ``ValueError`` listing the known ones."""
+    if name not in TASK_FAMILIES:
+        raise ValueError(f"unknown task family {name!r}; allowed: {sorted(TASK_FAMILIES)}")
+    return TASK_FAMILIES[name]
+
+
+def sample_target(
+    family: str, rng: np.random.Generator, design_space: DesignSpace | None = None
+) -> Target:
+    """Draw one target of ``family`` with ``rng``."""
+    return get_family(family).sample(rng, design_space)
+
+
+def benchmark_suite(
+    family: str, n: int = 32, seed: int = 0, design_space: DesignSpace | None = None
+) -> list[Target]:
+    """The fixed, seeded list of ``n`` targets that agents are compared on.
+
+    Target ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so the
+    suite is the same on every machine, and its first ``k`` targets do not
+    depend on ``n``.
+    """
+    if n < 1:
+        raise ValueError(f"n={n} must be a positive number of targets")
+    fam = get_family(family)
+    return [fam.sample(np.random.default_rng([seed, i]), design_space) for i in range(n)]
