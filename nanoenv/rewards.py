@@ -154,7 +154,7 @@ class TherapeuticWindowReward:
             targets.times_h, release, dose, clearance, volume, validate=False
         )
         window = smooth_therapeutic_window_time(
-            targets.times_h, conc, mec[:, None], mtc[:, None], mec[:, None] * self.sharpness_fraction,
+            targets.times_h, conc, mec, mtc, mec * self.sharpness_fraction,
             validate=False,
         )  # fmt: skip
         horizon = targets.times_h[:, -1] - targets.times_h[:, 0]

@@ -11,6 +11,7 @@ constant too and their time integrals are exact (see
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
@@ -211,7 +212,13 @@ class ReleaseConditions:
             raise ValueError(
                 f"unknown conditions preset {name!r}; allowed: {sorted(CONDITION_PRESETS)}"
             )
-        return CONDITION_PRESETS[key]()
+        return _preset(key)
+
+
+@functools.cache
+def _preset(key: str) -> ReleaseConditions:
+    # presets are built (and validated) once; nothing in nanoenv mutates a schedule in place
+    return CONDITION_PRESETS[key]()
 
 
 def _light_pulse() -> ReleaseConditions:

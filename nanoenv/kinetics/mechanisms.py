@@ -242,7 +242,9 @@ def erosion_fraction(
     """
     a = (degradation - critical) / width
     b = -critical / width
-    return -torch.expm1(torch.nn.functional.logsigmoid(-a) - torch.nn.functional.logsigmoid(-b))
+    # log σ(−x) = −softplus(x); softplus is much faster than logsigmoid on CPU
+    softplus = torch.nn.functional.softplus
+    return -torch.expm1(softplus(b) - softplus(a))
 
 
 def drug_net_charge(ph: torch.Tensor, pka: torch.Tensor, charge: torch.Tensor) -> torch.Tensor:

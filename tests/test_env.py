@@ -1,0 +1,253 @@
+"""The Gymnasium environments: checkers, determinism, vector equivalence, rewards, bad input."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import nanoenv  # noqa: F401  (registers the ids)
+from nanoenv.design_space import DesignSpace
+from nanoenv.envs import FormulationDesignEnv, FormulationDesignVectorEnv, SB3VecEnvAdapter
+from nanoenv.rewards import RewardOutput
+from nanoenv.tasks import TASK_FAMILIES, benchmark_suite
+
+IDS = ["nanoenv/FormulationDesign-v0", "nanoenv/FormulationDesignDiscrete-v0"]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("task", sorted(TASK_FAMILIES))
+def test_gymnasium_and_sb3_checkers_pass(env_id, task):
+    env = gym.make(env_id, task=task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checker warning is a failure here
+        gym_check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=False)
+
+
+def _rollout(env, seed, n=12):
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    out = [obs]
+    for _ in range(n):
+        obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        out += [obs, reward, terminated, truncated]
+        if terminated or truncated:
+            obs, _ = env.reset()
+            out.append(obs)
+    return out
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_same_seed_same_episode(env_id):
+    a = _rollout(gym.make(env_id, task="ph_triggered", max_edits=5), seed=3)
+    b = _rollout(gym.make(env_id, task="ph_triggered", max_edits=5), seed=3)
+    c = _rollout(gym.make(env_id, task="ph_triggered", max_edits=5), seed=4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+@pytest.mark.parametrize("task", ["realisable", "therapeutic_window"])
+def test_native_vector_env_equals_single_envs_with_autoreset(discrete, task):
+    n, kwargs = 4, {"task": task, "max_edits": 3}
+    env_cls = nanoenv.envs.FormulationDesignDiscreteEnv if discrete else FormulationDesignEnv
+    sync = SyncVectorEnv([lambda: env_cls(**kwargs) for _ in range(n)],
+                         autoreset_mode=AutoresetMode.SAME_STEP)  # fmt: skip
+    native = FormulationDesignVectorEnv(num_envs=n, discrete=discrete, **kwargs)
+    obs_s, _ = sync.reset(seed=11)
+    obs_n, _ = native.reset(seed=11)
+    np.testing.assert_allclose(obs_n, obs_s, rtol=1e-5, atol=1e-5)
+    sync.action_space.seed(0)
+    resets = 0
+    for _ in range(10):
+        action = sync.action_space.sample()
+        obs_s, rew_s, term_s, trunc_s, info_s = sync.step(action)
+        obs_n, rew_n, term_n, trunc_n, info_n = native.step(action)
+        np.testing.assert_array_equal(term_n, term_s)
+        np.testing.assert_array_equal(trunc_n, trunc_s)
+        np.testing.assert_allclose(rew_n, rew_s, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(obs_n, obs_s, rtol=1e-5, atol=1e-5)
+        for i in np.flatnonzero(term_s | trunc_s):
+            resets += 1
+            np.testing.assert_allclose(
+                info_n["final_obs"][i], info_s["final_obs"][i], rtol=1e-5, atol=1e-5
+            )
+    assert resets >= n  # every environment went through an autoreset
+
+
+def test_make_vec_builds_the_native_vector_env_and_returns_torch_on_request():
+    venv = gym.make_vec("nanoenv/FormulationDesign-v0", num_envs=3,
+                        vectorization_mode="vector_entry_point")  # fmt: skip
+    assert isinstance(venv.unwrapped, FormulationDesignVectorEnv)
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    torch_env = FormulationDesignVectorEnv(num_envs=3, return_torch=True)
+    obs, _ = torch_env.reset(seed=0)
+    obs, reward, *_ = torch_env.step(torch.zeros(3, torch_env.spec_.design_space.dim))
+    assert isinstance(obs, torch.Tensor) and isinstance(reward, torch.Tensor)
+
+
+def test_sb3_adapter_trains_a_few_ppo_steps():
+    from stable_baselines3 import PPO
+
+    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=4, max_edits=4))
+    venv.seed(0)
+    model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=128)
+    obs = venv.reset()
+    action, _ = model.predict(obs, deterministic=True)
+    obs, rewards, dones, infos = venv.step(action)
+    assert obs.shape == (4, venv.observation_space.shape[0]) and rewards.shape == (4,)
+    assert all("f2" in info for info in infos)
+
+
+def test_sb3_adapter_reports_terminal_observations_and_truncation():
+    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=2, max_edits=2, success_f2=101))
+    venv.seed(1)
+    venv.reset()
+    zeros = np.zeros((2, venv.action_space.shape[0]), dtype=np.float32)
+    venv.step(zeros)
+    obs, _, dones, infos = venv.step(zeros)
+    assert dones.all()
+    for i in range(2):
+        assert infos[i]["TimeLimit.truncated"] is True
+        assert infos[i]["terminal_observation"].shape == obs[i].shape
+        assert infos[i]["terminal_observation"][-1] == 1.0  # budget used up
+        assert obs[i][-1] == 0.0  # the next episode's first observation
+
+
+def test_hidden_formulation_of_a_realisable_target_scores_f2_100():
+    space = DesignSpace.polymer_nanoparticle()
+    env = FormulationDesignEnv(task="realisable")
+    for target in benchmark_suite("realisable", 4, seed=5):
+        z = space.to_normalized(target.formulation.to(dtype=torch.float32))[0].numpy()
+        _, info = env.reset(seed=0, options={"target": target, "z": z})
+        assert info["f2"] == pytest.approx(100.0, abs=0.05)
+        assert info["is_success"]
+
+
+def test_success_terminates_with_bonus_and_budget_truncates():
+    target = benchmark_suite("realisable", 1, seed=2)[0]
+    space = DesignSpace.polymer_nanoparticle()
+    z_star = space.to_normalized(target.formulation.to(dtype=torch.float32))[0].numpy()
+    env = FormulationDesignEnv(task="realisable", max_edits=3, max_step=0.5)
+    z0 = np.clip(z_star + 0.05, -1, 1)
+    env.reset(seed=0, options={"target": target, "z": z0})
+    _, reward, terminated, truncated, info = env.step(((z_star - z0) / 0.5).astype(np.float32))
+    assert terminated and not truncated and info["is_success"]
+    assert reward > 1.0  # bonus 1 plus the score gain
+    env = FormulationDesignEnv(task="realisable", max_edits=2, success_f2=101.0)
+    env.reset(seed=0)
+    flags = [env.step(env.action_space.sample())[2:4] for _ in range(2)]
+    assert flags == [(False, False), (False, True)]
+
+
+def test_custom_reward_model_plugs_in():
+    class NegativeFinalGap:
+        """Score: minus the gap between final released fractions."""
+
+        def __call__(self, release, targets, formulation):
+            return RewardOutput(-(release[:, -1] - targets.release[:, -1]).abs())
+
+    env = gym.make("nanoenv/FormulationDesign-v0", reward_model=NegativeFinalGap())
+    _, info = env.reset(seed=0)
+    expected = -abs(info["release_curve"][-1] - env.unwrapped.target.release[-1].item())
+    assert info["score"] == pytest.approx(expected, abs=1e-5)
+    assert info["cost"] == 0.0
+
+
+def test_therapeutic_window_task_uses_pk_reward_and_observes_the_patient():
+    env = FormulationDesignEnv(task="therapeutic_window")
+    obs, info = env.reset(seed=0)
+    assert 0.0 <= info["score"] <= 1.0
+    patient = env.target.patient
+    assert obs[-4] == pytest.approx(np.log(patient.clearance_l_h / 5.0), rel=1e-5)
+
+
+def test_discrete_stop_action_terminates_without_changing_the_design():
+    env = gym.make("nanoenv/FormulationDesignDiscrete-v0", success_f2=101.0)
+    obs, _ = env.reset(seed=0)
+    stop = env.action_space.n - 1
+    obs2, reward, terminated, _, _ = env.step(stop)
+    assert terminated and reward == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(obs2[:-1], obs[:-1])
+
+
+def test_render_modes():
+    env = FormulationDesignEnv(task="ph_triggered", render_mode="ansi")
+    env.reset(seed=0)
+    text = env.render()
+    assert "ph_triggered target" in text and text.count("\n") == 25
+    env = FormulationDesignEnv(task="ph_triggered", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"task": "cure_everything"}, "unknown task family 'cure_everything'"),
+        ({"reward_model": "joy"}, "unknown reward model 'joy'"),
+        ({"reward_model": 42}, "reward_model must be a name"),
+        ({"max_step": 0.0}, "max_step=0.0 must be in (0, 2]"),
+        ({"max_edits": 0}, "max_edits=0 must be a positive number"),
+        ({"design_space": DesignSpace.liposome()}, "task 'realisable' designs polymer carriers"),
+        ({"render_mode": "human"}, "render_mode='human'; allowed"),
+    ],
+)
+def test_bad_keywords_raise_clear_errors(kwargs, needle):
+    with pytest.raises(ValueError) as info:
+        FormulationDesignEnv(**kwargs)
+    assert needle in str(info.value)
+
+
+def test_bounds_that_do_not_nest_are_rejected():
+    with pytest.raises(ValueError, match=r"radius_nm=\(1, 50\) must nest inside .*\(nm\)"):
+        DesignSpace.polymer_nanoparticle(radius_nm=(1.0, 50.0))
+    with pytest.raises(ValueError, match=r"must nest inside the current bounds \[25, 250\]"):
+        DesignSpace.polymer_nanoparticle().narrowed(radius_nm=(10.0, 100.0))
+    with pytest.raises(ValueError, match="low < high"):
+        DesignSpace.polymer_nanoparticle(zeta_mv=(10.0, -10.0))
+
+
+@pytest.mark.parametrize(
+    ("output", "needle"),
+    [
+        (lambda r: r[:, :2].sum(1, keepdim=True), "returned score of shape (1, 1); expected (1,)"),
+        (lambda r: r.sum(1) * float("nan"), "returned a non-finite score"),
+        (lambda r: "great", "returned str; expected a RewardOutput"),
+    ],
+)
+def test_bad_reward_models_are_named(output, needle):
+    env = FormulationDesignEnv(reward_model=lambda release, targets, f: output(release))
+    with pytest.raises(ValueError) as info:
+        env.reset(seed=0)
+    assert needle in str(info.value)
+
+
+def test_bad_actions_and_step_order():
+    env = FormulationDesignEnv(max_edits=1)
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(env.action_space.sample())
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action must have shape \(11,\)"):
+        env.step(np.zeros(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="actions must be finite"):
+        env.step(np.full(11, np.nan, dtype=np.float32))
+    env.step(np.zeros(11, dtype=np.float32))  # truncated: budget of one edit
+    with pytest.warns(UserWarning, match="step\\(\\) called after the episode ended"):
+        _, reward, terminated, _, _ = env.step(np.zeros(11, dtype=np.float32))
+    assert reward == 0.0 and terminated
+    venv = FormulationDesignVectorEnv(num_envs=2)
+    venv.reset(seed=0)
+    with pytest.raises(ValueError, match="leading dimension of num_envs=2"):
+        venv.step(np.zeros((3, 11), dtype=np.float32))
+    discrete = FormulationDesignVectorEnv(num_envs=2, discrete=True)
+    discrete.reset(seed=0)
+    with pytest.raises(ValueError, match=r"integers in \[0, 22\]"):
+        discrete.step(np.array([0, 99]))
