@@ -171,7 +171,7 @@ class DesignSpace:
         return cls(carrier, bounds, fixed)
 
     def narrowed(self, **bounds: tuple[float, float]) -> DesignSpace:
-        """A copy with narrower bounds for some free parameters (they must nest in the current ones)."""
+        """A copy with narrower bounds for free parameters (nested in the current ones)."""
         current = {p.name: (p.low, p.high) for p in self.parameters}
         for name, (low, high) in bounds.items():
             if name not in current:

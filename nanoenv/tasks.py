@@ -43,6 +43,7 @@ __all__ = [
     "Target",
     "TaskFamily",
     "benchmark_suite",
+    "get_family",
     "sample_target",
     "time_grid",
 ]
@@ -260,13 +261,13 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
         TaskFamily("therapeutic_window", Carrier.POLYMER, _therapeutic_window,
                    "keep a sampled patient's plasma level between MEC and MTC"),
         TaskFamily("realisable", Carrier.POLYMER, _realisable,
-                   "the curve of a hidden random formulation to 60-95 % release (optimum f2 = 100)"),
+                   "the curve of a hidden random design, to 60-95 % release (optimum f2 = 100)"),
     )
 }  # fmt: skip
 
 
 def get_family(name: str) -> TaskFamily:
-    """The task family called ``name``; unknown names raise ``ValueError`` listing the known ones."""
+    """The task family called ``name`` (``ValueError`` listing the known ones if unknown)."""
     if name not in TASK_FAMILIES:
         raise ValueError(f"unknown task family {name!r}; allowed: {sorted(TASK_FAMILIES)}")
     return TASK_FAMILIES[name]

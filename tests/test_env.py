@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import nanoenv  # noqa: F401  (registers the ids)
+import nanoenv
 from nanoenv.design_space import DesignSpace
 from nanoenv.envs import FormulationDesignEnv, FormulationDesignVectorEnv, SB3VecEnvAdapter
 from nanoenv.rewards import RewardOutput
@@ -100,7 +100,7 @@ def test_sb3_adapter_trains_a_few_ppo_steps():
     model.learn(total_timesteps=128)
     obs = venv.reset()
     action, _ = model.predict(obs, deterministic=True)
-    obs, rewards, dones, infos = venv.step(action)
+    obs, rewards, _dones, infos = venv.step(action)
     assert obs.shape == (4, venv.observation_space.shape[0]) and rewards.shape == (4,)
     assert all("f2" in info for info in infos)
 

@@ -76,8 +76,9 @@ def test_per_design_conditions_drugs_and_time_grids_match_shared_ones():
 def test_gradcheck_through_simulate_release_float64():
     base = Formulation.from_dicts(
         [
-            {"radius_nm": 120.0, "zeta_mv": -18.0, "drug_loading": 0.15, "ph_responsive_fraction": 0.4,
-             "thermo_fraction": 0.3, "lcst_c": 39.0, "magnetic_core_fraction": 0.1,
+            {"radius_nm": 120.0, "zeta_mv": -18.0, "drug_loading": 0.15,
+             "ph_responsive_fraction": 0.4, "thermo_fraction": 0.3, "lcst_c": 39.0,
+             "magnetic_core_fraction": 0.1,
              "photo_cleavable_fraction": 0.1, "enzyme_cleavable_fraction": 0.1},
             {"carrier": "liposome", "radius_nm": 60.0, "lipid_tm_c": 42.0, "zeta_mv": -5.0,
              "ph_responsive_fraction": 0.3, "drug_lipid_ratio": 0.2},
