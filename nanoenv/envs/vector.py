@@ -115,16 +115,15 @@ class FormulationDesignVectorEnv(VectorEnv):
     def _draw(
         self, rows: Sequence[int], options: dict[str, Any]
     ) -> tuple[list[Target], np.ndarray]:
-        targets, z = [], []
+        """Targets then initial designs for ``rows``, each from that environment's generator
+        in the order a single environment draws them."""
         given = options.get("targets")
-        for i in rows:
-            target = (
-                given[i]
-                if given is not None
-                else self.spec_.family.sample(self._rngs[i], self.spec_.design_space)
-            )
-            targets.append(target)
-            z.append(self.spec_.initial_z(self._rngs[i]))
+        if given is not None:
+            targets = [given[i] for i in rows]
+        else:
+            rngs = [self._rngs[i] for i in rows]
+            targets = self.spec_.family.sample_many(rngs, self.spec_.design_space)
+        z = [self.spec_.initial_z(self._rngs[i]) for i in rows]
         return targets, np.asarray(z, dtype=np.float32)
 
     def reset(
