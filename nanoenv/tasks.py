@@ -247,10 +247,9 @@ def _simulate_grouped(
     for (preset, drug), rows in groups.items():
         index = torch.tensor(rows)
         grid = times_h if times_h.dim() == 1 else times_h[index]
-        out[index] = simulate_release(
-            space.to_formulation(z[index].to(times_h.dtype)), grid, ReleaseConditions.preset(preset),
-            Drug.preset(drug), validate=False,
-        )  # fmt: skip
+        designs = space.to_formulation(z[index].to(times_h.dtype))
+        conditions = ReleaseConditions.preset(preset)
+        out[index] = simulate_release(designs, grid, conditions, Drug.preset(drug), validate=False)
     return out
 
 
