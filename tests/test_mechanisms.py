@@ -144,3 +144,14 @@ def test_liposome_permeability_peaks_at_tm():
     )  # fmt: skip
     assert abs(temps[p.argmax()].item() - 41.0) < 0.5
     assert p[-1] > p[0]  # fluid leaks more than gel
+
+
+def test_baker_lonsdale_small_x_branch_is_continuous_with_finite_gradients():
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor([1e-12, 1e-9, 3e-8, 9.9e-7, 1e-6, 1.1e-6], dtype=dtype, requires_grad=True)
+        f = mech.baker_lonsdale_fraction(x)
+        f.sum().backward()
+        assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
+        lhs = 1.5 * (1 - (1 - f.detach().double()) ** (2 / 3)) - f.detach().double()
+        tol = 1e-12 if dtype == torch.float64 else 1e-7
+        assert torch.allclose(lhs, x.detach().double(), atol=tol)

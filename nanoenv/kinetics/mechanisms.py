@@ -101,12 +101,18 @@ def baker_lonsdale_fraction(x: torch.Tensor) -> torch.Tensor:
     :param x: dimensionless time ``3·Cs·τ/(A·R²)`` ≥ 0, any shape.
     :returns: fraction released in ``[0, 1]``.
     """
-    inside = (x > 0) & (x < 0.5)
-    # the masked value keeps arccos away from ±1, whose derivative is infinite
+    # Near x = 0 the root's arccos argument rounds to −1, where its derivative is
+    # infinite; there the series F = s − (2/9)s², s = √(6x) (from x = F²/6 + 2F³/27 + …)
+    # is exact to O(x^{3/2}) ≈ 1e-9.
+    small = (x > 0) & (x < 1e-6)
+    inside = (x >= 1e-6) & (x < 0.5)
     xs = torch.where(inside, x, 0.25)
     u = 0.5 + torch.cos(torch.arccos(4.0 * xs - 1.0) / 3.0 - 2.0 * math.pi / 3.0)
     f = 1.0 - u.clamp(0.0, 1.0) ** 3
-    return torch.where(inside, f, (x >= 0.5).to(f.dtype))
+    root = torch.sqrt(6.0 * torch.where(small, x, 1.0))
+    f_small = root - (2.0 / 9.0) * root * root
+    done = (x >= 0.5).to(f.dtype)
+    return torch.where(inside, f, torch.where(small, f_small, done))
 
 
 def first_order_fraction(integrated_rate: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,374 @@
+"""Tests of :mod:`nanoenv.calibration` and the ``nanoenv calibrate`` / ``predict`` commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nanoenv import calibration as cal
+from nanoenv.cli import main
+from nanoenv.data import CurveSet, data_file, grouped_folds, plai_curves
+from nanoenv.kinetics import Formulation, ReleaseConditions
+from nanoenv.kinetics.constants import DEFAULT_CONSTANTS, SimulatorConstants
+from nanoenv.kinetics.drug import DRUGS, Drug
+from nanoenv.kinetics.simulate import mechanism_parameters, release_curve
+
+pytestmark = pytest.mark.filterwarnings("ignore::nanoenv.data.DataCleaningWarning")
+
+METRICS_LINE = re.compile(r"^MAE=\d\.\d{3} RMSE=\d\.\d{3} f2>=50: \d{1,3}% \(n=\d+ curves\)$")
+_OFF = ("ph_responsive_fraction", "thermo_fraction", "photo_cleavable_fraction")
+_OFF += ("magnetic_core_fraction", "enzyme_cleavable_fraction", "crosslink_ratio")
+
+
+def synthetic_curves(
+    n: int = 24, constants: SimulatorConstants = DEFAULT_CONSTANTS, seed: int = 0
+) -> CurveSet:
+    """Polymer curves simulated with ``constants`` on ragged time grids, 6 drug groups."""
+    g = torch.Generator().manual_seed(seed)
+    f = Formulation.sample(
+        n,
+        generator=g,
+        dtype=torch.float64,
+        bounds={"radius_nm": (50.0, 5000.0), "polymer_mw_kda": (10.0, 100.0)},
+        fixed=dict.fromkeys(_OFF, 0.0),
+    )
+    names = sorted(DRUGS)
+    drugs = [DRUGS[names[i % len(names)]] for i in range(n)]
+    drug = Drug.stack(drugs)
+    conditions = ReleaseConditions(
+        start_h=torch.zeros(n, 1, dtype=torch.float64),
+        ph=torch.full((n, 1), 7.4, dtype=torch.float64),
+        temperature_c=torch.full((n, 1), 37.0, dtype=torch.float64),
+    )
+    width = 10
+    grid = torch.cat([torch.zeros(1), torch.logspace(-1, 3.3, width - 1)]).to(torch.float64)
+    lengths = torch.randint(5, width + 1, (n,), generator=g)
+    mask = torch.arange(width)[None, :] < lengths[:, None]
+    times = grid.expand(n, -1).clone()
+    last = times.gather(1, (lengths - 1)[:, None])
+    times = torch.where(mask, times, last)  # pad by repeating the last time
+    release = release_curve(mechanism_parameters(f, conditions, drug, constants), times)
+    features = torch.stack(
+        [
+            torch.log10(f.radius_nm),
+            f.lactide_fraction,
+            torch.log10(f.polymer_mw_kda),
+            f.drug_loading,
+            torch.log10(drug.mw_g_mol),
+            drug.logp,
+        ],
+        dim=1,
+    )
+    return CurveSet(
+        name="plai",
+        curve_ids=list(range(n)),
+        groups=[d.name for d in drugs],
+        formulation=f,
+        drug=drug,
+        conditions=conditions,
+        times_h=times,
+        release=release.detach(),
+        mask=mask,
+        features=features,
+        feature_names=["log_r", "la", "log_mw", "loading", "log_drug_mw", "logp"],
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------
+
+
+def test_fit_lowers_loss_and_recovers_a_perturbed_constant() -> None:
+    truth = dataclasses.replace(DEFAULT_CONSTANTS, log10_diffusivity_ref=-19.8)
+    curves = synthetic_curves(constants=truth)
+    names = ["log10_diffusivity_ref", "hydrolysis_5050_per_day"]
+    fit = cal.calibrate_constants(curves, names=names, steps=150, lr=0.05, progress=False)
+    assert fit.final_loss < 0.2 * fit.initial_loss
+    assert fit.loss_history[-1] < fit.loss_history[0]
+    assert fit.constants.log10_diffusivity_ref == pytest.approx(-19.8, abs=0.15)
+    assert fit.constants.hydrolysis_5050_per_day == pytest.approx(0.08, rel=0.3)
+    # constants not fitted are untouched and everything is a plain float
+    assert fit.constants.burst_shell_nm == DEFAULT_CONSTANTS.burst_shell_nm
+    assert all(isinstance(v, float) for v in fit.constants.to_dict().values())
+
+
+def test_fit_is_deterministic() -> None:
+    curves = synthetic_curves(12, dataclasses.replace(DEFAULT_CONSTANTS, burst_shell_nm=20.0))
+    a = cal.calibrate_constants(curves, steps=20, progress=False, seed=3)
+    b = cal.calibrate_constants(curves, steps=20, progress=False, seed=3)
+    assert a.constants == b.constants
+    assert a.loss_history == b.loss_history
+
+
+def test_bad_constant_names_are_rejected() -> None:
+    curves = synthetic_curves(4)
+    with pytest.raises(ValueError, match="unknown simulator constant"):
+        cal.calibrate_constants(curves, names=["no_such_constant"], steps=1, progress=False)
+    with pytest.raises(ValueError, match="not fittable"):
+        cal.calibrate_constants(curves, names=["particle_density_mg_ml"], steps=1, progress=False)
+
+
+def test_correction_predicts_unseen_rows_as_physical_curves() -> None:
+    truth = dataclasses.replace(DEFAULT_CONSTANTS, log10_diffusivity_ref=-19.5)
+    curves = synthetic_curves(30, truth)
+    train, test = curves.subset(range(20)), curves.subset(range(20, 30))
+    fit = cal.fit_correction(train, DEFAULT_CONSTANTS, members=2, steps=60, progress=False)
+    assert fit.final_loss < fit.initial_loss
+    assert len(fit.corrections) == 2
+    pred = cal.predict_curves(fit.model, test)
+    assert pred.shape == test.times_h.shape
+    assert torch.isfinite(pred).all()
+    assert pred.min() >= 0.0 and pred.max() <= 1.0
+    assert (pred.diff(dim=-1) >= -1e-12).all()  # non-decreasing in time
+    # a correction is bounded: every channel within ±scale
+    member = fit.corrections[0]
+    delta = member(test.features * 100.0)  # far outside the training range
+    assert (delta.abs() <= member.scales + 1e-12).all()
+
+
+def test_correction_rejects_other_features() -> None:
+    curves = synthetic_curves(8)
+    fit = cal.fit_correction(curves, steps=2, progress=False)
+    other = dataclasses.replace(curves, feature_names=[*curves.feature_names[:-1], "other"])
+    with pytest.raises(ValueError, match="trained on features"):
+        cal.predict_curves(fit.model, other)
+
+
+def test_gradients_stay_finite_on_centimetre_implants() -> None:
+    curves = plai_curves()  # 48 implants at R = 1 cm: Baker–Lonsdale at x → 0
+    params = cal._ConstantParameters(
+        cal.DEFAULT_FIT_NAMES["plai"], DEFAULT_CONSTANTS, DEFAULT_CONSTANTS
+    )
+    cal._data_loss([curves], params.constants()).backward()
+    assert torch.isfinite(params.free.grad).all()
+    assert (params.free.grad[:7] != 0).any()  # the diffusivity law gets a gradient
+
+
+def test_point_weights() -> None:
+    curves = synthetic_curves(12)
+    for weighting in ("points", "curves", "groups"):
+        w = cal.point_weights(curves, weighting)
+        assert (w[~curves.mask] == 0).all() and (w[curves.mask] > 0).all()
+    per_group = cal.point_weights(curves, "groups").sum(1)
+    groups = np.asarray(curves.groups)
+    totals = {g: float(per_group[torch.as_tensor(groups == g)].sum()) for g in set(groups)}
+    assert np.allclose(list(totals.values()), 1.0)
+    with pytest.raises(ValueError, match="weighting"):
+        cal.point_weights(curves, "rows")  # type: ignore[arg-type]
+
+
+def test_tree_baseline_and_stumps() -> None:
+    curves = synthetic_curves(20)
+    pred = cal.TreeBaseline().fit(curves.subset(range(14))).predict(curves.subset(range(14, 20)))
+    assert pred.min() >= 0 and pred.max() <= 1 and (pred.diff(dim=-1) >= 0).all()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(200, 2))
+    y = (x[:, 0] > 0.5).astype(float) + 0.1 * x[:, 1]
+    stumps = cal._StumpBoost(n_estimators=50).fit(x, y)
+    assert np.abs(stumps.predict(x) - y).mean() < 0.05
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-validation
+# ---------------------------------------------------------------------------------------
+
+
+def test_grouped_folds_never_share_a_group() -> None:
+    groups = plai_curves().groups
+    covered = []
+    for train, test in grouped_folds(groups, n_splits=5, seed=0):
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+        covered += list(test)
+    assert sorted(covered) == list(range(len(groups)))
+
+
+def test_cross_validate_reports_every_curve_once() -> None:
+    curves = synthetic_curves(18)
+    result = cal.cross_validate(curves, "calibrated", n_splits=3, steps=10)
+    assert len(result.folds) == 3
+    assert result.overall["n_curves"] == 18
+    assert result.overall["n_groups"] == len(set(curves.groups))
+    assert sum(f["n_curves"] for f in result.folds) == 18
+    assert 0 <= result.overall["mae"] <= result.overall["rmse"] <= 1
+    assert result.predictions.shape == curves.times_h.shape
+    with pytest.raises(ValueError, match="unknown method"):
+        cal.cross_validate(curves, "magic")  # type: ignore[arg-type]
+
+
+def test_curve_metrics_perfect_and_offset() -> None:
+    curves = synthetic_curves(6)
+    perfect = cal.curve_metrics(curves.release, curves.release, curves.mask)
+    assert perfect["mae"] == 0 and perfect["f2_share"] == 1
+    off = cal.curve_metrics((curves.release + 0.2).clamp(max=1.5), curves.release, curves.mask)
+    assert off["f2_share"] == 0 and off["mae"] > 0.1
+
+
+# ---------------------------------------------------------------------------------------
+# Saving and loading
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A calibration file fitted in seconds on a few PLAI curves."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curves = plai_curves()
+    fit = cal.fit_calibration(
+        curves.subset(range(0, 153, 8)), steps=5, correction_steps=5, members=2, progress=False
+    )
+    return cal.save_calibration(fit, tmp_path_factory.mktemp("model") / "cal.json")
+
+
+def test_save_and_load_round_trip(small_model: Path) -> None:
+    payload = json.loads(small_model.read_text())
+    assert payload["metadata"]["datasets"] == ["plai"]
+    assert {"date", "git_commit", "constants_mse_final"} <= set(payload["metadata"])
+    model = cal.load_calibrated_model("plai", small_model)
+    assert len(model.corrections) == 2
+    assert cal.load_calibrated_constants(small_model) == model.constants
+    assert cal.load_calibrated_model("liposome", small_model).corrections == ()
+    curves = synthetic_curves(3)
+    assert torch.equal(
+        cal.predict_curves(model.constants, curves),
+        cal.predict_curves(cal.load_calibrated_constants(small_model), curves),
+    )
+
+
+def test_missing_package_file_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cal, "_PACKAGE_FILE", "no_such_file.json")
+    with pytest.warns(UserWarning, match="literature default"):
+        constants = cal.load_calibrated_constants()
+    assert constants == DEFAULT_CONSTANTS
+
+
+def test_shipped_constants_load() -> None:
+    if not cal.calibrated_constants_path().exists():
+        pytest.skip("no shipped calibration yet")
+    constants = cal.load_calibrated_constants()
+    assert constants != DEFAULT_CONSTANTS
+    model = cal.load_calibrated_model("plai")
+    assert model.corrections
+
+
+def test_bad_calibration_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="no 'constants'"):
+        cal.load_calibrated_constants(path)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def _plai_rows(tmp_path: Path, n_curves: int = 3, drop_release: bool = False) -> Path:
+    with data_file("plai/plai_release.csv").open("r", encoding="utf-8") as handle:
+        df = pd.read_csv(handle)
+    ids = df["Experimental_index"].unique()[:n_curves]
+    out = df[df["Experimental_index"].isin(ids)]
+    if drop_release:
+        out = out.drop(columns=["Release"])
+    path = tmp_path / ("new.csv" if drop_release else "rows.csv")
+    out.to_csv(path, index=False)
+    return path
+
+
+def test_cli_predict_prints_metrics_last(
+    tmp_path: Path, small_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _plai_rows(tmp_path)
+    out = tmp_path / "preds.csv"
+    code = main(
+        [
+            *("predict", "--dataset", "plai", "--csv", str(rows)),
+            *("--model", str(small_model), "--out", str(out)),
+        ]
+    )
+    stdout = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert METRICS_LINE.match(stdout[-1]), stdout[-1]
+    assert stdout[-1].endswith("(n=3 curves)")
+    preds = pd.read_csv(out)
+    assert list(preds.columns) == [
+        "curve_id",
+        "group",
+        "time_h",
+        "predicted_release",
+        "measured_release",
+    ]
+    assert preds["predicted_release"].between(0, 1).all()
+    assert preds["measured_release"].notna().all()
+
+
+def test_cli_predict_new_formulations_without_release(
+    tmp_path: Path, small_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _plai_rows(tmp_path, drop_release=True)
+    code = main(["predict", "--dataset", "plai", "--csv", str(rows), "--model", str(small_model)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert lines[-1].startswith("no measured release")
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary copy is gone
+
+
+@pytest.mark.parametrize(
+    ("edit", "argv", "message"),
+    [
+        (lambda t: t.replace("5-FU-PLGA,1.0,104000.0", "5-FU-PLGA,1.0,abc", 1), [], "Polymer_MW"),
+        (lambda t: t, ["--curves", "x.csv"], "--formulations"),
+        (lambda t: t.replace("Experimental_index", "Index", 1), [], "Experimental_index"),
+    ],
+)
+def test_cli_predict_errors_are_one_line(
+    tmp_path: Path,
+    small_model: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[str], str],
+    argv: list[str],
+    message: str,
+) -> None:
+    rows = _plai_rows(tmp_path, drop_release=True)
+    rows.write_text(edit(rows.read_text()))
+    code = main(
+        ["predict", "--dataset", "plai", "--csv", str(rows), "--model", str(small_model), *argv]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("nanoenv: error: ") and message in err[-1]
+    if "abc" in rows.read_text():
+        assert "line 2" in err[-1] and str(rows) in err[-1]  # the user's file, not a copy
+
+
+def test_cli_predict_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["predict", "--dataset", "liposome", "--formulations", "nope.csv"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("nanoenv: error: ")
+
+
+def test_cli_calibrate_writes_a_loadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sub" / "fit.json"
+    code = main(
+        [
+            *("calibrate", "--dataset", "liposome", "--steps", "3", "--correction-steps", "2"),
+            *("--members", "1", "--quiet", "--out", str(out)),
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"Wrote {out}"
+    model = cal.load_calibrated_model("liposome", out)
+    assert len(model.corrections) == 1
+    assert json.loads(out.read_text())["metadata"]["datasets"] == ["liposome"]
