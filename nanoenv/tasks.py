@@ -162,7 +162,9 @@ def _sustained(rng: np.random.Generator, space: DesignSpace) -> Target:
     t = time_grid(horizon_d * 24.0)
     release = burst + (1.0 - burst) * (t / t[-1]) ** shape
     release[0] = 0.0
-    return Target("sustained", t, release, ReleaseConditions.sink(), _drug(rng), space.carrier)
+    return Target(
+        "sustained", t, release, ReleaseConditions.preset("sink"), _drug(rng), space.carrier
+    )
 
 
 def _ph_triggered(rng: np.random.Generator, space: DesignSpace) -> Target:
@@ -201,7 +203,12 @@ def _burst_then_sustained(rng: np.random.Generator, space: DesignSpace) -> Targe
     t = time_grid(horizon_d * 24.0)
     release = burst * -torch.expm1(-t / burst_h) + (1.0 - burst) * t / t[-1]
     return Target(
-        "burst_then_sustained", t, release, ReleaseConditions.sink(), _drug(rng), space.carrier
+        "burst_then_sustained",
+        t,
+        release,
+        ReleaseConditions.preset("sink"),
+        _drug(rng),
+        space.carrier,
     )
 
 
@@ -221,7 +228,7 @@ def _therapeutic_window(rng: np.random.Generator, space: DesignSpace) -> Target:
     release = (loading + rate * t).clamp(max=1.0)
     release[0] = 0.0
     return Target(
-        "therapeutic_window", t, release, ReleaseConditions.sink(), _drug(rng), space.carrier,
+        "therapeutic_window", t, release, ReleaseConditions.preset("sink"), _drug(rng), space.carrier,
         patient=patient,
     )  # fmt: skip
 

@@ -19,6 +19,7 @@ patient descriptors (zeros when the target has no patient).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,16 +108,20 @@ def observation_size(space: DesignSpace, n_times: int = N_TIMES) -> int:
     return space.dim + 4 * n_times + N_TASK_FEATURES + 1
 
 
-def _task_features(target: Target) -> list[float]:
-    drug = target.drug
-    features = [
-        math.log10(target.horizon_h / 168.0),
+@functools.lru_cache(maxsize=256)
+def _drug_features(drug: Drug) -> tuple[float, ...]:
+    return (
         math.log10(float(drug.mw_g_mol) / 300.0),
         float(drug.logp) / 3.0,
         (float(drug.pka) - 7.0) / 3.0,
         float(drug.charge),
         math.log10(float(drug.solubility_mg_ml)) / 3.0,
-    ]
+    )
+
+
+def _task_features(target: Target) -> list[float]:
+    horizon = math.log10(float(target.times_h[-1]) / 168.0)
+    features = [horizon, *_drug_features(target.drug)]
     if target.patient is None:
         return [*features, 0.0, 0.0, 0.0]
     p = target.patient

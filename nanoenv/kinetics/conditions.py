@@ -43,6 +43,10 @@ _FIELDS = {
 }
 
 
+_LOW = torch.tensor([low for low, _, _ in _FIELDS.values()], dtype=torch.float64)
+_HIGH = torch.tensor([high for _, high, _ in _FIELDS.values()], dtype=torch.float64)
+
+
 @dataclass(frozen=True)
 class ReleaseConditions:
     """Piecewise-constant release-medium schedule.
@@ -89,6 +93,8 @@ class ReleaseConditions:
 
     def validate(self) -> None:
         """Raise ``ValueError`` on NaN, out-of-range values or a malformed schedule."""
+        if self._valid_fast():
+            return
         check_finite("start_h", self.start_h, "h")
         if bool((self.start_h[..., 0] != 0).any()):
             raise ValueError(
@@ -99,6 +105,19 @@ class ReleaseConditions:
             raise ValueError(f"start_h must be non-decreasing (h); got {self.start_h.tolist()}")
         for name, (low, high, unit) in _FIELDS.items():
             check_in_range(name, getattr(self, name), low, high, unit)
+
+    def _valid_fast(self) -> bool:
+        """One vectorised check of everything; the slow per-field checks only run to
+        explain a failure."""
+        fields = torch.stack([getattr(self, name) for name in _FIELDS], dim=-1)
+        start = self.start_h
+        ok = (
+            bool(torch.isfinite(start).all())
+            and bool((start[..., 0] == 0).all())
+            and (start.shape[-1] == 1 or bool((start.diff(dim=-1) >= 0).all()))
+            and bool(((fields >= _LOW.to(fields)) & (fields <= _HIGH.to(fields))).all())
+        )
+        return ok
 
     @property
     def num_segments(self) -> int:

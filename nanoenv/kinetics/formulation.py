@@ -134,6 +134,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
 PARAMETER_INDEX: dict[str, int] = {name: i for i, name in enumerate(PARAMETER_NAMES)}
 _SPEC = {p.name: p for p in PARAMETERS}
+_LOW = torch.tensor([p.low for p in PARAMETERS], dtype=torch.float64)
+_HIGH = torch.tensor([p.high for p in PARAMETERS], dtype=torch.float64)
 
 
 def _unknown(names: Iterable[str]) -> None:
@@ -394,6 +396,10 @@ class Formulation:
     def validate(self) -> None:
         """Raise ``ValueError`` if any value is NaN/inf or outside its parameter's bounds."""
         values = self.values.detach()
+        low, high = _LOW.to(values), _HIGH.to(values)
+        carrier_ok = bool(((self.carrier >= 0) & (self.carrier < len(Carrier))).all())
+        if carrier_ok and bool(((values >= low) & (values <= high)).all()):
+            return  # one vectorised check; the per-parameter checks below explain failures
         for i, spec in enumerate(PARAMETERS):
             check_in_range(
                 spec.name, values[:, i], spec.low, spec.high, spec.unit or "dimensionless"
