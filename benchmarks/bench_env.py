@@ -104,21 +104,25 @@ def bench_task(task: str, quick: bool, devices: list[torch.device]) -> list[dict
     repeats = 3
 
     def add(kind: str, n: int, rate: float, device: str = "cpu") -> None:
-        rows.append({"task": task, "kind": kind, "num_envs": n, "device": device,
-                     "env_steps_per_s": rate})  # fmt: skip
+        rows.append(
+            {"task": task, "kind": kind, "num_envs": n, "device": device, "env_steps_per_s": rate}
+        )
         print(f"{task:11s} {kind:22s} {device:4s} N={n:6d} {rate:14,.0f} env steps/s")
 
     add("single (gym.make)", 1, single_env(task, True, 200 if quick else 500, repeats))
     add("single (unwrapped)", 1, single_env(task, False, 200 if quick else 500, repeats))
     for n in [8, 64] if quick else [8, 64, 256]:
-        sync = SyncVectorEnv([lambda: FormulationDesignEnv(task=task) for _ in range(n)],
-                             autoreset_mode=AutoresetMode.SAME_STEP)  # fmt: skip
+        sync = SyncVectorEnv(
+            [lambda: FormulationDesignEnv(task=task) for _ in range(n)],
+            autoreset_mode=AutoresetMode.SAME_STEP,
+        )
         add("SyncVectorEnv", n, vector_rate(sync, 3 if n > 64 else 10, repeats))
     sizes = [64, 256, 1024, 4096] if quick else [64, 256, 1024, 4096, 16384, 65536]
     for device in devices:
         for n in sizes:
-            env = FormulationDesignVectorEnv(num_envs=n, task=task, device=device,
-                                             return_torch=device.type == "cuda")  # fmt: skip
+            env = FormulationDesignVectorEnv(
+                num_envs=n, task=task, device=device, return_torch=device.type == "cuda"
+            )
             steps = 20 if n <= 4096 else 5
             add("native vector", n, vector_rate(env, steps, repeats, device), device.type)
     for n in [64, 4096]:
@@ -129,9 +133,14 @@ def bench_task(task: str, quick: bool, devices: list[torch.device]) -> list[dict
 
 def summary(rows: list[dict], task: str) -> dict:
     def rate(kind: str, n: int, device: str = "cpu") -> float:
-        return next(r["env_steps_per_s"] for r in rows
-                    if r["task"] == task and r["kind"] == kind and r["num_envs"] == n
-                    and r["device"] == device)  # fmt: skip
+        return next(
+            r["env_steps_per_s"]
+            for r in rows
+            if r["task"] == task
+            and r["kind"] == kind
+            and r["num_envs"] == n
+            and r["device"] == device
+        )
 
     sync_sizes = sorted(
         r["num_envs"] for r in rows if r["task"] == task and r["kind"] == "SyncVectorEnv"
@@ -149,11 +158,19 @@ def summary(rows: list[dict], task: str) -> dict:
 
 
 def markdown(result: dict) -> str:
-    lines = ["# Environment benchmark", "", f"Machine: {result['machine']}", "",
-             "| task | env | device | envs | env steps/s |", "|---|---|---|---:|---:|"]  # fmt: skip
+    lines = [
+        "# Environment benchmark",
+        "",
+        f"Machine: {result['machine']}",
+        "",
+        "| task | env | device | envs | env steps/s |",
+        "|---|---|---|---:|---:|",
+    ]
     for r in result["rows"]:
-        lines.append(f"| {r['task']} | {r['kind']} | {r['device']} | {r['num_envs']} | "
-                     f"{r['env_steps_per_s']:,.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r['task']} | {r['kind']} | {r['device']} | {r['num_envs']} | "
+            f"{r['env_steps_per_s']:,.0f} |"
+        )
     lines.append("")
     for task, s in result["summary"].items():
         lines += [
@@ -187,9 +204,12 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for task in tasks:
         rows += bench_task(task, args.quick, devices)
-    result = {"machine": machine(), "rows": rows,
-              "summary": {task: summary(rows, task) for task in tasks},
-              "cuda": "available" if len(devices) > 1 else "not available"}  # fmt: skip
+    result = {
+        "machine": machine(),
+        "rows": rows,
+        "summary": {task: summary(rows, task) for task in tasks},
+        "cuda": "available" if len(devices) > 1 else "not available",
+    }
     print(markdown(result))
     name = "env_quick" if args.quick else "env"
     write_atomic(Path(args.out) / f"{name}.json", json.dumps(result, indent=2))

@@ -74,9 +74,12 @@ def timed(
 
 def designs(n: int, carrier: str, device: torch.device) -> Formulation:
     return Formulation.sample(
-        n, generator=torch.Generator().manual_seed(0), carrier=carrier, device=device,
+        n,
+        generator=torch.Generator().manual_seed(0),
+        carrier=carrier,
+        device=device,
         dtype=torch.float32,
-    )  # fmt: skip
+    )
 
 
 def throughput(device: torch.device, sizes: list[int], quick: bool) -> list[dict]:
@@ -91,10 +94,20 @@ def throughput(device: torch.device, sizes: list[int], quick: bool) -> list[dict
             with torch.inference_mode():
                 sec = timed(
                     lambda f=f, c=conditions: simulate_release(f, times, c, drug, validate=False),
-                    device, 0.2 if quick else 0.5, 3,
-                )  # fmt: skip
-            rows.append({"device": device.type, "carrier": carrier, "medium": medium, "batch": n,
-                         "seconds_per_call": sec, "profiles_per_s": n / sec})  # fmt: skip
+                    device,
+                    0.2 if quick else 0.5,
+                    3,
+                )
+            rows.append(
+                {
+                    "device": device.type,
+                    "carrier": carrier,
+                    "medium": medium,
+                    "batch": n,
+                    "seconds_per_call": sec,
+                    "profiles_per_s": n / sec,
+                }
+            )
             print(f"{device.type:5s} {carrier:8s} {medium:7s} B={n:6d} {n / sec:14,.0f} profiles/s")
     return rows
 
@@ -115,8 +128,9 @@ def scipy_reference(n: int) -> float:
             log_drop = float(np.sum(k[:j] * lengths[:j]) + k[j] * (t - starts[j]))
             return float(d[j] * np.exp(min(log_drop, 60.0)))
 
-        scipy_sphere_release(times, float(m.radius_nm[i]), diffusivity, n_cells=100, rtol=1e-6,
-                             atol=1e-9)  # fmt: skip
+        scipy_sphere_release(
+            times, float(m.radius_nm[i]), diffusivity, n_cells=100, rtol=1e-6, atol=1e-9
+        )
     return (time.perf_counter() - start) / n
 
 
@@ -128,10 +142,16 @@ def loop_vs_batch(n: int, quick: bool) -> dict:
     with torch.inference_mode():
         loop = timed(
             lambda: [simulate_release(s, times, conditions, drug, validate=False) for s in singles],
-            torch.device("cpu"), 0.2 if quick else 0.5, 3,
-        )  # fmt: skip
-        batch = timed(lambda: simulate_release(f, times, conditions, drug, validate=False),
-                      torch.device("cpu"), 0.2 if quick else 0.5, 3)  # fmt: skip
+            torch.device("cpu"),
+            0.2 if quick else 0.5,
+            3,
+        )
+        batch = timed(
+            lambda: simulate_release(f, times, conditions, drug, validate=False),
+            torch.device("cpu"),
+            0.2 if quick else 0.5,
+            3,
+        )
     return {"batch": n, "loop_seconds": loop, "batched_seconds": batch, "ratio": loop / batch}
 
 
@@ -142,8 +162,9 @@ def gradient_throughput(device: torch.device, n: int, quick: bool) -> float:
 
     def step() -> None:
         values = f.values.clone().requires_grad_(True)
-        curve = simulate_release(Formulation(values, f.carrier, validate=False), times,
-                                 conditions, drug, validate=False)  # fmt: skip
+        curve = simulate_release(
+            Formulation(values, f.carrier, validate=False), times, conditions, drug, validate=False
+        )
         curve.sum().backward()
 
     return n / timed(step, device, 0.2 if quick else 0.5, 3)
@@ -195,30 +216,45 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "python": platform.python_version(),
-            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
 
 
 def markdown(result: dict) -> str:
-    lines = ["# Simulator benchmark", "", f"Machine: {result['machine']}", "",
-             "| device | carrier | medium | batch | profiles/s |", "|---|---|---|---:|---:|"]  # fmt: skip
+    lines = [
+        "# Simulator benchmark",
+        "",
+        f"Machine: {result['machine']}",
+        "",
+        "| device | carrier | medium | batch | profiles/s |",
+        "|---|---|---|---:|---:|",
+    ]
     for r in result["throughput"]:
-        lines.append(f"| {r['device']} | {r['carrier']} | {r['medium']} | {r['batch']} | "
-                     f"{r['profiles_per_s']:,.0f} |")  # fmt: skip
+        lines.append(
+            f"| {r['device']} | {r['carrier']} | {r['medium']} | {r['batch']} | "
+            f"{r['profiles_per_s']:,.0f} |"
+        )
     at4096 = result["cpu_profiles_per_s_4096"]
     lines += [
         "",
         f"* CPU, polymer, tumour medium, batch 4096: **{at4096:,.0f} profiles/s** "
         f"(goal ≥ {GOAL_PROFILES_PER_S:,}).",
-        f"* scipy `solve_ivp` method-of-lines reference: {result['scipy_seconds_per_profile']:.3f} s "
+        "* scipy `solve_ivp` method-of-lines reference: "
+        f"{result['scipy_seconds_per_profile']:.3f} s "
         f"per profile; batched simulator is **{result['scipy_ratio']:,.0f}×** faster per profile "
         f"(goal ≥ {GOAL_SCIPY_RATIO:,}×).",
         f"* Python loop over {result['loop']['batch']} single formulations vs one batched call: "
         f"**{result['loop']['ratio']:,.0f}×**.",
         f"* Forward + backward (gradients to all 16 parameters), batch 4096: "
         f"{result['gradient_profiles_per_s']:,.0f} profiles/s.",
-        f"* Peak RSS increase of one batch-65536 call: {result['peak_memory_bytes'] / 2**20:,.0f} MiB "
+        "* Peak RSS increase of one batch-65536 call: "
+        f"{result['peak_memory_bytes'] / 2**20:,.0f} MiB "
         f"({result['peak_memory_bytes'] / 65536:,.0f} bytes per profile).",
         "",
         "How measured: float32, 32 time points (0-720 h), `validate=False`, inference mode; "
@@ -245,8 +281,14 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for device in devices:
         rows += throughput(device, sizes, args.quick)
-    cpu4096 = next(r for r in rows if r["device"] == "cpu" and r["batch"] == 4096
-                   and r["medium"] == "tumour" and r["carrier"] == "polymer")  # fmt: skip
+    cpu4096 = next(
+        r
+        for r in rows
+        if r["device"] == "cpu"
+        and r["batch"] == 4096
+        and r["medium"] == "tumour"
+        and r["carrier"] == "polymer"
+    )
     scipy_sec = scipy_reference(2 if args.quick else 5)
     result = {
         "machine": machine(),

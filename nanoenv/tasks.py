@@ -227,10 +227,10 @@ def _therapeutic_window(rng: np.random.Generator, space: DesignSpace) -> Target:
     t = time_grid(1.25 * duration)
     release = (loading + rate * t).clamp(max=1.0)
     release[0] = 0.0
+    sink = ReleaseConditions.preset("sink")
     return Target(
-        "therapeutic_window", t, release, ReleaseConditions.preset("sink"), _drug(rng), space.carrier,
-        patient=patient,
-    )  # fmt: skip
+        "therapeutic_window", t, release, sink, _drug(rng), space.carrier, patient=patient
+    )
 
 
 # candidates are screened on a coarse float32 grid; the chosen one is simulated in float64
