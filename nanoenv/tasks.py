@@ -17,6 +17,10 @@ Families (each a :class:`TaskFamily` in :data:`TASK_FAMILIES`):
                           is the ideal input keeping plasma levels between MEC and MTC
 ``realisable``            the curve of a random formulation up to 60–95 % release
                           (its optimum, f2 = 100, is known)
+``dataset``               a measured PLAI curve (polymeric microparticles to implants,
+                          Bannigan et al., Nat. Commun. 14, 35 (2023)), in its medium
+``dataset_liposome``      a measured liposome release test (Yanes et al., Digital
+                          Discovery 2025) at its medium pH and temperature
 ========================  ================================================================
 
 Every sampler draws only from the ``numpy.random.Generator`` it is given and
@@ -26,7 +30,9 @@ same targets for the same seed on any machine.
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -114,6 +120,7 @@ class TaskFamily:
     :param carrier: the carrier family its targets are designed for.
     :param sampler: ``(rng, design_space) -> Target``.
     :param description: one line for listings.
+    :param space_factory: the family's default design space (default: the carrier's).
     :param batch_sampler: optional ``(rngs, design_space) -> targets`` that draws one
         target per generator in batched simulator calls; it must return what
         ``sampler`` returns for each generator.
@@ -124,6 +131,7 @@ class TaskFamily:
     sampler: Callable[[np.random.Generator, DesignSpace], Target]
     description: str
     batch_sampler: Callable[[list[np.random.Generator], DesignSpace], list[Target]] | None = None
+    space_factory: Callable[[], DesignSpace] | None = None
 
     def sample(self, rng: np.random.Generator, design_space: DesignSpace | None = None) -> Target:
         return self.sampler(rng, self._space(design_space))
@@ -137,8 +145,14 @@ class TaskFamily:
             return self.batch_sampler(rngs, space)
         return [self.sampler(rng, space) for rng in rngs]
 
+    def default_space(self) -> DesignSpace:
+        """The design space used when none is given."""
+        if self.space_factory is not None:
+            return self.space_factory()
+        return DesignSpace.for_carrier(self.carrier)
+
     def _space(self, design_space: DesignSpace | None) -> DesignSpace:
-        space = design_space or DesignSpace.for_carrier(self.carrier)
+        space = design_space or self.default_space()
         if space.carrier is not self.carrier:
             raise ValueError(
                 f"task family {self.name!r} designs {self.carrier.name.lower()} carriers but the "
@@ -315,6 +329,62 @@ def _realisable(rng: np.random.Generator, space: DesignSpace) -> Target:
     return _realisable_batch([rng], space)[0]
 
 
+@functools.cache
+def _measured_curves(
+    dataset: str,
+) -> tuple[tuple[torch.Tensor, torch.Tensor, ReleaseConditions, Drug], ...]:
+    """Every measured curve of ``dataset`` on a :func:`time_grid` to its last time point.
+
+    Curves are linearly interpolated between measurements (release 0 at t = 0 when the
+    first measurement is later).
+    """
+    from nanoenv.data import DataCleaningWarning, liposome_curves, plai_curves  # pandas on demand
+
+    with warnings.catch_warnings():
+        # the cleaning report is for people loading the data; a task just uses the curves
+        warnings.simplefilter("ignore", DataCleaningWarning)
+        curves = plai_curves() if dataset == "plai" else liposome_curves()
+    out = []
+    for i in range(len(curves.curve_ids)):
+        mask = curves.mask[i]
+        t, y = curves.times_h[i][mask].numpy(), curves.release[i][mask].numpy()
+        if t[0] > 0:
+            t, y = np.concatenate([[0.0], t]), np.concatenate([[0.0], y])
+        grid = time_grid(float(t[-1]))
+        release = torch.as_tensor(np.interp(grid.numpy(), t, y), dtype=torch.float64)
+        drug = Drug(
+            str(curves.groups[i]),
+            **{k: float(getattr(curves.drug, k)[i]) for k in
+               ("mw_g_mol", "logp", "pka", "charge", "solubility_mg_ml")},
+        )  # fmt: skip
+        conditions = ReleaseConditions(
+            **{k: getattr(curves.conditions, k)[i] for k in
+               ("start_h", "ph", "temperature_c", "light_mw_cm2", "magnetic_field_ka_m",
+                "enzyme_activity")}
+        )  # fmt: skip
+        out.append((grid, release, conditions, drug))
+    return tuple(out)
+
+
+def _dataset(rng: np.random.Generator, space: DesignSpace) -> Target:
+    curves = _measured_curves("plai")
+    t, release, conditions, drug = curves[int(rng.integers(len(curves)))]
+    return Target("dataset", t, release, conditions, drug, space.carrier)
+
+
+def _dataset_liposome(rng: np.random.Generator, space: DesignSpace) -> Target:
+    curves = _measured_curves("liposome")
+    t, release, conditions, drug = curves[int(rng.integers(len(curves)))]
+    return Target("dataset_liposome", t, release, conditions, drug, space.carrier)
+
+
+def _microparticle_space() -> DesignSpace:
+    # the PLAI devices are microparticles to centimetre implants, loaded up to 60 %
+    return DesignSpace.polymer_nanoparticle(
+        radius_nm=(500.0, 1.0e7), polymer_mw_kda=(2.0, 150.0), drug_loading=(0.0, 0.6)
+    )
+
+
 #: Registered task families by name.
 TASK_FAMILIES: dict[str, TaskFamily] = {
     f.name: f
@@ -332,6 +402,11 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
         TaskFamily("realisable", Carrier.POLYMER, _realisable,
                    "the curve of a hidden random design, to 60-95 % release (optimum f2 = 100)",
                    batch_sampler=_realisable_batch),
+        TaskFamily("dataset", Carrier.POLYMER, _dataset,
+                   "a measured PLAI curve (Bannigan et al. 2023): microparticles to implants",
+                   space_factory=_microparticle_space),
+        TaskFamily("dataset_liposome", Carrier.LIPOSOME, _dataset_liposome,
+                   "a measured liposome release test (Yanes et al. 2025) in its medium"),
     )
 }  # fmt: skip
 

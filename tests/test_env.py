@@ -251,3 +251,22 @@ def test_bad_actions_and_step_order():
     discrete.reset(seed=0)
     with pytest.raises(ValueError, match=r"integers in \[0, 22\]"):
         discrete.step(np.array([0, 99]))
+
+
+def test_dataset_targets_are_the_measured_curves_on_the_task_grid():
+    from nanoenv.data import plai_curves
+
+    curves = plai_curves()
+    targets = benchmark_suite("dataset", 4, seed=0)
+    for target in targets:
+        assert target.times_h.shape == (24,) and (target.release.diff() >= 0).all()
+        row = next(
+            i for i in range(len(curves.curve_ids))
+            if abs(float(curves.times_h[i][curves.mask[i]][-1]) - target.horizon_h) < 1e-9
+            and abs(float(curves.release[i][curves.mask[i]][-1]) - float(target.release[-1])) < 1e-9
+        )  # fmt: skip
+        assert curves.groups[row] == target.drug.name
+    env = FormulationDesignEnv(task="dataset")
+    assert env.spec_.design_space.parameters[0].high == 1e7  # microparticles to implants
+    _, info = env.reset(seed=0, options={"target": targets[0]})
+    assert np.isfinite(info["f2"])

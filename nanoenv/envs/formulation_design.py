@@ -42,7 +42,7 @@ def make_problem_spec(
 ) -> ProblemSpec:
     """Validate the environment keywords and bundle them (shared by single and vector envs)."""
     family = get_family(task)
-    space = design_space or DesignSpace.for_carrier(family.carrier)
+    space = design_space or family.default_space()
     if space.carrier is not family.carrier:
         raise ValueError(
             f"task {task!r} designs {family.carrier.name.lower()} carriers; the design space "
