@@ -144,86 +144,101 @@ def mechanism_parameters(
         peg_half=c.aggregation_peg_half,
     )
 
+    # Each carrier's branch is computed only when the batch holds that carrier: the
+    # other's parameters do not reach its curve (and a single-design call is cheaper).
+    is_liposome = formulation.is_liposome()
+    has_liposome = bool(is_liposome.any())
+    has_polymer = not bool(is_liposome.all())
+    zero = torch.zeros_like(radius)
+
     # -- polymer matrix --------------------------------------------------------------------
-    loading = col("drug_loading")
-    log10_d = (
-        c.log10_diffusivity_ref
-        + c.diffusivity_drug_mw_exponent * torch.log10(d["mw_g_mol"] / 300.0)
-        + c.diffusivity_logp_slope * (d["logp"] - 1.0)
-        + c.diffusivity_polymer_mw_exponent * torch.log10(col("polymer_mw_kda") / 30.0)
-        + c.diffusivity_lactide_slope * (col("lactide_fraction") - 0.5)
-        + c.diffusivity_loading_slope * (loading - 0.1)
-        + c.diffusivity_peg_slope * col("peg_fraction")
-        - c.diffusivity_crosslink_slope * col("crosslink_ratio")
-    )
-    diffusivity = (
-        torch.exp(_LN10 * log10_d)
-        * _M2_S_TO_NM2_H
-        * mech.arrhenius_factor(temperature, c.diffusivity_activation_kj_mol)
-        * mech.charge_binding_factor(net_charge, col("zeta_mv"), temperature, c.binding_constant)
-        * gates
-    )
-    hydrolysis = mech.hydrolysis_rate_per_h(
-        col("lactide_fraction"),
-        temperature,
-        ph,
-        col("crosslink_ratio"),
-        k5050_per_day=c.hydrolysis_5050_per_day,
-        kpla_per_day=c.hydrolysis_pla_per_day,
-        kpga_per_day=c.hydrolysis_pga_per_day,
-        activation_kj_mol=c.hydrolysis_activation_kj_mol,
-        acid_slope=c.hydrolysis_acid_slope,
-        base_slope=c.hydrolysis_base_slope,
-        crosslink_slowdown=c.hydrolysis_crosslink_slowdown,
-    )
-    erosion_critical = torch.log(col("polymer_mw_kda") / c.erosion_critical_mw_kda)
-    polymer_burst = mech.burst_fraction(
-        radius,
-        loading,
-        col("peg_fraction"),
-        d["logp"],
-        shell_nm=c.burst_shell_nm,
-        loading_gain=c.burst_loading_gain,
-        peg_shield=c.burst_peg_shield,
-        logp_gain=c.burst_logp_gain,
-        max_fraction=c.burst_max_fraction,
-    )
-    ratio = (
-        c.dispersed_solubility_scale
-        * d["solubility_mg_ml"]
-        / (c.particle_density_mg_ml * loading.clamp(min=1e-6))
-    )
-    ratio = torch.clamp(
-        ratio, min=torch.as_tensor(c.dispersed_ratio_floor, dtype=dtype, device=device)
-    )
-    dispersed = torch.relu(1.0 - ratio)
+    if has_polymer:
+        loading = col("drug_loading")
+        log10_d = (
+            c.log10_diffusivity_ref
+            + c.diffusivity_drug_mw_exponent * torch.log10(d["mw_g_mol"] / 300.0)
+            + c.diffusivity_logp_slope * (d["logp"] - 1.0)
+            + c.diffusivity_polymer_mw_exponent * torch.log10(col("polymer_mw_kda") / 30.0)
+            + c.diffusivity_lactide_slope * (col("lactide_fraction") - 0.5)
+            + c.diffusivity_loading_slope * (loading - 0.1)
+            + c.diffusivity_peg_slope * col("peg_fraction")
+            - c.diffusivity_crosslink_slope * col("crosslink_ratio")
+        )
+        diffusivity = (
+            torch.exp(_LN10 * log10_d)
+            * _M2_S_TO_NM2_H
+            * mech.arrhenius_factor(temperature, c.diffusivity_activation_kj_mol)
+            * mech.charge_binding_factor(
+                net_charge, col("zeta_mv"), temperature, c.binding_constant
+            )
+            * gates
+        )
+        hydrolysis = mech.hydrolysis_rate_per_h(
+            col("lactide_fraction"),
+            temperature,
+            ph,
+            col("crosslink_ratio"),
+            k5050_per_day=c.hydrolysis_5050_per_day,
+            kpla_per_day=c.hydrolysis_pla_per_day,
+            kpga_per_day=c.hydrolysis_pga_per_day,
+            activation_kj_mol=c.hydrolysis_activation_kj_mol,
+            acid_slope=c.hydrolysis_acid_slope,
+            base_slope=c.hydrolysis_base_slope,
+            crosslink_slowdown=c.hydrolysis_crosslink_slowdown,
+        )
+        erosion_critical = torch.log(col("polymer_mw_kda") / c.erosion_critical_mw_kda)
+        polymer_burst = mech.burst_fraction(
+            radius,
+            loading,
+            col("peg_fraction"),
+            d["logp"],
+            shell_nm=c.burst_shell_nm,
+            loading_gain=c.burst_loading_gain,
+            peg_shield=c.burst_peg_shield,
+            logp_gain=c.burst_logp_gain,
+            max_fraction=c.burst_max_fraction,
+        )
+        ratio = (
+            c.dispersed_solubility_scale
+            * d["solubility_mg_ml"]
+            / (c.particle_density_mg_ml * loading.clamp(min=1e-6))
+        )
+        ratio = torch.clamp(
+            ratio, min=torch.as_tensor(c.dispersed_ratio_floor, dtype=dtype, device=device)
+        )
+        dispersed = torch.relu(1.0 - ratio)
+    else:
+        diffusivity = hydrolysis = erosion_critical = polymer_burst = dispersed = zero
+        ratio = torch.ones_like(radius)
 
     # -- liposome ----------------------------------------------------------------------------
-    drug_lipid = col("drug_lipid_ratio")
-    permeability = (
-        mech.liposome_permeability_nm_h(
-            temperature,
-            col("lipid_tm_c"),
-            gel_nm_h=c.liposome_gel_permeability_nm_h,
-            fluid_ratio=c.liposome_fluid_ratio,
-            peak_ratio=c.liposome_peak_ratio,
-            transition_width_c=c.liposome_transition_width_c,
-            peak_width_c=c.liposome_peak_width_c,
+    if has_liposome:
+        drug_lipid = col("drug_lipid_ratio")
+        permeability = (
+            mech.liposome_permeability_nm_h(
+                temperature,
+                col("lipid_tm_c"),
+                gel_nm_h=c.liposome_gel_permeability_nm_h,
+                fluid_ratio=c.liposome_fluid_ratio,
+                peak_ratio=c.liposome_peak_ratio,
+                transition_width_c=c.liposome_transition_width_c,
+                peak_width_c=c.liposome_peak_width_c,
+            )
+            * torch.exp(_LN10 * c.liposome_logp_slope * (d["logp"] - 1.0))
+            * (
+                c.liposome_charged_permeability
+                + (1.0 - c.liposome_charged_permeability) * (1.0 - net_charge.abs())
+            )
+            * torch.exp(-c.liposome_peg_slope * col("peg_fraction"))
+            / (1.0 + c.liposome_drug_lipid_slowdown * drug_lipid)
+            * gates
         )
-        * torch.exp(_LN10 * c.liposome_logp_slope * (d["logp"] - 1.0))
-        * (
-            c.liposome_charged_permeability
-            + (1.0 - c.liposome_charged_permeability) * (1.0 - net_charge.abs())
+        leak = mech.reservoir_rate_per_h(radius, permeability)
+        liposome_burst = c.burst_max_fraction * -torch.expm1(
+            -(c.liposome_burst_base + c.liposome_burst_drug_lipid_gain * drug_lipid)
         )
-        * torch.exp(-c.liposome_peg_slope * col("peg_fraction"))
-        / (1.0 + c.liposome_drug_lipid_slowdown * drug_lipid)
-        * gates
-    )
-    leak = mech.reservoir_rate_per_h(radius, permeability)
-    liposome_burst = c.burst_max_fraction * -torch.expm1(
-        -(c.liposome_burst_base + c.liposome_burst_drug_lipid_gain * drug_lipid)
-    )
-    is_liposome = formulation.is_liposome()
+    else:
+        leak = liposome_burst = zero
 
     def rate(field: str, coefficient: float | torch.Tensor) -> torch.Tensor | None:
         # stimuli absent from the schedule are skipped without a device sync
