@@ -863,6 +863,31 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
+#: Entry-point group through which other packages add subcommands (``agents`` adds
+#: ``train`` and ``evaluate``); each entry point resolves to a :class:`Subcommand`.
+ENTRY_POINT_GROUP = "nanoenv.commands"
+
+
+def extra_subcommands() -> dict[str, Subcommand]:
+    """Subcommands registered by installed packages in :data:`ENTRY_POINT_GROUP` (names
+    already in :data:`SUBCOMMANDS` are ignored; one that fails to load is skipped with a
+    warning)."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, Subcommand] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in SUBCOMMANDS or ep.name in found:
+            continue
+        try:
+            command = ep.load()
+        except Exception as exc:  # a broken plug-in must not break the built-in commands
+            warnings.warn(f"{PROG}: cannot load command {ep.name!r}: {exc}", stacklevel=2)
+            continue
+        if isinstance(command, Subcommand):
+            found[ep.name] = command
+    return found
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``nanoenv`` parser with one subparser per entry of :data:`SUBCOMMANDS`."""
     from nanoenv import __version__
@@ -875,7 +900,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name, command in SUBCOMMANDS.items():
+    for name, command in {**SUBCOMMANDS, **extra_subcommands()}.items():
         p = sub.add_parser(name, help=command.help, description=command.description)
         command.configure(p)
         p.set_defaults(_run=command.run)

@@ -34,14 +34,16 @@ import pandas as pd
 import torch
 
 from nanoenv.data.loaders import (
+    LIPOSOME_COLUMNS,
     LIPOSOME_STRUCTURES,
+    PLAI_COLUMNS,
     PLAI_POLYMERS,
     DataCleaningWarning,
     load_liposome,
     load_plai,
 )
 from nanoenv.kinetics.conditions import ReleaseConditions
-from nanoenv.kinetics.drug import Drug
+from nanoenv.kinetics.drug import DRUG_BOUNDS, Drug
 from nanoenv.kinetics.formulation import Carrier, Formulation, spec
 
 __all__ = [
@@ -86,54 +88,15 @@ LIPOSOME_FALLBACKS: dict[str, float] = {
     "media_temp_c": 37.0,
 }
 
-_DRUG_BOUNDS = {  # Drug's accepted ranges (nanoenv.kinetics.drug)
-    "mw_g_mol": (30.0, 2.0e5),
-    "logp": (-10.0, 15.0),
-    "pka": (-5.0, 20.0),
-    "solubility_mg_ml": (1e-9, 1e4),
-}
 
-_PLAI_NEEDED = (
-    "curve_id",
-    "group",
-    "polymer",
-    "time_h",
-    "release",
-    "la_ga_ratio",
-    "polymer_mw_kda",
-    "crosslink_ratio",
-    "drug_loading",
-    "initial_drug_polymer_ratio",
-    "sa_v_per_cm",
-    "solubility_enhancer_fraction",
-    "drug_mw_g_mol",
-    "drug_logp",
-    "drug_pka",
-    "drug_tm_c",
-    "drug_tpsa_a2",
-    "drug_h_acceptors",
-)
-_LIPOSOME_NEEDED = (
-    "curve_id",
-    "group",
-    "time_h",
-    "release",
-    "release_method",
-    "structure_type",
-    "media_ph",
-    "media_temp_c",
-    "drug_lipid_ratio",
-    "z_average_nm",
-    "pdi",
-    "zeta_mv",
-    "lipid_tm_c",
-    "drug_mw_g_mol",
-    "drug_logp",
-    "drug_tpsa_a2",
-    "drug_h_acceptors",
-    "drug_h_donors",
-    "drug_rotatable_bonds",
-)
+# the loaders' columns this mapping reads (the rest are provenance)
+_PLAI_NEEDED = tuple(c for c in PLAI_COLUMNS if c not in ("drug_code", "source_line"))
+_LIPOSOME_NEEDED = tuple(
+    c
+    for c in LIPOSOME_COLUMNS
+    if c not in ("smiles", "lipid_mw_g_mol", "formulation_id", "source_line",
+                 "media_volume_ml", "formulation_line", "api_id")
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)  # tensors have no truth value: compare by identity
@@ -502,7 +465,7 @@ def _drug(
     values = {"mw_g_mol": mw, "logp": logp, "pka": pka, "solubility_mg_ml": solubility}
     units = {"mw_g_mol": "g/mol", "logp": "", "pka": "", "solubility_mg_ml": "mg/mL"}
     clipped = {
-        key: _clamp(f"drug.{key}", v, *_DRUG_BOUNDS[key], units[key], ids, notes)
+        key: _clamp(f"drug.{key}", v, *DRUG_BOUNDS[key][:2], units[key], ids, notes)
         for key, v in values.items()
     }
     return Drug(

@@ -14,9 +14,10 @@ import torch
 
 from nanoenv.kinetics.validation import check_in_range
 
-__all__ = ["DRUGS", "Drug"]
+__all__ = ["DRUGS", "DRUG_BOUNDS", "Drug"]
 
-_BOUNDS = {
+#: Accepted range and unit of each numeric field of :class:`Drug`.
+DRUG_BOUNDS = {
     "mw_g_mol": (30.0, 2.0e5, "g/mol"),
     "logp": (-10.0, 15.0, "dimensionless"),
     "pka": (-5.0, 20.0, "dimensionless"),
@@ -53,7 +54,7 @@ class Drug:
     solubility_mg_ml: float | torch.Tensor
 
     def __post_init__(self) -> None:
-        for key, (low, high, unit) in _BOUNDS.items():
+        for key, (low, high, unit) in DRUG_BOUNDS.items():
             check_in_range(f"drug.{key}", getattr(self, key), low, high, unit)
 
     @staticmethod
@@ -90,7 +91,8 @@ class Drug:
         """Every numeric field as a tensor on ``device`` with ``dtype`` (for the simulator)."""
         dtype = dtype or torch.get_default_dtype()
         return {
-            key: torch.as_tensor(getattr(self, key), device=device, dtype=dtype) for key in _BOUNDS
+            key: torch.as_tensor(getattr(self, key), device=device, dtype=dtype)
+            for key in DRUG_BOUNDS
         }
 
 
