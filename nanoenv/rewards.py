@@ -161,11 +161,19 @@ class TherapeuticWindowReward:
         return RewardOutput(window / horizon, stability_cost(formulation))
 
 
+def _surrogate_reward() -> RewardModel:
+    """:class:`nanoenv.surrogate.SurrogateReward`, imported on demand (trains on first call)."""
+    from nanoenv.surrogate import SurrogateReward
+
+    return SurrogateReward()
+
+
 #: Built-in reward models by name.
 REWARD_MODELS: dict[str, Callable[[], RewardModel]] = {
     "f2": F2Reward,
     "rmse": RMSEReward,
     "therapeutic_window": TherapeuticWindowReward,
+    "surrogate": _surrogate_reward,
 }
 
 
