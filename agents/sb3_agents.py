@@ -1,0 +1,813 @@
+"""PPO and SAC (stable-baselines3) trained on the native vector environment.
+
+Training runs on :class:`~nanoenv.envs.FormulationDesignVectorEnv` seen through
+:class:`~nanoenv.envs.sb3.SB3VecEnvAdapter` and wrapped in ``VecMonitor`` (episode
+return, length and success rate in the logs). A run is described by a
+:class:`TrainConfig`, read from YAML with :func:`load_config` and validated strictly
+before anything is trained: an unknown key, a value of the wrong type, an unknown
+algorithm, device or task, or an algorithm hyperparameter that the SB3 class does not
+take raises ``ValueError`` naming the key and what is allowed.
+
+:func:`train` writes a new run folder (never an existing one)::
+
+    runs/<algo>_<task>_<UTC timestamp>_s<seed>[_<n>]/
+        config.yaml          the full, validated configuration
+        meta.json            seed, package versions, git commit, start time, device
+        checkpoints/         model_<steps>_steps.zip (+ SAC replay buffer), written atomically
+        logs/<session>/      progress.csv (+ TensorBoard events when tensorboard is installed)
+        final_model.zip      the trained model
+        eval/                held-out evaluation at the end (``eval.at_end``)
+
+and :func:`train` with ``resume=RUN_DIR`` continues such a run from its last
+checkpoint (the step count carries on). :func:`evaluate_run` and
+:func:`evaluate_baseline` run the seeded :func:`~nanoenv.tasks.benchmark_suite` and
+save per-target results as JSON and CSV.
+
+>>> cfg = TrainConfig(algo="ppo", task="realisable", total_steps=256, num_envs=4)
+>>> cfg.algo, cfg.env.max_edits
+('ppo', 20)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import importlib.util
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from nanoenv.tasks import TASK_FAMILIES, get_family
+
+__all__ = [
+    "ALGORITHMS",
+    "DEVICES",
+    "EnvConfig",
+    "EvalConfig",
+    "TrainConfig",
+    "evaluate_baseline",
+    "evaluate_run",
+    "last_checkpoint",
+    "load_config",
+    "load_model",
+    "make_vec_env",
+    "train",
+]
+
+#: Algorithms :func:`train` knows (name -> stable-baselines3 class name).
+ALGORITHMS = ("ppo", "sac")
+#: Devices a config may name.
+DEVICES = ("cpu", "cuda", "auto")
+#: Constructor arguments of the SB3 classes that the config sets itself (not hyperparameters).
+_RESERVED = {"self", "policy", "env", "device", "seed", "verbose", "tensorboard_log",
+             "_init_setup_model", "kwargs", "args"}  # fmt: skip
+_ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
+                "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU}  # fmt: skip
+FINAL_MODEL = "final_model.zip"
+CHECKPOINT_PREFIX = "model"
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+@dataclass
+class EnvConfig:
+    """Environment keywords of the training (and evaluation) environments.
+
+    :param max_edits: edit budget per episode.
+    :param max_step: largest coordinate change per edit.
+    :param success_f2: f2 that ends an episode in success.
+    :param success_bonus: reward added on success.
+    :param initial_design: ``"random"`` or ``"center"``.
+    :param device: torch device of the simulator (``"cpu"``, ``"cuda"``, ``"auto"``).
+    """
+
+    max_edits: int = 20
+    max_step: float = 0.25
+    success_f2: float = 50.0
+    success_bonus: float = 1.0
+    initial_design: str = "random"
+    device: str = "cpu"
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~nanoenv.envs.FormulationDesignEnv`."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class EvalConfig:
+    """Held-out evaluation on ``benchmark_suite(family, n, seed)``.
+
+    :param families: families evaluated (``None``: the training task).
+    :param n: targets per family.
+    :param seed: suite seed (keep it away from training seeds).
+    :param budget: simulator calls per target (``None``: one episode, ``1 + max_edits``).
+    :param repeat: roll out further episodes while budget is left and none succeeded.
+    :param at_end: evaluate when training finishes.
+    """
+
+    families: list[str] | None = None
+    n: int = 16
+    seed: int = 1000
+    budget: int | None = None
+    repeat: bool = False
+    at_end: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    :param algo: ``"ppo"`` or ``"sac"``.
+    :param task: task family trained on (:data:`nanoenv.tasks.TASK_FAMILIES`).
+    :param total_steps: environment steps in total (over all environments).
+    :param num_envs: environments stepped as one batch.
+    :param seed: seed of the model and of the environments.
+    :param device: device of the networks: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    :param env: environment keywords (:class:`EnvConfig`).
+    :param hyperparameters: keyword arguments of the SB3 class (``learning_rate``,
+        ``n_steps``, ``policy_kwargs``, …), checked against its constructor.
+    :param checkpoint_every: environment steps between checkpoints (0: none).
+    :param eval: held-out evaluation settings (:class:`EvalConfig`).
+    :param runs_dir: folder in which new run folders are made.
+    """
+
+    algo: str = "ppo"
+    task: str = "realisable"
+    total_steps: int = 50_000
+    num_envs: int = 8
+    seed: int = 0
+    device: str = "cpu"
+    env: EnvConfig = field(default_factory=EnvConfig)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    checkpoint_every: int = 10_000
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    runs_dir: str = "runs"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.env, dict):
+            self.env = _build(EnvConfig, self.env, "env")
+        if isinstance(self.eval, dict):
+            self.eval = _build(EvalConfig, self.eval, "eval")
+        for f in dataclasses.fields(self):
+            if f.name not in ("env", "eval"):
+                setattr(self, f.name, _check_type(f.name, getattr(self, f.name), str(f.type)))
+        for prefix, sub in (("env", self.env), ("eval", self.eval)):
+            if not isinstance(sub, EnvConfig | EvalConfig):
+                raise ValueError(f"config key {prefix!r} must be a mapping; got {sub!r}")
+            for f in dataclasses.fields(sub):
+                key = f"{prefix}.{f.name}"
+                setattr(sub, f.name, _check_type(key, getattr(sub, f.name), str(f.type)))
+        _validate(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """Build and validate a config from a mapping (as read from YAML)."""
+        return _build(cls, data, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain data (what ``config.yaml`` holds)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A validated copy with ``changes`` applied (``None`` values are ignored)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+    @property
+    def eval_families(self) -> list[str]:
+        """The families evaluated (the training task unless set)."""
+        return list(self.eval.families or [self.task])
+
+
+def _type_name(tp: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false",
+            dict: "a mapping", list: "a list"}.get(tp, str(tp))  # fmt: skip
+
+
+def _check_type(key: str, value: Any, annotation: str) -> Any:
+    """Check ``value`` against the (string) annotation of a config field; ints are
+    accepted where floats are expected."""
+    optional = annotation.endswith("| None")
+    base = annotation.removesuffix("| None").strip()
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"config key {key!r} must not be empty (null)")
+    expected = {"int": int, "float": float, "str": str, "bool": bool,
+                "dict[str, Any]": dict, "list[str]": list}.get(base)  # fmt: skip
+    if expected is None:  # nested dataclass, handled by the caller
+        return value
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ValueError(
+            f"config key {key!r} must be {_type_name(expected)}"
+            f"{' or null' if optional else ''}; got {type(value).__name__} {value!r}"
+        )
+    if base == "list[str]" and not all(isinstance(v, str) for v in value):
+        raise ValueError(f"config key {key!r} must be a list of strings; got {value!r}")
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    """Instantiate the config dataclass ``cls`` from ``data`` with strict key/type checks."""
+    where = f"config key {prefix!r}" if prefix else "the config"
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping; got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields), key=str)
+    if unknown:
+        name = f"{prefix}.{unknown[0]}" if prefix else str(unknown[0])
+        raise ValueError(f"unknown config key {name!r}; allowed: {sorted(fields)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        annotation = str(fields[name].type)
+        if annotation in ("EnvConfig", "EvalConfig"):
+            sub = EnvConfig if annotation == "EnvConfig" else EvalConfig
+            values[name] = value if isinstance(value, sub) else _build(sub, value, key)
+        else:
+            values[name] = _check_type(key, value, annotation)
+    return cls(**values)
+
+
+def _algo_class(algo: str) -> type:
+    from stable_baselines3 import PPO, SAC
+
+    return {"ppo": PPO, "sac": SAC}[algo]
+
+
+def _validate_policy_kwargs(algo: str, policy_kwargs: Any) -> None:
+    if not isinstance(policy_kwargs, dict):
+        raise ValueError(f"config key 'hyperparameters.policy_kwargs' must be a mapping; "
+                         f"got {policy_kwargs!r}")  # fmt: skip
+    policy_cls = _algo_class(algo).policy_aliases["MlpPolicy"]
+    allowed = set(inspect.signature(policy_cls.__init__).parameters) - {
+        "self", "observation_space", "action_space", "lr_schedule"}  # fmt: skip
+    for key, value in policy_kwargs.items():
+        if key not in allowed:
+            raise ValueError(
+                f"unknown config key 'hyperparameters.policy_kwargs.{key}' for {algo}; "
+                f"allowed: {sorted(allowed)}"
+            )
+        if key == "activation_fn" and value not in _ACTIVATIONS:
+            raise ValueError(
+                f"config key 'hyperparameters.policy_kwargs.activation_fn' is {value!r}; "
+                f"allowed: {sorted(_ACTIVATIONS)}"
+            )
+
+
+def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
+    signature = inspect.signature(_algo_class(algo).__init__)
+    allowed = {n: p for n, p in signature.parameters.items() if n not in _RESERVED}
+    for key, value in hp.items():
+        if key not in allowed:
+            raise ValueError(
+                f"unknown config key 'hyperparameters.{key}' for {algo}; allowed: {sorted(allowed)}"
+            )
+        if key == "policy_kwargs":
+            _validate_policy_kwargs(algo, value)
+            continue
+        default = allowed[key].default
+        bad = False
+        if isinstance(default, bool):
+            bad = not isinstance(value, bool)
+        elif isinstance(default, int):
+            bad = isinstance(value, bool) or not isinstance(value, int)
+        elif isinstance(default, float):
+            bad = isinstance(value, bool) or not isinstance(value, (int, float))
+        if bad:
+            raise ValueError(
+                f"config key 'hyperparameters.{key}' must be {_type_name(type(default))} "
+                f"(default {default!r}); got {type(value).__name__} {value!r}"
+            )
+
+
+def _validate(cfg: TrainConfig) -> None:
+    """Value checks of a built config (types were checked by :func:`_build`)."""
+    if cfg.algo not in ALGORITHMS:
+        raise ValueError(f"config key 'algo' is {cfg.algo!r}; allowed: {list(ALGORITHMS)}")
+    for key, device in (("device", cfg.device), ("env.device", cfg.env.device)):
+        if device not in DEVICES:
+            raise ValueError(f"config key {key!r} is {device!r}; allowed: {list(DEVICES)}")
+    if cfg.task not in TASK_FAMILIES:
+        raise ValueError(f"config key 'task' is {cfg.task!r}; allowed: {sorted(TASK_FAMILIES)}")
+    for family in cfg.eval.families or []:
+        if family not in TASK_FAMILIES:
+            raise ValueError(
+                f"config key 'eval.families' names {family!r}; allowed: {sorted(TASK_FAMILIES)}"
+            )
+        if get_family(family).carrier is not get_family(cfg.task).carrier:
+            raise ValueError(
+                f"config key 'eval.families' names {family!r}, whose design space differs "
+                f"from that of the training task {cfg.task!r}"
+            )
+    positive = {"total_steps": cfg.total_steps, "num_envs": cfg.num_envs,
+                "env.max_edits": cfg.env.max_edits, "eval.n": cfg.eval.n}  # fmt: skip
+    for key, value in positive.items():
+        if value < 1:
+            raise ValueError(f"config key {key!r} must be positive; got {value}")
+    if cfg.checkpoint_every < 0:
+        raise ValueError(f"config key 'checkpoint_every' must be >= 0; got {cfg.checkpoint_every}")
+    if cfg.eval.budget is not None and cfg.eval.budget < 1:
+        raise ValueError(f"config key 'eval.budget' must be positive; got {cfg.eval.budget}")
+    if not 0 < cfg.env.max_step <= 2:
+        raise ValueError(f"config key 'env.max_step' must be in (0, 2]; got {cfg.env.max_step}")
+    if cfg.env.initial_design not in ("random", "center"):
+        raise ValueError(f"config key 'env.initial_design' is {cfg.env.initial_design!r}; "
+                         "allowed: ['center', 'random']")  # fmt: skip
+    _validate_hyperparameters(cfg.algo, cfg.hyperparameters)
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_config(path: str | os.PathLike[str]) -> TrainConfig:
+    """Read and validate a YAML training config (``ValueError`` on any problem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.load(path.read_text(), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    try:
+        return TrainConfig.from_dict(data if data is not None else {})
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+# -- environments and models ----------------------------------------------------------------
+
+
+def make_vec_env(cfg: TrainConfig, seed: int | None = None) -> Any:
+    """The training environment: ``VecMonitor(SB3VecEnvAdapter(FormulationDesignVectorEnv))``."""
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from nanoenv.envs import FormulationDesignVectorEnv
+    from nanoenv.envs.sb3 import SB3VecEnvAdapter
+
+    native = FormulationDesignVectorEnv(num_envs=cfg.num_envs, task=cfg.task, **cfg.env.kwargs())
+    env = VecMonitor(SB3VecEnvAdapter(native), info_keywords=("is_success", "f2"))
+    env.seed(cfg.seed if seed is None else seed)
+    return env
+
+
+def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
+    hp = dict(cfg.hyperparameters)
+    if "policy_kwargs" in hp:
+        pk = dict(hp["policy_kwargs"])
+        if isinstance(pk.get("activation_fn"), str):
+            pk["activation_fn"] = _ACTIVATIONS[pk["activation_fn"]]
+        hp["policy_kwargs"] = pk
+    return hp
+
+
+def _resolve_device(device: str) -> str:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("config key 'device' is 'cuda' but no CUDA device is available")
+    return "cuda" if device == "auto" and torch.cuda.is_available() else (
+        "cpu" if device == "auto" else device)  # fmt: skip
+
+
+def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None, int] | None:
+    """``(model, replay buffer or None, steps)`` of the latest checkpoint of a run."""
+    folder = Path(run_dir) / "checkpoints"
+    best: tuple[int, Path] | None = None
+    for path in folder.glob(f"{CHECKPOINT_PREFIX}_*_steps.zip"):
+        m = re.fullmatch(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip", path.name)
+        if m and (best is None or int(m.group(1)) > best[0]):
+            best = (int(m.group(1)), path)
+    if best is None:
+        return None
+    steps, model = best
+    buffer = folder / f"{CHECKPOINT_PREFIX}_replay_buffer_{steps}_steps.pkl"
+    return model, (buffer if buffer.is_file() else None), steps
+
+
+def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
+    """The final model of a run (its latest checkpoint if it has none yet)."""
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / "config.yaml")
+    path = run_dir / FINAL_MODEL
+    if not path.is_file():
+        last = last_checkpoint(run_dir)
+        if last is None:
+            raise ValueError(f"run folder {str(run_dir)!r} has neither {FINAL_MODEL} nor a "
+                             "checkpoint")  # fmt: skip
+        path = last[0]
+    return _algo_class(cfg.algo).load(path, device=_resolve_device(device))
+
+
+# -- run folders ----------------------------------------------------------------------------
+
+
+def _utc_stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_folder(parent: str | os.PathLike[str], name: str) -> Path:
+    """Create and return ``parent/name`` or, if it exists, ``parent/name_<n>`` (never an
+    existing folder)."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        path = parent / (name if n == 0 else f"{name}_{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"could not make a new folder {name!r} in {str(parent)!r}")
+
+
+def _package_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in ("torch", "stable-baselines3", "gymnasium", "nanoenv", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10, check=True)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _rich_available() -> bool:
+    return importlib.util.find_spec("rich") is not None
+
+
+def _tensorboard_available() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+# -- callbacks ------------------------------------------------------------------------------
+
+
+def _checkpoint_callback_class() -> type:
+    from stable_baselines3.common.callbacks import CheckpointCallback
+
+    class AtomicCheckpointCallback(CheckpointCallback):
+        """SB3's ``CheckpointCallback`` whose files are written to a temporary name and
+        moved into place with ``os.replace``: an interruption never leaves a truncated
+        checkpoint."""
+
+        def save_now(self) -> None:
+            """Save a checkpoint at the current step count."""
+            model_path = self._checkpoint_path(extension="zip")
+            tmp = model_path + ".tmp"
+            self.model.save(tmp)
+            os.replace(tmp, model_path)
+            buffer = getattr(self.model, "replay_buffer", None)
+            if self.save_replay_buffer and buffer is not None:
+                buffer_path = self._checkpoint_path("replay_buffer_", extension="pkl")
+                self.model.save_replay_buffer(buffer_path + ".tmp")
+                os.replace(buffer_path + ".tmp", buffer_path)
+
+        def _on_step(self) -> bool:
+            if self.save_freq > 0 and self.n_calls % self.save_freq == 0:
+                self.save_now()
+            return True
+
+    return AtomicCheckpointCallback
+
+
+def _progress_callback(total: int, initial: int) -> Any:
+    """A tqdm progress bar over environment steps (SB3's own bar needs ``rich`` too)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm.auto import tqdm
+
+    class TqdmCallback(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.model.num_timesteps - self.bar.n)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return TqdmCallback()
+
+
+# -- training -------------------------------------------------------------------------------
+
+
+def _write_run_files(run_dir: Path, cfg: TrainConfig, notes: list[str]) -> None:
+    _atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    meta = {
+        "seed": cfg.seed,
+        "algo": cfg.algo,
+        "task": cfg.task,
+        "started_utc": _utc_stamp(),
+        "versions": _package_versions(),
+        "git_commit": _git_commit(),
+        "device": _resolve_device(cfg.device),
+        "torch_threads": torch.get_num_threads(),
+        "command": sys.argv,
+        "notes": notes,
+    }
+    _atomic_write_text(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
+
+
+def train(
+    config: TrainConfig | str | os.PathLike[str] | None,
+    run_dir: str | os.PathLike[str] | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train ``config`` (a :class:`TrainConfig` or a YAML path) and return the run folder.
+
+    :param config: the run's configuration; with ``resume`` it may be ``None`` (the run's
+        own ``config.yaml`` is used) or a config whose ``total_steps`` is the new total.
+    :param run_dir: the new run folder (must not exist or be empty); default
+        ``<runs_dir>/<algo>_<task>_<UTC timestamp>_s<seed>[_n]``.
+    :param resume: a run folder to continue from its last checkpoint (or final model),
+        with the step count carried on (``reset_num_timesteps=False``). For SAC the
+        replay buffer is restored when it was checkpointed.
+    :param progress: show a progress bar.
+
+    A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is re-raised; earlier
+    checkpoints are never touched.
+    """
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.logger import configure
+
+    notes: list[str] = []
+    if resume is not None:
+        resume = Path(resume)
+        if not (resume / "config.yaml").is_file():
+            raise ValueError(f"--resume {str(resume)!r} is not a run folder (no config.yaml)")
+        saved = load_config(resume / "config.yaml")
+        if config is None:
+            cfg = saved
+        else:
+            cfg = load_config(config) if not isinstance(config, TrainConfig) else config
+            if (cfg.algo, cfg.task) != (saved.algo, saved.task):
+                raise ValueError(f"cannot resume a {saved.algo} run on {saved.task!r} with a "
+                                 f"{cfg.algo} config on {cfg.task!r}")  # fmt: skip
+        last = last_checkpoint(resume)
+        final = resume / FINAL_MODEL
+        if last is None and not final.is_file():
+            raise ValueError(f"run folder {str(resume)!r} has no checkpoint to resume from")
+        run = resume
+    else:
+        if config is None:
+            raise ValueError("a config is needed unless resuming")
+        cfg = config if isinstance(config, TrainConfig) else load_config(config)
+        if run_dir is None:
+            run = new_folder(cfg.runs_dir, f"{cfg.algo}_{cfg.task}_{_utc_stamp()}_s{cfg.seed}")
+        else:
+            run = Path(run_dir)
+            if run.exists() and any(run.iterdir()):
+                raise ValueError(f"run folder {str(run)!r} exists and is not empty; runs are "
+                                 "never overwritten")  # fmt: skip
+            run.mkdir(parents=True, exist_ok=True)
+    device = _resolve_device(cfg.device)
+    algo_cls = _algo_class(cfg.algo)
+    formats = ["csv"]
+    if _tensorboard_available():
+        formats.append("tensorboard")
+    else:
+        notes.append("tensorboard is not installed: no TensorBoard logs")
+    logs = new_folder(run / "logs", "session")
+    env = make_vec_env(cfg)
+    if resume is None:
+        _write_run_files(run, cfg, notes)
+        model = algo_cls("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
+                         **_hyperparameters(cfg))  # fmt: skip
+    else:
+        # the last checkpoint (one is saved with the final model) or else the final model
+        last = last_checkpoint(run)
+        path, buffer = (last[0], last[1]) if last is not None else (run / FINAL_MODEL, None)
+        model = algo_cls.load(path, env=env, device=device)
+        if buffer is not None and hasattr(model, "load_replay_buffer"):
+            model.load_replay_buffer(buffer)
+        # fresh environment randomness: not the targets of the first segment again
+        model.set_random_seed(cfg.seed + model.num_timesteps)
+        _atomic_write_text(
+            logs / "resume.json",
+            json.dumps(
+                {
+                    "from": str(path),
+                    "steps": model.num_timesteps,
+                    "utc": _utc_stamp(),
+                    "total_steps": cfg.total_steps,
+                },
+                indent=1,
+            ),
+        )
+    model.set_logger(configure(str(logs), formats))
+    remaining = cfg.total_steps - model.num_timesteps
+    checkpoint = _checkpoint_callback_class()(
+        save_freq=max(cfg.checkpoint_every // cfg.num_envs, 1) if cfg.checkpoint_every else 0,
+        save_path=str(run / "checkpoints"), name_prefix=CHECKPOINT_PREFIX,
+        save_replay_buffer=cfg.algo == "sac",
+    )  # fmt: skip
+    callbacks: list[Any] = [checkpoint]
+    # SB3's own bar needs tqdm and rich; without rich, a small tqdm callback does it
+    sb3_bar = progress and _rich_available()
+    if progress and not sb3_bar:
+        callbacks.append(_progress_callback(cfg.total_steps, model.num_timesteps))
+    try:
+        if remaining > 0:
+            model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
+                        reset_num_timesteps=resume is None, progress_bar=sb3_bar)  # fmt: skip
+    except KeyboardInterrupt:
+        if getattr(checkpoint, "model", None) is not None:  # learning had started
+            checkpoint.save_now()
+        env.close()
+        raise
+    tmp = run / (FINAL_MODEL + ".tmp")
+    model.save(tmp)
+    os.replace(tmp, run / FINAL_MODEL)
+    if cfg.checkpoint_every:
+        checkpoint.save_now()
+    env.close()
+    if cfg.eval.at_end:
+        evaluate_run(run, out=run, progress=False)
+    return run
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+_COLUMNS = ["method", "family", "target", "best_f2", "success", "calls_to_success",
+            "edits_to_success", "sim_calls", "cost", "score"]  # fmt: skip
+
+
+def _save_results(
+    folder: Path, rows: list[dict[str, Any]], settings: dict[str, Any]
+) -> dict[str, Any]:
+    from agents.baselines import summarize
+
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    summary = {f: summarize([r for r in rows if r["family"] == f]) for f in families}
+    for f in families:
+        edits = [
+            r["edits_to_success"]
+            for r in rows
+            if r["family"] == f and r.get("edits_to_success") is not None
+        ]
+        summary[f]["median_edits_to_success"] = float(np.median(edits)) if edits else None
+    payload = {"settings": settings, "summary": summary, "rows": rows}
+    _atomic_write_text(folder / "results.json", json.dumps(payload, indent=1))
+    tmp = folder / "results.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, folder / "results.csv")
+    return summary
+
+
+#: Offset between the suite seed and the seed of the methods run on it. The suite draws
+#: target ``i`` from ``default_rng([seed, i])``, and numpy's ``SeedSequence([seed, 0])``
+#: equals ``SeedSequence(seed)``: a policy rolled out with the suite's own seed starts
+#: target 0 from the very design that generated a ``realisable`` target (f2 = 100 before
+#: any edit). Methods therefore get ``seed + METHOD_SEED_OFFSET``.
+METHOD_SEED_OFFSET = 7919
+
+
+def _evaluate(
+    method: Any, families: list[str], n: int, seed: int, budget: int, progress: bool
+) -> list[dict[str, Any]]:
+    from agents.baselines import results_table
+    from nanoenv.tasks import benchmark_suite
+
+    rows: list[dict[str, Any]] = []
+    for family in families:
+        targets = benchmark_suite(family, n, seed)
+        iterator: Any = targets
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(targets, desc=f"{method.name} {family}", unit="target")
+        method_seed = (seed + METHOD_SEED_OFFSET) % 2**32
+        results = [method.design(t, budget, seed=method_seed) for t in iterator]
+        for row in results_table(results):
+            c = row["calls_to_success"]
+            row["edits_to_success"] = c - 1 if c is not None else None
+            rows.append(row)
+    return rows
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    families: list[str] | None = None,
+    n: int | None = None,
+    seed: int | None = None,
+    budget: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    repeat: bool | None = None,
+    progress: bool = True,
+) -> Path:
+    """Roll out a run's model (:class:`~agents.baselines.PolicyRollout`) on the seeded
+    benchmark suite of each family and save ``results.json`` / ``results.csv`` in a new
+    folder ``<out or run_dir>/eval_<UTC timestamp>``; returns that folder. Unset
+    arguments come from the run's ``eval`` settings."""
+    from agents.baselines import PolicyRollout
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ValueError(f"--run {str(run_dir)!r} is not a run folder (no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml")
+    families = families or cfg.eval_families
+    for family in families:
+        get_family(family)
+        if get_family(family).carrier is not get_family(cfg.task).carrier:
+            raise ValueError(f"family {family!r} has another design space than the run's "
+                             f"task {cfg.task!r}")  # fmt: skip
+    n = cfg.eval.n if n is None else n
+    seed = cfg.eval.seed if seed is None else seed
+    budget = budget or cfg.eval.budget or 1 + cfg.env.max_edits
+    repeat = cfg.eval.repeat if repeat is None else repeat
+    model = load_model(run_dir, device=device)
+    env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
+    method = PolicyRollout(model, env_kwargs, repeat=repeat, device=cfg.env.device,
+                           name=cfg.algo)  # fmt: skip
+    rows = _evaluate(method, families, n, seed, budget, progress)
+    folder = new_folder(Path(out) if out is not None else run_dir, f"eval_{_utc_stamp()}")
+    settings = {"run": str(run_dir), "families": families, "n": n, "seed": seed,
+                "method_seed": (seed + METHOD_SEED_OFFSET) % 2**32, "budget": budget,
+                "repeat": repeat}  # fmt: skip
+    _save_results(folder, rows, settings)
+    return folder
+
+
+BASELINES = ("cma", "random", "gradient")
+
+
+def evaluate_baseline(
+    method: str,
+    families: list[str],
+    n: int = 16,
+    seed: int = 0,
+    budget: int = 500,
+    out: str | os.PathLike[str] = "runs",
+    device: str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Run a search baseline (``cma``, ``random`` or ``gradient``) on the seeded benchmark
+    suites and save the results in a new folder ``<out>/eval_<method>_<UTC timestamp>``."""
+    from agents.baselines import CMAES, GradientDescent, RandomSearch
+
+    factories = {"cma": CMAES, "random": RandomSearch, "gradient": GradientDescent}
+    if method not in factories:
+        raise ValueError(f"unknown method {method!r}; allowed: {list(BASELINES)}")
+    for family in families:
+        get_family(family)
+    rows = _evaluate(factories[method](device=device), families, n, seed, budget, progress)
+    for row in rows:
+        row["edits_to_success"] = None  # search methods make no edits
+    folder = new_folder(out, f"eval_{method}_{_utc_stamp()}")
+    settings = {
+        "method": method,
+        "families": families,
+        "n": n,
+        "seed": seed,
+        "method_seed": (seed + METHOD_SEED_OFFSET) % 2**32,
+        "budget": budget,
+    }
+    _save_results(folder, rows, settings)
+    return folder
