@@ -700,11 +700,10 @@ def _save_results(
     return summary
 
 
-#: Offset between the suite seed and the seed of the methods run on it. The suite draws
-#: target ``i`` from ``default_rng([seed, i])``, and numpy's ``SeedSequence([seed, 0])``
-#: equals ``SeedSequence(seed)``: a policy rolled out with the suite's own seed starts
-#: target 0 from the very design that generated a ``realisable`` target (f2 = 100 before
-#: any edit). Methods therefore get ``seed + METHOD_SEED_OFFSET``.
+#: Offset between the suite seed and the seed of the methods run on it. Suites draw
+#: from their own spawned streams (:data:`nanoenv.tasks.SUITE_STREAM`), so a method
+#: seeded like its suite no longer starts from a target's hidden design; the offset
+#: stays so that method seeds recorded in earlier results keep their meaning.
 METHOD_SEED_OFFSET = 7919
 
 

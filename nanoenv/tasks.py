@@ -54,6 +54,9 @@ __all__ = [
     "time_grid",
 ]
 
+#: Spawn key that separates benchmark-suite streams from every other use of a seed.
+SUITE_STREAM = 0x5E1EC7
+
 #: Points on every target's time grid (observations have a fixed size).
 N_TIMES = 24
 _DRUGS = ("doxorubicin", "paclitaxel", "dexamethasone", "lidocaine", "5-fluorouracil", "ibuprofen")
@@ -430,11 +433,18 @@ def benchmark_suite(
 ) -> list[Target]:
     """The fixed, seeded list of ``n`` targets that agents are compared on.
 
-    Target ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so the
+    Target ``i`` is drawn from its own stream, ``SeedSequence(seed, spawn_key=(SUITE_STREAM,
+    i))`` — distinct from the stream of an environment or method seeded with ``seed``
+    (``default_rng([seed, 0])`` would equal ``default_rng(seed)`` and hand a method the
+    hidden design of target 0) — so the
     suite is the same on every machine, and its first ``k`` targets do not
     depend on ``n``.
     """
     if n < 1:
         raise ValueError(f"n={n} must be a positive number of targets")
     fam = get_family(family)
-    return fam.sample_many([np.random.default_rng([seed, i]) for i in range(n)], design_space)
+    rngs = [
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SUITE_STREAM, i)))
+        for i in range(n)
+    ]
+    return fam.sample_many(rngs, design_space)

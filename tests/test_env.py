@@ -270,3 +270,12 @@ def test_dataset_targets_are_the_measured_curves_on_the_task_grid():
     assert env.spec_.design_space.parameters[0].high == 1e7  # microparticles to implants
     _, info = env.reset(seed=0, options={"target": targets[0]})
     assert np.isfinite(info["f2"])
+
+
+def test_suite_targets_do_not_share_a_stream_with_an_env_seeded_alike():
+    target = benchmark_suite("realisable", 1, seed=0)[0]
+    env = FormulationDesignEnv(task="realisable")
+    _, info = env.reset(seed=0, options={"target": target})
+    assert info["f2"] < 99.0  # the env's first design is not the hidden one
+    again = benchmark_suite("realisable", 3, seed=0)
+    assert torch.equal(again[0].release, target.release)
