@@ -22,6 +22,7 @@ synchronised before the clock is read):
 Run from the repository root::
 
     python benchmarks/bench_simulator.py [--quick] [--device cpu|cuda|auto] [--out DIR]
+                                         [--threads N]
 
 ``--quick`` (< 1 min) writes ``simulator_quick.{json,md}``, a full run (a few minutes
 on 2 cores) ``simulator.{json,md}``, to ``DIR`` (default ``benchmarks/results``).
@@ -136,6 +137,28 @@ def time_call(
                 break
         per_call.append(elapsed / calls)
     return {"seconds": statistics.median(per_call), "min": min(per_call), "max": max(per_call)}
+
+
+def cpu_seconds() -> tuple[float, float] | None:
+    """``(busy CPU-seconds of the whole machine, CPU-seconds of this process and its
+    children)``, from ``/proc/stat`` and :func:`os.times`; ``None`` where unreadable."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    return busy, t.user + t.system + t.children_user + t.children_system
+
+
+def other_load(before: tuple[float, float] | None, wall_s: float) -> float | None:
+    """Mean number of cores kept busy by *other* processes since ``before``."""
+    after = cpu_seconds()
+    if before is None or after is None or wall_s <= 0:
+        return None
+    return max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / wall_s
 
 
 def designs(
@@ -297,6 +320,7 @@ def loop_vs_batch(settings: Settings) -> Row:
 _CPU_MEMORY_PROBE = """
 import json, sys, torch
 sys.path.insert(0, {root!r})
+torch.set_num_threads({threads})
 from nanoenv.kinetics import Drug, Formulation, ReleaseConditions, simulate_release
 
 def status(field):
@@ -327,7 +351,13 @@ print(json.dumps({{"increase": status("VmHWM:") - before, "reset": reset,
 def cpu_peak_memory(n: int, runs: int) -> Row:
     """Peak-RSS increase of one batch-``n`` forward call, median over fresh subprocesses."""
     code = _CPU_MEMORY_PROBE.format(
-        root=str(ROOT), n=n, seed=SEED, t_end=T_END_H, t_points=T_POINTS, drug=DRUG
+        root=str(ROOT),
+        threads=torch.get_num_threads(),
+        n=n,
+        seed=SEED,
+        t_end=T_END_H,
+        t_points=T_POINTS,
+        drug=DRUG,
     )
     probes = []
     for _ in range(runs):
@@ -429,6 +459,7 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
@@ -437,6 +468,10 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _cores(value: float | None) -> str:
+    return "an unknown number of cores" if value is None else f"{value:.2f} cores"
 
 
 def _verdict(value: float, goal: float) -> str:
@@ -452,19 +487,20 @@ def markdown(result: Row) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
         f"({m['torch_threads']} threads), Python {m['python']}, CUDA: {m['cuda']}. "
-        f"Load average (1 min) {result['load_average'][0]:.2f} at start, "
-        f"{result['load_average'][1]:.2f} at end.",
+        f"Other processes kept {_cores(result['other_processes_cores'])} busy on average "
+        "during the run (busy time in `/proc/stat` less this benchmark's own CPU time).",
         "",
         "## Forward throughput (float32, 32 time points, `validate=False`, inference mode)",
         "",
-        "| device | carrier | medium | batch | ms / call | µs / profile | profiles / s |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| device | carrier | medium | batch | ms / call | µs / profile | profiles / s "
+        "| best repeat, profiles / s |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in result["throughput"]:
         lines.append(
             f"| {r['device']} | {r['carrier']} | {r['medium']} | {r['batch']:,} | "
             f"{1e3 * r['seconds_per_call']:.3f} | {r['us_per_profile']:.3f} | "
-            f"{r['profiles_per_s']:,.0f} |"
+            f"{r['profiles_per_s']:,.0f} | {r['batch'] / r['seconds_per_call_min']:,.0f} |"
         )
     sc, lp = result["scipy_reference"], result["loop"]
     lines += [
@@ -504,10 +540,11 @@ def markdown(result: Row) -> str:
         "Designs are drawn with `Formulation.sample` over the full parameter bounds (seed "
         f"{SEED}), doxorubicin, {T_POINTS} time points from 0 to {T_END_H:g} h, float32, "
         "`simulate_release(..., validate=False)` under `torch.inference_mode()`. Each "
-        "timing is the median of "
+        "timing (columns 5-7) is the median of "
         f"{result['settings']['repeats']} repeats after two warm-up calls; a repeat calls the "
         f"function until at least {result['settings']['min_seconds']} s of "
-        "`time.perf_counter` have passed (CUDA is synchronised before each clock read). "
+        "`time.perf_counter` have passed (CUDA is synchronised before each clock read); the "
+        "last column is the fastest repeat. "
         f"The scipy reference solves only the diffusion core of {sc['designs']} sampled "
         "polymer designs: their `mechanism_parameters` in the tumour medium give "
         "`D(t) = D_k·exp(K(t))`, `K(t) = ∫k_h dt`, which "
@@ -524,13 +561,13 @@ def markdown(result: Row) -> str:
         "Gradients: `sum(F).backward()` to `formulation.values`. "
         "`python benchmarks/bench_simulator.py` reproduces this file.",
     ]
-    load_start, load_end = result["load_average"]
-    if load_start > 1.0 or load_end > (m["cores"] or 1) + 1.0:
+    others = result["other_processes_cores"]
+    if others is not None and others > 0.1:
         lines += [
             "",
-            f"Note: the 1-minute load average ({load_start:.1f} before, {load_end:.1f} after; "
-            f"{m['cores']} cores) shows other processes sharing the CPU while this ran, so the "
-            "CPU timings are pessimistic (the JSON also keeps the fastest repeat of each).",
+            f"Note: other processes used {others:.2f} of the {m['cores']} cores on average while "
+            "this ran, so the CPU timings are pessimistic (the fastest repeat is the least "
+            "disturbed; two torch threads slow down sharply when a core is taken).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -551,6 +588,7 @@ def run(quick: bool, device_choice: str) -> Row:
     """Every measurement; returns the result record written to JSON."""
     settings = Settings(quick)
     load_start = os.getloadavg()[0]
+    cpu_start = cpu_seconds()
     start = time.perf_counter()
     devices, cuda = resolve_devices(device_choice)
 
@@ -598,6 +636,7 @@ def run(quick: bool, device_choice: str) -> Row:
             "memory_runs": settings.memory_runs,
         },
         "load_average": [load_start, os.getloadavg()[0]],
+        "other_processes_cores": other_load(cpu_start, time.perf_counter() - start),
         "throughput": rows,
         "scipy_reference": scipy_row,
         "loop": loop,
@@ -626,7 +665,12 @@ def main(argv: list[str] | None = None) -> Row:
     parser.add_argument("--quick", action="store_true", help="short run (< 1 min)")
     parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
+    )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     result = run(args.quick, args.device)
     report = markdown(result)
