@@ -70,6 +70,7 @@ WINDOW = 20  # vector steps per timed window = default max_edits
 GOAL_SINGLE = 10_000
 GOAL_NATIVE_4096 = 200_000
 GOAL_NATIVE_VS_SYNC = 50
+BUSY_LOAD = 1.0  # 1-min load average before the run above which the report flags contention
 
 
 # -- helpers (same conventions as bench_simulator.py) -----------------------------------
@@ -365,6 +366,17 @@ def markdown(result: dict) -> str:
         f"Load average before / after: {result['load_average_before']} / "
         f"{result['load_average_after']}. Total time {result['total_s']:.0f} s.",
         "",
+    ]
+    load = result["load_average_before"]
+    if load and load[0] >= BUSY_LOAD:
+        lines += [
+            f"**The machine was busy** (1-min load average {load[0]} before the run on "
+            f"{m['cores']} cores): other processes competed for the CPU, which slows torch's "
+            "multi-threaded kernels much more than single-threaded Python; treat these "
+            "numbers as lower bounds.",
+            "",
+        ]
+    lines += [
         "| task | env | device | outputs | envs | env steps/s | vector steps/s "
         "| timed windows: min–max env steps/s | episode ends per env step |",
         "|---|---|---|---|---:|---:|---:|---:|---:|",
@@ -465,9 +477,13 @@ def main(argv: list[str] | None = None) -> dict | None:
         "--quick, all otherwise)",
     )  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's default)")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of native steps at 4096 envs and exit")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     task = args.task or ("realisable" if args.quick else "all")
     tasks = ["realisable", "sustained"] if task == "all" else [task]
     if args.profile:
@@ -481,6 +497,9 @@ def main(argv: list[str] | None = None) -> dict | None:
         devices.append(torch.device("cuda"))
 
     start, load_before = time.perf_counter(), load_average()
+    if load_before and load_before[0] >= BUSY_LOAD:
+        print(f"warning: load average {load_before} before the run: other processes share "
+              "the CPU and will slow every row", flush=True)  # fmt: skip
     rows = []
     for t in tasks:
         rows += bench_task(t, args.quick, devices)
