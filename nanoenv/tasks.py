@@ -41,6 +41,7 @@ import torch
 
 from nanoenv.design_space import DesignSpace
 from nanoenv.kinetics import Carrier, Drug, Formulation, ReleaseConditions, simulate_release
+from nanoenv.kinetics.drug import DRUG_BOUNDS
 
 __all__ = [
     "N_TIMES",
@@ -254,27 +255,28 @@ def _therapeutic_window(rng: np.random.Generator, space: DesignSpace) -> Target:
 _PROBE_H = torch.logspace(0.0, math.log10(90 * 24.0), 48, dtype=torch.float32)
 _CANDIDATES = 8
 _PRESETS = ("sink", "tumour", "hyperthermia")
+_DRUG_FIELDS = tuple(DRUG_BOUNDS)  # Drug's numeric fields
 
 
-def _simulate_grouped(
+def _simulate_each(
     space: DesignSpace,
     z: torch.Tensor,
     presets: list[str],
     drugs: list[str],
     times_h: torch.Tensor,
 ) -> torch.Tensor:
-    """Curves of designs ``z`` (N, dim), one simulator call per (medium, drug) pair."""
-    out = torch.empty(z.shape[0], times_h.shape[-1], dtype=times_h.dtype)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, key in enumerate(zip(presets, drugs, strict=True)):
-        groups.setdefault(key, []).append(i)
-    for (preset, drug), rows in groups.items():
-        index = torch.tensor(rows)
-        grid = times_h if times_h.dim() == 1 else times_h[index]
-        designs = space.to_formulation(z[index].to(times_h.dtype))
-        conditions = ReleaseConditions.preset(preset)
-        out[index] = simulate_release(designs, grid, conditions, Drug.preset(drug), validate=False)
-    return out
+    """Curves of designs ``z`` (N, dim), each in its own medium with its own drug, in one
+    simulator call (schedules and drugs are looked up from preset tables)."""
+    schedules = torch.stack([ReleaseConditions.preset(p).padded(3) for p in _PRESETS])
+    drug_table = torch.tensor(
+        [[float(getattr(Drug.preset(d), k)) for k in _DRUG_FIELDS] for d in _DRUGS]
+    )
+    p_idx = torch.tensor([_PRESETS.index(p) for p in presets])
+    d_idx = torch.tensor([_DRUGS.index(d) for d in drugs])
+    conditions = ReleaseConditions(*schedules[p_idx].to(times_h.dtype).unbind(1))
+    drug = Drug("batch", *drug_table[d_idx].to(times_h.dtype).unbind(1))
+    designs = space.to_formulation(z.to(times_h.dtype), validate=False)
+    return simulate_release(designs, times_h, conditions, drug, validate=False)
 
 
 def _realisable_batch(rngs: list[np.random.Generator], space: DesignSpace) -> list[Target]:
@@ -300,7 +302,7 @@ def _realisable_batch(rngs: list[np.random.Generator], space: DesignSpace) -> li
             levels.append(torch.as_tensor(rng.uniform(0.6, 0.95, size=_CANDIDATES)))
         z_all = torch.cat(z)
         reached = (
-            _simulate_grouped(space, z_all, presets, drugs, _PROBE_H) >= torch.cat(levels)[:, None]
+            _simulate_each(space, z_all, presets, drugs, _PROBE_H) >= torch.cat(levels)[:, None]
         )
         ok = reached.any(1) & ~reached[:, 0]
         still = []
@@ -320,10 +322,11 @@ def _realisable_batch(rngs: list[np.random.Generator], space: DesignSpace) -> li
     presets = [chosen[i][1] for i in order]
     drugs = [chosen[i][2] for i in order]
     grids = torch.stack([time_grid(chosen[i][3]) for i in order])
-    curves = _simulate_grouped(space, z, presets, drugs, grids)
+    curves = _simulate_each(space, z, presets, drugs, grids)
+    hidden = space.to_formulation(z)
     return [
         Target("realisable", grids[i], curves[i], ReleaseConditions.preset(presets[i]),
-               Drug.preset(drugs[i]), space.carrier, formulation=space.to_formulation(z[i : i + 1]))
+               Drug.preset(drugs[i]), space.carrier, formulation=hidden[i])
         for i in order
     ]  # fmt: skip
 
@@ -357,8 +360,7 @@ def _measured_curves(
         release = torch.as_tensor(np.interp(grid.numpy(), t, y), dtype=torch.float64)
         drug = Drug(
             str(curves.groups[i]),
-            **{k: float(getattr(curves.drug, k)[i]) for k in
-               ("mw_g_mol", "logp", "pka", "charge", "solubility_mg_ml")},
+            **{k: float(getattr(curves.drug, k)[i]) for k in _DRUG_FIELDS},
         )  # fmt: skip
         conditions = ReleaseConditions(
             **{k: getattr(curves.conditions, k)[i] for k in

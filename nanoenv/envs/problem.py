@@ -19,6 +19,7 @@ patient descriptors (zeros when the target has no patient).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from nanoenv.kinetics import (
     SimulatorConstants,
     simulate_release,
 )
+from nanoenv.kinetics.drug import DRUG_BOUNDS
 from nanoenv.metrics import f2_similarity, rmse
 from nanoenv.rewards import RewardModel, RewardOutput, TargetBatch, evaluate_reward
 from nanoenv.tasks import N_TIMES, Target, TaskFamily
@@ -55,8 +57,9 @@ __all__ = [
 #: Medium schedules are padded to this many segments inside the environments.
 MAX_SEGMENTS = 4
 N_TASK_FEATURES = 9
-_DRUG_FIELDS = ("mw_g_mol", "logp", "pka", "charge", "solubility_mg_ml")
+_DRUG_FIELDS = tuple(DRUG_BOUNDS)  # Drug's numeric fields, in declaration order
 _ROW_FIELDS = ("times_h", "release", "schedule", "features", "patient")
+_CONDITION_FIELDS = tuple(f.name for f in dataclasses.fields(ReleaseConditions))
 _PATIENT_FIELDS = ("dose_mg", "clearance_l_h", "volume_l", "mec_mg_l", "mtc_mg_l")
 
 
@@ -109,6 +112,11 @@ def observation_size(space: DesignSpace, n_times: int = N_TIMES) -> int:
 
 
 @functools.lru_cache(maxsize=256)
+def _drug_values(drug: Drug) -> tuple[float, ...]:
+    return tuple(float(getattr(drug, k)) for k in _DRUG_FIELDS)
+
+
+@functools.lru_cache(maxsize=256)
 def _drug_features(drug: Drug) -> tuple[float, ...]:
     return (
         math.log10(float(drug.mw_g_mol) / 300.0),
@@ -139,62 +147,53 @@ class TargetTable:
     def __init__(self, targets: Sequence[Target], device: torch.device) -> None:
         self.device = device
         self.targets: list[Target] = list(targets)
-        rows = [self._row(t) for t in self.targets]
-        self.times_h = torch.stack([r[0] for r in rows]).to(device)
-        self.release = torch.stack([r[1] for r in rows]).to(device)
-        self.schedule = torch.stack([r[2] for r in rows]).to(device)
-        self.features = torch.stack([r[3] for r in rows]).to(device)
-        self.patient = torch.stack([r[4] for r in rows]).to(device)
-        self.conditions = ReleaseConditions.stack(
-            [t.conditions for t in self.targets], MAX_SEGMENTS
-        )
-        self.conditions = ReleaseConditions(
-            **{
-                k: v.to(device=device, dtype=torch.float32)
-                for k, v in vars(self.conditions).items()
-            }
-        )
-        self.drug = Drug.stack([t.drug for t in self.targets])
-        self.drug = Drug("batch", **{k: getattr(self.drug, k).to(device, torch.float32)
-                                     for k in _DRUG_FIELDS})  # fmt: skip
+        rows = self._rows(self.targets)
+        for name in _ROW_FIELDS:
+            setattr(self, name, rows[name])
+        self.conditions = ReleaseConditions(*rows["conditions"].unbind(1))
+        self.drug = Drug("batch", *rows["drug"].unbind(1))
         self.has_patient = any(t.patient is not None for t in self.targets)
 
-    @staticmethod
-    def _row(target: Target) -> tuple[torch.Tensor, ...]:
-        if target.times_h.shape != (N_TIMES,):
-            raise ValueError(
-                f"target time grids must have {N_TIMES} points; got {tuple(target.times_h.shape)}"
-            )
-        t = target.times_h
-        schedule = torch.cat([
-            (target.conditions.value_at("ph", t) - 7.4) / 2.0,
-            (target.conditions.value_at("temperature_c", t) - 37.0) / 5.0,
-        ])  # fmt: skip
-        patient = (
-            torch.tensor([getattr(target.patient, k) for k in _PATIENT_FIELDS], dtype=torch.float64)
-            if target.patient is not None
-            else torch.zeros(len(_PATIENT_FIELDS), dtype=torch.float64)
-        )
-        return (
-            t.float(),
-            target.release.float(),
-            schedule.float(),
-            torch.tensor(_task_features(target), dtype=torch.float32),
-            patient.float(),
-        )
+    def _rows(self, targets: Sequence[Target]) -> dict[str, torch.Tensor]:
+        """Every per-target tensor for ``targets``, built in a few batched operations.
+
+        Schedules come from :meth:`ReleaseConditions.padded`, which caches its tensor,
+        so the many targets that share a preset cost one ``stack``.
+        """
+        bad = [t.times_h.shape for t in targets if t.times_h.shape != (N_TIMES,)]
+        if bad:
+            raise ValueError(f"target time grids must have {N_TIMES} points; got {tuple(bad[0])}")
+        times = torch.stack([t.times_h for t in targets]).to(torch.float64)
+        schedules = torch.stack([t.conditions.padded(MAX_SEGMENTS) for t in targets])
+        index = torch.searchsorted(schedules[:, 0].contiguous(), times, right=True) - 1
+        ph, temperature = schedules[:, 1].gather(1, index), schedules[:, 2].gather(1, index)
+        patients = [
+            [getattr(t.patient, k) for k in _PATIENT_FIELDS]
+            if t.patient is not None
+            else [0.0] * len(_PATIENT_FIELDS)
+            for t in targets
+        ]
+        rows = {
+            "times_h": times,
+            "release": torch.stack([t.release for t in targets]),
+            "schedule": torch.cat([(ph - 7.4) / 2.0, (temperature - 37.0) / 5.0], dim=1),
+            "features": torch.tensor([_task_features(t) for t in targets]),
+            "patient": torch.tensor(patients),
+            "conditions": schedules,
+            "drug": torch.tensor([_drug_values(t.drug) for t in targets]),
+        }
+        return {k: v.to(device=self.device, dtype=torch.float32) for k, v in rows.items()}
 
     def replace(self, index: Sequence[int], targets: Sequence[Target]) -> None:
         """Put new targets in rows ``index`` (environments that reset)."""
         idx = torch.as_tensor(list(index), dtype=torch.long, device=self.device)
-        rows = [self._row(t) for t in targets]
-        for col, name in enumerate(_ROW_FIELDS):
-            getattr(self, name)[idx] = torch.stack([r[col] for r in rows]).to(self.device)
-        new = ReleaseConditions.stack([t.conditions for t in targets], MAX_SEGMENTS)
-        for key, value in vars(new).items():
-            getattr(self.conditions, key)[idx] = value.to(self.device, torch.float32)
-        for key in _DRUG_FIELDS:
-            values = torch.tensor([float(getattr(t.drug, key)) for t in targets])
-            getattr(self.drug, key)[idx] = values.to(self.device, torch.float32)
+        rows = self._rows(targets)
+        for name in _ROW_FIELDS:
+            getattr(self, name)[idx] = rows[name]
+        for field, value in zip(_CONDITION_FIELDS, rows["conditions"].unbind(1), strict=True):
+            getattr(self.conditions, field)[idx] = value
+        for field, value in zip(_DRUG_FIELDS, rows["drug"].unbind(1), strict=True):
+            getattr(self.drug, field)[idx] = value
         for i, target in zip(index, targets, strict=True):
             self.targets[i] = target
         self.has_patient = any(t.patient is not None for t in self.targets)
@@ -207,7 +206,7 @@ class TargetTable:
         for name in _ROW_FIELDS:
             setattr(sub, name, getattr(self, name)[index])
         sub.conditions = ReleaseConditions(
-            **{k: v[index] for k, v in vars(self.conditions).items()}
+            *(getattr(self.conditions, k)[index] for k in _CONDITION_FIELDS)
         )
         sub.drug = Drug("batch", **{k: getattr(self.drug, k)[index] for k in _DRUG_FIELDS})
         sub.has_patient = self.has_patient

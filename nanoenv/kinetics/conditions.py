@@ -119,6 +119,25 @@ class ReleaseConditions:
         )
         return ok
 
+    def padded(self, num_segments: int) -> torch.Tensor:
+        """``(6, num_segments)`` float64 tensor of the fields in declaration order
+        (``start_h``, ``ph``, ``temperature_c``, light, field, enzyme), padded with
+        zero-length segments; cached, since a preset schedule is shared by many targets.
+        """
+        if self.batch_size is not None:
+            raise ValueError("padded() is for one schedule of shape (K,); this one is batched")
+        cache = self.__dict__.setdefault("_padded", {})
+        if num_segments not in cache:
+            if self.num_segments > num_segments:
+                raise ValueError(
+                    f"a schedule has {self.num_segments} segments; at most {num_segments} are "
+                    "supported here"
+                )
+            pad = num_segments - self.num_segments
+            rows = [getattr(self, f.name).double() for f in fields(self)]
+            cache[num_segments] = torch.stack([torch.cat([v, v[-1:].expand(pad)]) for v in rows])
+        return cache[num_segments]
+
     @property
     def num_segments(self) -> int:
         return self.start_h.shape[-1]
@@ -168,15 +187,10 @@ class ReleaseConditions:
                     f"a schedule has {k} segments; at most {num_segments} are supported here"
                 )
             k = num_segments
-        rows: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(ReleaseConditions)}
-        for c in conditions:
-            if c.batch_size is not None:
-                raise ValueError("stack expects unbatched schedules of shape (K,)")
-            pad = k - c.num_segments
-            for f in fields(ReleaseConditions):
-                v = getattr(c, f.name)
-                rows[f.name].append(torch.cat([v, v[-1:].expand(pad)]))
-        return ReleaseConditions(**{name: torch.stack(v) for name, v in rows.items()})
+        if any(c.batch_size is not None for c in conditions):
+            raise ValueError("stack expects unbatched schedules of shape (K,)")
+        stacked = torch.stack([c.padded(k) for c in conditions])
+        return ReleaseConditions(*stacked.unbind(1))
 
     # -- presets --------------------------------------------------------------------------
     @staticmethod
