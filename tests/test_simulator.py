@@ -225,3 +225,19 @@ def test_out_of_bounds_values_are_caught_even_if_built_without_validation():
     values[1, 0] = 1e9
     with pytest.raises(ValueError, match=r"radius_nm=1e\+09 at index \[1\] is outside"):
         simulate_release(Formulation(values, validate=False), TIMES)
+
+
+def test_kinetics_and_nanoenv_never_import_gymnasium_code_or_agents():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "nanoenv"
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not any(n.split(".")[0] == "agents" for n in names), path  # one-way imports
+        if "kinetics" in path.parts:
+            assert not any(n.split(".")[0] in ("gymnasium", "stable_baselines3") for n in names), (
+                path
+            )
