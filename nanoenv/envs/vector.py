@@ -32,28 +32,61 @@ __all__ = ["FormulationDesignVectorEnv"]
 
 
 class FormulationDesignVectorEnv(VectorEnv):
-    """``num_envs`` formulation-design environments stepped as one torch batch.
+    """
+    ## Description
 
-    Same MDP as :class:`~nanoenv.envs.FormulationDesignEnv` (see its docstring for
-    spaces, rewards and episode ends), with one simulator call per step for
-    all environments, each with its own target, on any torch device.
+    ``num_envs`` formulation-design environments stepped as one torch batch: the
+    MDP of :class:`~nanoenv.envs.FormulationDesignEnv`, with one simulator call per
+    step for all environments, each with its own target, on any torch device.
     Environment ``i`` seeded with ``seed`` behaves exactly like a single
-    environment seeded with ``seed + i``.
+    environment seeded with ``seed + i`` (tested against ``SyncVectorEnv``).
 
-    Autoreset mode is ``SAME_STEP``: when environment ``i`` ends, the returned
-    observation is the first of its next episode, and ``infos["final_obs"][i]``
-    / ``infos["final_info"]`` hold the last observation and info of the ended one.
+    ## Action Space
 
-    :param num_envs: number of environments.
-    :param discrete: discrete edits (``Discrete(2·dim + 1)`` per environment).
-    :param return_torch: return observations, rewards and flags as torch
-        tensors on ``device`` (for on-device training) instead of numpy arrays.
-    :param other: as :class:`~nanoenv.envs.FormulationDesignEnv`.
+    ``Box(-1, 1, (num_envs, dim), float32)``, or ``MultiDiscrete`` of
+    ``2·dim + 1`` per environment with ``discrete=True`` (see the single envs).
+
+    ## Observation Space
+
+    ``Box(float32)`` of shape ``(num_envs, dim + 4·24 + 10)``, laid out as in
+    :class:`~nanoenv.envs.FormulationDesignEnv`.
+
+    ## Rewards
+
+    As the single environment: change of the reward model's score plus the success bonus.
+
+    ## Starting State
+
+    As the single environment, drawn from each environment's own generator;
+    ``reset(options={"targets": [Target, ...]})`` fixes every target.
+
+    ## Episode End
+
+    Terminated at ``f2 ≥ success_f2`` (or on the stop action), truncated after
+    ``max_edits``. Autoreset mode is ``SAME_STEP``: the observation returned for an
+    environment that ended is the first of its next episode, and
+    ``infos["final_obs"][i]`` / ``infos["final_info"]`` hold the last ones.
+
+    ## Arguments
+
+    The single environment's keywords, plus ``num_envs``; ``discrete`` (discrete
+    edits); ``return_torch`` (observations, rewards and flags as torch tensors on
+    ``device``, for on-device training, instead of numpy arrays).
 
     ``info`` holds per-environment arrays ``f2``, ``rmse``, ``score``, ``cost``,
     ``is_success``, ``sim_calls``, ``release_curve`` ``(N, T)`` and
     ``formulation`` ``(N, P)`` (physical units, columns
     :data:`nanoenv.kinetics.PARAMETER_NAMES`), each with its ``_key`` mask.
+
+    ## Vectorized environment
+
+    This is it: ``gymnasium.make_vec("nanoenv/FormulationDesign-v0", num_envs=N,
+    vectorization_mode="vector_entry_point")``; :class:`~nanoenv.envs.SB3VecEnvAdapter`
+    presents it to stable-baselines3.
+
+    ## Version History
+
+    * v0: initial version.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
