@@ -1,5 +1,5 @@
-"""``nanoenv train`` and ``nanoenv evaluate``, registered through the ``nanoenv.commands``
-entry-point group (so that :mod:`nanoenv` never imports :mod:`agents`).
+"""``nanoenv train``, ``evaluate``, ``report`` and ``demo``, registered through the
+``nanoenv.commands`` entry-point group (so that :mod:`nanoenv` never imports :mod:`agents`).
 
 Each object here is a :class:`nanoenv.cli.Subcommand`; stable-baselines3 is imported only
 when a command runs.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nanoenv.cli import Subcommand
 
-__all__ = ["EVALUATE", "TRAIN"]
+__all__ = ["DEMO", "EVALUATE", "REPORT", "TRAIN"]
 
 
 def _configure_train(parser: argparse.ArgumentParser) -> None:
@@ -158,4 +158,53 @@ EVALUATE = Subcommand(
     "success, simulator calls to success, cost) as JSON and CSV.",
     configure=_configure_evaluate,
     run=_run_evaluate,
+)
+
+
+def _configure_report(parser: argparse.ArgumentParser) -> None:
+    from agents.report import configure
+
+    configure(parser)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from agents.report import run
+
+    return run(args)
+
+
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    from agents.demo import configure
+
+    configure(parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from agents.demo import run
+
+    return run(args)
+
+
+REPORT = Subcommand(
+    help="aggregate evaluation results over seeds into a report (tables and plots)",
+    description="Read every results.json under the given run or evaluation folders and "
+    "summarise each method x family over runs (seeds) and targets: success rate (best f2 "
+    ">= 50) and interquartile mean (IQM) of the best f2, with stratified-bootstrap 95 % "
+    "confidence intervals, and the median number of simulator calls to success. Writes "
+    "report.md (a Markdown table), report.json and plots/*.png (best f2 against simulator "
+    "calls; best designs against their targets when the results carry curves).",
+    configure=_configure_report,
+    run=_run_report,
+)
+
+DEMO = Subcommand(
+    help="train PPO and compare it with random search and CMA-ES (under a minute on a 2-core CPU)",
+    description="The quickest way to see the whole pipeline: train PPO on the 'realisable' "
+    "task family (the settings of experiments/configs/ppo_realisable.yaml), evaluate it "
+    "against random search and CMA-ES on the same 16 seeded targets "
+    "(benchmark_suite('realisable', 16, seed=1000); 200 simulator calls per target for the "
+    "baselines, one episode of at most 20 edits for the policy), print a results table and "
+    "write the config, model, results (JSON, CSV), report.md and plots to a new run folder.",
+    configure=_configure_demo,
+    run=_run_demo,
 )
