@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import nanoenv  # noqa: E402, F401  (registers the gym ids)
+from benchmarks.machine_info import cpu_model  # noqa: E402
 from nanoenv.envs import FormulationDesignEnv, FormulationDesignVectorEnv  # noqa: E402
 from nanoenv.envs.sb3 import SB3VecEnvAdapter  # noqa: E402
 from nanoenv.tasks import TASK_FAMILIES  # noqa: E402
@@ -75,14 +76,7 @@ BUSY_LOAD = 1.0  # 1-min load average before the run above which the report flag
 
 # -- helpers (same conventions as bench_simulator.py) -----------------------------------
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

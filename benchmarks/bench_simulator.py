@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine_info import cpu_model  # noqa: E402
 from nanoenv.kinetics import (  # noqa: E402
     Drug,
     Formulation,
@@ -428,14 +429,7 @@ def gradient_throughput(device: torch.device, n: int, settings: Settings) -> Row
 # -- output --------------------------------------------------------------------------------
 def machine(devices: Sequence[torch.device], cuda: str) -> Row:
     """What ran the benchmark (CPU model, cores, library versions, threads, devices)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
