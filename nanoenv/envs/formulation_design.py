@@ -13,6 +13,7 @@ from nanoenv.design_space import DesignSpace
 from nanoenv.envs.problem import (
     DesignState,
     Evaluation,
+    InitialDesigner,
     ProblemSpec,
     TargetTable,
     action_to_delta,
@@ -37,7 +38,7 @@ def make_problem_spec(
     device: str | torch.device,
     success_f2: float,
     success_bonus: float,
-    initial_design: str,
+    initial_design: str | InitialDesigner,
     constants: SimulatorConstants | None,
 ) -> ProblemSpec:
     """Validate the environment keywords and bundle them (shared by single and vector envs)."""
@@ -134,7 +135,10 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
 
     A target drawn from the task family with ``self.np_random``, and a design
     drawn uniformly from the design space (``initial_design="random"``) or its
-    centre (``"center"``). ``reset(options={"target": Target})`` fixes the target.
+    centre (``"center"``), or proposed by a callable
+    (:class:`nanoenv.envs.problem.InitialDesigner`, e.g. a generative prior; its
+    simulator calls count in ``info["sim_calls"]``). ``reset(options={"target":
+    Target, "z": design})`` fixes the target and the first design.
 
     ## Episode End
 
@@ -154,7 +158,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     | `render_mode`    | `None`         | `"rgb_array"` or `"ansi"`                          |
     | `success_f2`     | 50.0           | f2 that ends the episode in success                |
     | `success_bonus`  | 1.0            | reward added on success                            |
-    | `initial_design` | `"random"`     | `"random"` or `"center"`                           |
+    | `initial_design` | `"random"`     | `"random"`, `"center"` or an `InitialDesigner`     |
     | `constants`      | defaults       | simulator constants (e.g. calibrated)              |
 
     ## Vectorized environment
@@ -189,7 +193,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         render_mode: str | None = None,
         success_f2: float = 50.0,
         success_bonus: float = 1.0,
-        initial_design: str = "random",
+        initial_design: str | InitialDesigner = "random",
         constants: SimulatorConstants | None = None,
     ) -> None:
         self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
@@ -241,12 +245,14 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         target = options.get("target") or self.spec_.family.sample(
             self.np_random, self.spec_.design_space
         )
-        z0 = options.get("z")
-        z0 = self.spec_.initial_z(self.np_random) if z0 is None else np.asarray(z0)
+        z0, extra = options.get("z"), 0
+        if z0 is None:
+            z0, calls = self.spec_.initial_designs([target], [self.np_random])
+            extra = int(calls[0])
         self._table = TargetTable([target], self.spec_.device)
         z = torch.as_tensor(np.asarray(z0, dtype=np.float32)).reshape(1, -1).to(self.spec_.device)
         ev = evaluate(self.spec_, self._table, z)
-        self._sim_calls = 1
+        self._sim_calls = 1 + extra
         self._state = DesignState(z, ev.release, ev.reward.score, ev.f2,
                                   torch.zeros(1, dtype=torch.long, device=z.device))  # fmt: skip
         self._last = ev

@@ -24,6 +24,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -43,10 +44,12 @@ from nanoenv.rewards import RewardModel, RewardOutput, TargetBatch, evaluate_rew
 from nanoenv.tasks import N_TIMES, Target, TaskFamily
 
 __all__ = [
+    "CONDITION_SIZE",
     "MAX_SEGMENTS",
     "N_TASK_FEATURES",
     "DesignState",
     "Evaluation",
+    "InitialDesigner",
     "ProblemSpec",
     "TargetTable",
     "evaluate",
@@ -57,10 +60,28 @@ __all__ = [
 #: Medium schedules are padded to this many segments inside the environments.
 MAX_SEGMENTS = 4
 N_TASK_FEATURES = 9
+#: Length of :meth:`TargetTable.condition`: target release, pH and temperature on the
+#: grid, task features.
+CONDITION_SIZE = 3 * N_TIMES + N_TASK_FEATURES
 _DRUG_FIELDS = tuple(DRUG_BOUNDS)  # Drug's numeric fields, in declaration order
 _ROW_FIELDS = ("times_h", "release", "schedule", "features", "patient")
 _CONDITION_FIELDS = tuple(f.name for f in dataclasses.fields(ReleaseConditions))
 _PATIENT_FIELDS = ("dose_mg", "clearance_l_h", "volume_l", "mec_mg_l", "mtc_mg_l")
+
+
+@runtime_checkable
+class InitialDesigner(Protocol):
+    """Proposes the first design of episodes (e.g. a generative prior's screened proposal).
+
+    Called with the targets of the environments that reset and their generators; returns
+    ``(z, sim_calls)``: ``(n, dim)`` normalised designs in ``[-1, 1]`` and ``(n,)`` integer
+    simulator calls spent proposing them (screening candidates, for instance), which the
+    environments add to ``info["sim_calls"]`` so budgets stay honest.
+    """
+
+    def __call__(
+        self, targets: Sequence[Target], rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,8 @@ class ProblemSpec:
     :param max_step: largest change of a normalised coordinate per edit.
     :param success_f2: f2 at or above which the episode ends in success.
     :param success_bonus: reward added on the successful edit.
-    :param initial_design: ``"random"`` (uniform in the space) or ``"center"``.
+    :param initial_design: ``"random"`` (uniform in the space), ``"center"``, or an
+        :class:`InitialDesigner` (a callable proposing designs for the targets).
     :param constants: simulator constants.
     :param device: torch device of the simulation.
     """
@@ -86,7 +108,7 @@ class ProblemSpec:
     max_step: float = 0.25
     success_f2: float = 50.0
     success_bonus: float = 1.0
-    initial_design: str = "random"
+    initial_design: str | InitialDesigner = "random"
     constants: SimulatorConstants = DEFAULT_CONSTANTS
     device: torch.device = torch.device("cpu")
 
@@ -97,14 +119,41 @@ class ProblemSpec:
             raise ValueError(
                 f"max_step={self.max_step} must be in (0, 2] (normalised coordinate units)"
             )
-        if self.initial_design not in ("random", "center"):
-            raise ValueError(f"initial_design={self.initial_design!r}; allowed: 'random', 'center'")
+        if not callable(self.initial_design) and self.initial_design not in ("random", "center"):
+            raise ValueError(
+                f"initial_design={self.initial_design!r}; allowed: 'random', 'center' or a "
+                "callable (targets, rngs) -> (z, sim_calls)"
+            )
 
     def initial_z(self, rng: np.random.Generator) -> np.ndarray:
-        """The first design of an episode, drawn with the environment's generator."""
+        """The first design of an episode, drawn with the environment's generator
+        (``"random"`` or ``"center"``; see :meth:`initial_designs` for proposers)."""
         if self.initial_design == "center":
             return np.zeros(self.design_space.dim)
         return rng.uniform(-1.0, 1.0, size=self.design_space.dim)
+
+    def initial_designs(
+        self, targets: Sequence[Target], rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(z, extra_calls)`` for environments resetting on ``targets``: float32
+        ``(n, dim)`` first designs and int64 ``(n,)`` simulator calls spent proposing them
+        (0 for ``"random"`` / ``"center"``)."""
+        n, dim = len(targets), self.design_space.dim
+        if not callable(self.initial_design):
+            z = np.asarray([self.initial_z(rng) for rng in rngs], dtype=np.float32)
+            return z.reshape(n, dim), np.zeros(n, dtype=np.int64)
+        z, calls = self.initial_design(targets, rngs)
+        z = np.asarray(z, dtype=np.float32)
+        calls = np.broadcast_to(np.asarray(calls, dtype=np.int64), (n,)).copy()
+        if z.shape != (n, dim) or not np.all(np.isfinite(z)) or np.abs(z).max(initial=0) > 1:
+            raise ValueError(
+                f"initial_design returned z of shape {z.shape} with values in "
+                f"[{z.min(initial=0):.3g}, {z.max(initial=0):.3g}]; expected ({n}, {dim}) finite "
+                "normalised coordinates in [-1, 1]"
+            )
+        if (calls < 0).any():
+            raise ValueError(f"initial_design returned negative simulator calls {calls.tolist()}")
+        return z, calls
 
 
 def observation_size(space: DesignSpace, n_times: int = N_TIMES) -> int:
@@ -211,6 +260,12 @@ class TargetTable:
         sub.drug = Drug("batch", **{k: getattr(self.drug, k)[index] for k in _DRUG_FIELDS})
         sub.has_patient = self.has_patient
         return sub
+
+    def condition(self) -> torch.Tensor:
+        """``(B, CONDITION_SIZE)`` float32 description of each target, as the observation
+        holds it: target release on the grid, the medium's pH and temperature on the grid,
+        and the task features (for conditioning generative models on the target)."""
+        return torch.cat([self.release, self.schedule, self.features], dim=1)
 
     def batch(self) -> TargetBatch:
         return TargetBatch(self.times_h, self.release, self.patient if self.has_patient else None)

@@ -18,6 +18,7 @@ from nanoenv.envs.formulation_design import make_problem_spec, observation_space
 from nanoenv.envs.problem import (
     DesignState,
     Evaluation,
+    InitialDesigner,
     TargetTable,
     action_to_delta,
     evaluate,
@@ -103,7 +104,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         render_mode: str | None = None,
         success_f2: float = 50.0,
         success_bonus: float = 1.0,
-        initial_design: str = "random",
+        initial_design: str | InitialDesigner = "random",
         constants: SimulatorConstants | None = None,
         discrete: bool = False,
         return_torch: bool = False,
@@ -156,8 +157,9 @@ class FormulationDesignVectorEnv(VectorEnv):
         else:
             rngs = [self._rngs[i] for i in rows]
             targets = self.spec_.family.sample_many(rngs, self.spec_.design_space)
-        z = [self.spec_.initial_z(self._rngs[i]) for i in rows]
-        return targets, np.asarray(z, dtype=np.float32)
+        z, extra = self.spec_.initial_designs(targets, [self._rngs[i] for i in rows])
+        self._extra_calls = extra
+        return targets, z
 
     def reset(
         self,
@@ -174,7 +176,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         ev = evaluate(self.spec_, self._table, z_t)
         edits = torch.zeros(self.num_envs, dtype=torch.long, device=z_t.device)
         self._state = DesignState(z_t, ev.release, ev.reward.score, ev.f2, edits)
-        self._sim_calls[:] = 1
+        self._sim_calls[:] = 1 + self._extra_calls
         return self._out(observe(self.spec_, self._table, self._state)), self._infos(ev)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -231,11 +233,11 @@ class FormulationDesignVectorEnv(VectorEnv):
             ev.f2,
         )
         s.edits[index] = 0
-        self._sim_calls[rows] = 1
+        self._sim_calls[rows] = 1 + self._extra_calls
         obs = obs.clone()
         obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
                                                           s.edits[index]))  # fmt: skip
-        infos["sim_calls"][rows] = 1
+        infos["sim_calls"][rows] = self._sim_calls[rows]
         return obs
 
     # -- outputs ------------------------------------------------------------------------
