@@ -16,8 +16,9 @@ method × family and summarised over runs and targets:
 :func:`write_report` writes ``report.md`` (a Markdown table), ``report.json`` and PNG
 plots: best f2 against simulator calls per method (from the per-target ``history`` of
 the rows when they carry one, else the fraction solved against calls, from
-``calls_to_success``) and, when the rows carry curves (``times_h``, ``target_release``,
-``release``), the best designs' release curves against their targets.
+``calls_to_success``), when the rows carry curves (``times_h``, ``target_release``,
+``release``) the best designs' release curves against their targets, and, when the
+folders hold training runs, their learning curves (from ``logs/*/progress.csv``).
 
 >>> iqm([1, 2, 3, 4, 5, 6, 7, 8])
 4.5
@@ -39,9 +40,11 @@ from scipy import stats
 __all__ = [
     "aggregate",
     "find_results",
+    "find_training_logs",
     "iqm",
     "load_runs",
     "markdown_table",
+    "plot_learning_curves",
     "stratified_bootstrap_ci",
     "write_report",
 ]
@@ -317,6 +320,81 @@ def plot_score_vs_calls(
     return save_figure(fig, path)
 
 
+def find_training_logs(paths: Sequence[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
+    """Training runs under ``paths`` (folders holding ``config.yaml`` and
+    ``logs/*/progress.csv``, as :func:`agents.sb3_agents.train` writes them), each as
+    ``{"label": "<algo> <task>", "steps": array, "success": array, "reward": array}``;
+    the sessions of a resumed run are joined in step order."""
+    import csv
+
+    found: dict[str, dict[str, Any]] = {}
+    for p in map(Path, paths):
+        if not p.is_dir():
+            continue
+        for config in sorted(p.rglob("config.yaml")):
+            run = config.parent
+            logs = sorted((run / "logs").glob("*/progress.csv"))
+            if not logs:
+                continue
+            algo = task = "?"
+            for line in config.read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key == "algo":
+                    algo = value.strip()
+                elif key == "task":
+                    task = value.strip()
+            points: dict[float, tuple[float, float]] = {}
+            for log in logs:
+                with log.open() as f:
+                    for row in csv.DictReader(f):
+                        try:
+                            step = float(row["time/total_timesteps"])
+                        except (KeyError, ValueError):
+                            continue
+                        points[step] = (
+                            float(row.get("rollout/success_rate") or "nan"),
+                            float(row.get("rollout/ep_rew_mean") or "nan"),
+                        )
+            if points:
+                steps = np.array(sorted(points))
+                vals = np.array([points[k] for k in steps])
+                found[str(run)] = {"label": f"{algo} {task}", "steps": steps,
+                                   "success": vals[:, 0], "reward": vals[:, 1]}  # fmt: skip
+    return found
+
+
+def plot_learning_curves(logs: dict[str, dict[str, Any]], path: Path) -> Path | None:
+    """Training success rate (share of episodes reaching the success f2) and mean
+    episode return against environment steps, one colour per algorithm × task (thin
+    lines: runs; thick: their mean on a common grid); ``None`` when there is no log."""
+    from nanoenv.plotting import CURVE_COLORS, save_figure
+
+    if not logs:
+        return None
+    labels = list(dict.fromkeys(v["label"] for v in logs.values()))
+    fig = _figure((11.0, 4.2))
+    axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
+    for ax, key, ylabel in zip(axes, ("success", "reward"),
+                               ("training episodes solved (%)", "mean episode return"),
+                               strict=True):  # fmt: skip
+        _style(ax)
+        for m, label in enumerate(labels):
+            color = CURVE_COLORS[m % len(CURVE_COLORS)]
+            runs = [v for v in logs.values() if v["label"] == label]
+            scale = 100.0 if key == "success" else 1.0
+            for v in runs:
+                ax.plot(v["steps"], scale * v[key], color=color, lw=0.8, alpha=0.35)
+            end = min(v["steps"][-1] for v in runs)
+            grid = np.linspace(max(v["steps"][0] for v in runs), end, 50)
+            mean = np.nanmean([np.interp(grid, v["steps"], v[key]) for v in runs], axis=0)
+            ax.plot(grid, scale * mean, color=color, lw=2, label=f"{label} ({len(runs)})")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_best_designs(runs: list[dict[str, Any]], path: Path, max_targets: int = 6) -> Path | None:
     """Release curves of each method's best design against the target, for the first
     ``max_targets`` targets of the first run of each method; ``None`` (nothing drawn)
@@ -381,6 +459,9 @@ def write_report(
     designs = plot_best_designs(runs, out / "plots" / "best_designs.png")
     if designs is not None:
         plots["best_designs"] = str(designs)
+    curves = plot_learning_curves(find_training_logs(paths), out / "plots" / "learning.png")
+    if curves is not None:
+        plots["learning_curves"] = str(curves)
     report = {
         "sources": [str(f) for f in files],
         "success_f2": success_f2,

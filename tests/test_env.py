@@ -279,3 +279,56 @@ def test_suite_targets_do_not_share_a_stream_with_an_env_seeded_alike():
     assert info["f2"] < 99.0  # the env's first design is not the hidden one
     again = benchmark_suite("realisable", 3, seed=0)
     assert torch.equal(again[0].release, target.release)
+
+
+class _Proposer:
+    """An InitialDesigner that proposes each realisable target's hidden design and
+    claims 7 simulator calls for it."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def __call__(self, targets, rngs):
+        space = DesignSpace.polymer_nanoparticle()
+        self.seen += len(targets)
+        z = np.stack([space.to_normalized(t.formulation)[0].numpy() for t in targets])
+        return np.clip(z, -1, 1), np.full(len(targets), 7)
+
+
+def test_initial_designer_starts_episodes_and_its_calls_are_counted():
+    proposer = _Proposer()
+    env = FormulationDesignEnv(task="realisable", initial_design=proposer)
+    _, info = env.reset(seed=3)
+    assert proposer.seen == 1
+    assert info["sim_calls"] == 1 + 7
+    assert info["f2"] > 99.0  # the hidden design reproduces its own curve
+    _, _, _, _, info = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+    assert info["sim_calls"] == 1 + 7 + 1
+
+    venv = FormulationDesignVectorEnv(num_envs=3, task="realisable", initial_design=proposer)
+    _, infos = venv.reset(seed=0)
+    assert proposer.seen == 4
+    np.testing.assert_array_equal(infos["sim_calls"], [8, 8, 8])
+    assert (infos["f2"] > 99.0).all()
+    # success ends every episode at once; the autoreset rows count the proposer again
+    _, _, terminated, _, infos = venv.step(np.zeros((3, venv.single_action_space.shape[0])))
+    assert terminated.all()
+    np.testing.assert_array_equal(infos["sim_calls"], [8, 8, 8])
+    assert proposer.seen == 7
+
+
+@pytest.mark.parametrize(
+    ("returned", "needle"),
+    [
+        ((np.full((1, 11), 2.0), np.zeros(1)), "in [-1, 1]"),
+        ((np.zeros((1, 5)), np.zeros(1)), "expected (1, 11)"),
+        ((np.zeros((1, 11)), np.full(1, -1)), "negative simulator calls"),
+    ],
+)
+def test_bad_initial_designers_are_named(returned, needle):
+    env = FormulationDesignEnv(task="sustained", initial_design=lambda targets, rngs: returned)
+    with pytest.raises(ValueError) as err:
+        env.reset(seed=0)
+    assert needle in str(err.value)
+    with pytest.raises(ValueError, match="initial_design='middle'"):
+        FormulationDesignEnv(initial_design="middle")

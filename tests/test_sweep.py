@@ -1,0 +1,155 @@
+"""The sweep engine (agents.sweep), the sweep script and the agents benchmark's tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.report import find_training_logs, load_runs
+from agents.sweep import SweepSettings, make_jobs, rl_config, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = str(ROOT / "experiments" / "configs")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_make_jobs_is_the_product_and_rejects_bad_names():
+    jobs = make_jobs(["random", "cmaes"], ["sustained", "realisable"], [0, 1])
+    assert len(jobs) == 8
+    assert {j.name for j in jobs} >= {"random_sustained_s0", "cmaes_realisable_s1"}
+    with pytest.raises(ValueError, match=r"unknown method\(s\) \['ppo2'\]; allowed: \["):
+        make_jobs(["ppo2"], ["sustained"], [0])
+    with pytest.raises(ValueError, match="sustainable"):
+        make_jobs(["random"], ["sustainable"], [0])
+    with pytest.raises(ValueError, match="repeat a seed"):
+        make_jobs(["random"], ["sustained"], [0, 0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"n": 0}, "n=0 must be a positive integer"),
+        ({"budget": 2.5}, "budget=2.5"),
+        ({"steps": {"ppo": -1}}, "steps['ppo']=-1"),
+        ({"device": "tpu"}, "device='tpu'; allowed"),
+        ({"threads": 0}, "threads=0"),
+    ],
+)
+def test_bad_settings_are_named(kwargs, needle):
+    with pytest.raises(ValueError) as err:
+        SweepSettings(**kwargs)
+    assert needle in str(err.value)
+
+
+def test_rl_config_takes_the_family_config_with_the_job_seed_and_steps(tmp_path):
+    settings = SweepSettings(steps={"ppo": 3000}, configs_dir=CONFIGS)
+    cfg = rl_config("ppo", "ph_triggered", settings, seed=3)
+    assert (cfg.algo, cfg.task, cfg.seed, cfg.total_steps) == ("ppo", "ph_triggered", 3, 3000)
+    assert cfg.eval.at_end is False
+    with pytest.raises(ValueError, match=r"no training config .*ppo_dataset\.yaml.*found: \["):
+        rl_config("ppo", "dataset", settings, seed=0)
+
+
+def test_search_sweep_writes_report_readable_results_and_skips_finished_jobs(tmp_path):
+    settings = SweepSettings(n=2, budget=12, configs_dir=CONFIGS)
+    jobs = make_jobs(["random", "cmaes"], ["realisable"], [0, 1])
+    files = sweep(jobs, settings, tmp_path, workers=1, progress=False)
+    assert [f.parent.name for f in files] == [j.name for j in jobs]
+    runs = load_runs(files)
+    assert [r["method"] for r in runs] == ["random", "random", "cmaes", "cmaes"]
+    for run in runs:
+        assert len(run["rows"]) == 2
+        for row in run["rows"]:
+            assert row["sim_calls"] <= 12
+            assert row["edits_to_success"] is None  # searches make no edits
+            assert len(row["release"]) == len(row["target_release"]) == 24
+    data = json.loads(files[0].read_text())
+    assert data["settings"]["budget"] == 12
+    assert set(data["settings"]["timings_s"]) == {"train_s", "eval_s", "total_s"}
+    # seeds reseed the search, not the targets
+    a, b = (json.loads(f.read_text())["rows"] for f in files[:2])
+    assert [r["target_release"] for r in a] == [r["target_release"] for r in b]
+    assert data["settings"]["method_seed"] != json.loads(files[1].read_text())["settings"][
+        "method_seed"
+    ]
+    before = [f.stat().st_mtime_ns for f in files]
+    messages: list[str] = []
+    sweep(jobs, settings, tmp_path, workers=1, progress=False, echo=messages.append)
+    assert [f.stat().st_mtime_ns for f in files] == before
+    assert messages == [f"sweep: 4 job(s) already done in {tmp_path}, skipped"]
+
+
+def test_rl_job_trains_records_edits_and_learning_curves(tmp_path):
+    settings = SweepSettings(n=2, steps={"ppo": 1024}, configs_dir=CONFIGS)
+    (file,) = sweep(make_jobs(["ppo"], ["realisable"], [0]), settings, tmp_path, workers=1,
+                    progress=False)  # fmt: skip
+    data = json.loads(file.read_text())
+    assert data["settings"]["budget"] == 21
+    assert data["settings"]["timings_s"]["train_s"] > 0
+    for row in data["rows"]:
+        assert row["sim_calls"] <= 21
+        c = row["calls_to_success"]
+        assert row["edits_to_success"] == (None if c is None else c - 1)
+    (log,) = find_training_logs([tmp_path]).values()
+    assert log["label"] == "ppo realisable"
+    assert log["steps"][-1] == 1024
+
+
+def test_a_failing_job_is_reported_and_the_others_finish(tmp_path):
+    settings = SweepSettings(n=1, budget=4, configs_dir=str(tmp_path / "no_configs"))
+    jobs = make_jobs(["ppo", "random"], ["sustained"], [0])
+    messages: list[str] = []
+    with pytest.raises(RuntimeError, match=r"1 of 2 sweep job.*ppo_sustained_s0"):
+        sweep(jobs, settings, tmp_path, workers=1, progress=False, echo=messages.append)
+    assert (tmp_path / "random_sustained_s0" / "results.json").is_file()
+    assert any("no training config" in m for m in messages)
+
+
+def test_bench_agents_tables_and_goal_check(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import bench_agents
+
+    settings = SweepSettings(n=2, budget=8, configs_dir=CONFIGS)
+    files = sweep(make_jobs(["random", "cmaes"], ["sustained"], [0, 1]), settings, tmp_path,
+                  workers=1, progress=False)  # fmt: skip
+    cells = bench_agents.summarise(files)
+    assert [(c["method"], c["family"], c["runs"], c["targets"]) for c in cells] == [
+        ("random", "sustained", 2, 2),
+        ("cmaes", "sustained", 2, 2),
+    ]
+    for c in cells:
+        assert c["within_10_edits"] is None and not c["trained"]
+        assert c["design_s_per_seed"] > 0
+    # a hand-made policy cell: solved all in 3 calls (2 edits); CMA-ES median 30 calls
+    policy = {**cells[0], "method": "ppo", "trained": True, "within_10_edits": 0.95,
+              "median_calls_to_success": 3.0}  # fmt: skip
+    cma = {**cells[1], "success_rate": 1.0, "median_calls_to_success": 30.0}
+    (goal,) = bench_agents.check_goal([policy, cma])
+    assert goal["success_goal_met"] and goal["ratio_goal_met"]
+    assert goal["cmaes_calls_ratio"] == pytest.approx(10.0)
+
+
+def test_sweep_script_reports_bad_input_before_running(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT))
+    from experiments.sweep import main
+
+    assert main(["--methods", "ppo", "dqn", "--out", str(tmp_path / "s")]) == 2
+    assert "unknown method(s) ['dqn']" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+    assert main(["--methods", "random", "--families", "sustained", "--seeds", "0", "--n", "1",
+                 "--budget", "4", "--out", str(tmp_path / "s"), "--no-progress"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "| random | sustained | 1 × 1 |" in out
+    assert (tmp_path / "s" / "report.md").is_file()
