@@ -27,4 +27,5 @@ def test_quickstart_has_exactly_two_commands():
     quickstart = README.read_text(encoding="utf-8").split("## Quickstart", 1)[1].split("## ", 1)[0]
     commands = re.findall(r"```bash\n(.*?)```", quickstart, re.S)
     assert len(commands) == 2
-    assert "nanoenv simulate" in commands[0] and "pytest" in commands[1]
+    assert commands[0].strip().endswith("nanoenv demo")
+    assert commands[1].strip().endswith("pytest")
