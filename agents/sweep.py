@@ -80,6 +80,12 @@ class SweepSettings:
                 raise ValueError(f"steps[{algo!r}]={steps!r} must be a positive integer")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"device={self.device!r}; allowed: 'cpu', 'cuda', 'auto'")
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device='cuda' but torch finds no CUDA device here; allowed: "
+                                 "'cpu', or 'auto' (CUDA when present)")  # fmt: skip
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads} must be positive (or None)")
 

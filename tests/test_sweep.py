@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from agents.report import find_training_logs, load_runs
 from agents.sweep import SweepSettings, make_jobs, rl_config, sweep
@@ -17,8 +18,6 @@ CONFIGS = str(ROOT / "experiments" / "configs")
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    import torch
-
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -51,6 +50,12 @@ def test_bad_settings_are_named(kwargs, needle):
     with pytest.raises(ValueError) as err:
         SweepSettings(**kwargs)
     assert needle in str(err.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_without_a_device_is_refused_before_any_job():
+    with pytest.raises(ValueError, match="device='cuda' but torch finds no CUDA device"):
+        SweepSettings(device="cuda")
 
 
 def test_rl_config_takes_the_family_config_with_the_job_seed_and_steps(tmp_path):
