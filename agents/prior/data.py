@@ -1,0 +1,274 @@
+"""Training pairs ``(design, condition)`` for the generative priors.
+
+A pair is a normalised design ``z ∈ [-1, 1]^dim`` of a carrier's default design space
+and the ``CONDITION_SIZE`` (81) float32 vector that
+:meth:`nanoenv.envs.problem.TargetTable.condition` computes for a target whose curve is
+that design's release curve: the release on a 24-point :func:`~nanoenv.tasks.time_grid`,
+pH and temperature of the medium on the grid (``(pH − 7.4)/2``, ``(T − 37 °C)/5``), and
+nine task features (``log10(horizon/168 h)``, five drug descriptors, three patient
+descriptors). :func:`condition_vectors` computes the same layout for a whole batch at once
+(a test checks it against ``TargetTable``).
+
+Simulated pairs (:func:`make_training_pairs`)
+    Uniform random designs, each simulated in one batched simulator call under a *context*
+    (medium schedule, drug, horizon, patient) taken from targets drawn from task families
+    (``families``). The time grid ends either at the context's own horizon or — with
+    probability ``crossing_share`` — where the design's curve first reaches a random level
+    in 50–99 % (as the ``realisable`` family builds its targets), so that most curves carry
+    information rather than sitting flat at 0 or 1.
+
+Real pairs (:func:`real_data_pairs`)
+    The measured curves shipped in :mod:`nanoenv.data` (PLAI: Bannigan et al. 2023 for
+    polymers; Yanes et al. 2025 for liposomes), interpolated onto the 24-point grid to their
+    last measurement exactly as the ``dataset`` task families do, paired with the measured
+    formulation mapped by :meth:`DesignSpace.to_normalized` into the carrier's default
+    space and **clipped to** ``[-1, 1]``: the PLAI devices are microparticles to implants,
+    so their radius always clips to 250 nm (the upper bound), and a few drug loadings clip
+    to 40 %; for liposomes the LCST (no thermo lipid, LCST outside 35–50 °C) and some
+    drug:lipid ratios, radii and zeta potentials clip. They are a small share of the
+    training set (``real_fraction``) because the simulator does not reproduce every
+    measured curve: they pull the prior toward formulations people actually make.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from nanoenv.design_space import DesignSpace
+from nanoenv.envs.problem import CONDITION_SIZE, MAX_SEGMENTS, TargetTable
+from nanoenv.kinetics import Carrier, Drug, ReleaseConditions, simulate_release
+from nanoenv.kinetics.drug import DRUG_BOUNDS
+from nanoenv.tasks import Target, get_family, time_grid
+
+__all__ = [
+    "DEFAULT_FAMILIES",
+    "condition_vectors",
+    "make_training_pairs",
+    "real_data_pairs",
+    "target_conditions",
+]
+
+#: Task families whose media, drugs, horizons and patients give the training contexts.
+DEFAULT_FAMILIES: dict[str, tuple[str, ...]] = {
+    "polymer": ("realisable", "sustained", "ph_triggered", "burst_then_sustained",
+                "therapeutic_window"),
+    "liposome": ("thermal_triggered", "dataset_liposome"),
+}  # fmt: skip
+_DRUG_FIELDS = tuple(DRUG_BOUNDS)
+_PRESETS = ("sink", "tumour", "hyperthermia")
+# probe grid for the level-crossing horizon: 1 h to 90 days, log-spaced (as tasks.py)
+_PROBE_H = torch.logspace(0.0, math.log10(90 * 24.0), 48, dtype=torch.float64)
+
+
+def _drug_features(drug_values: torch.Tensor) -> torch.Tensor:
+    """``(B, 5)`` drug descriptors from ``(B, len(DRUG_BOUNDS))`` raw drug values, as
+    :mod:`nanoenv.envs.problem` computes them."""
+    f = {k: drug_values[:, i] for i, k in enumerate(_DRUG_FIELDS)}
+    return torch.stack(
+        [
+            torch.log10(f["mw_g_mol"] / 300.0),
+            f["logp"] / 3.0,
+            (f["pka"] - 7.0) / 3.0,
+            f["charge"],
+            torch.log10(f["solubility_mg_ml"]) / 3.0,
+        ],
+        dim=1,
+    )
+
+
+def condition_vectors(
+    times_h: torch.Tensor,
+    release: torch.Tensor,
+    schedules: torch.Tensor,
+    drug_values: torch.Tensor,
+    patient_features: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(B, CONDITION_SIZE)`` float32 conditioning vectors (the layout of
+    :meth:`TargetTable.condition`), computed for a batch without building targets.
+
+    :param times_h: ``(B, 24)`` time grids, hours.
+    :param release: ``(B, 24)`` cumulative fractions released on the grids.
+    :param schedules: ``(B, 6, K)`` padded medium schedules
+        (:meth:`ReleaseConditions.padded`): start times (h), pH, temperature (°C), ...
+    :param drug_values: ``(B, 5)`` drug fields in :data:`DRUG_BOUNDS` order.
+    :param patient_features: ``(B, 3)`` patient descriptors (zeros when ``None``).
+    """
+    times_h = times_h.to(torch.float64)
+    schedules = schedules.to(torch.float64)
+    index = torch.searchsorted(schedules[:, 0].contiguous(), times_h, right=True) - 1
+    ph = schedules[:, 1].gather(1, index)
+    temperature = schedules[:, 2].gather(1, index)
+    horizon = torch.log10(times_h[:, -1:] / 168.0)
+    if patient_features is None:
+        patient_features = torch.zeros(times_h.shape[0], 3, dtype=torch.float64)
+    out = torch.cat(
+        [
+            release.to(torch.float64),
+            (ph - 7.4) / 2.0,
+            (temperature - 37.0) / 5.0,
+            horizon,
+            _drug_features(drug_values.to(torch.float64)),
+            patient_features.to(torch.float64),
+        ],
+        dim=1,
+    )
+    assert out.shape[1] == CONDITION_SIZE
+    return out.float()
+
+
+def target_conditions(
+    targets: Sequence[Target], device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """``(n, CONDITION_SIZE)`` float32 conditions of targets (via :class:`TargetTable`)."""
+    return TargetTable(list(targets), torch.device(device)).condition()
+
+
+def _contexts(
+    families: Sequence[str], carrier: Carrier, pool: int, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
+    """Media, drugs, horizons and patient features of ``pool`` targets per family."""
+    targets: list[Target] = []
+    for name in families:
+        family = get_family(name)
+        if family.carrier is not carrier:
+            raise ValueError(
+                f"families names {name!r}, a {family.carrier.name.lower()} task family; the "
+                f"prior is for {carrier.name.lower()} carriers"
+            )
+        space = DesignSpace.for_carrier(carrier) if name != "dataset" else None
+        seeds = rng.integers(2**63, size=pool)
+        rngs = [np.random.default_rng(int(s)) for s in seeds]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            targets += family.sample_many(rngs, space)
+    table = TargetTable(targets, torch.device("cpu"))
+    return {
+        "schedules": torch.stack([t.conditions.padded(MAX_SEGMENTS) for t in targets]),
+        "drug": torch.tensor(
+            [[float(getattr(t.drug, k)) for k in _DRUG_FIELDS] for t in targets],
+            dtype=torch.float64,
+        ),
+        "horizon": torch.tensor([t.horizon_h for t in targets], dtype=torch.float64),
+        "patient": table.condition()[:, -3:].double(),
+    }
+
+
+def _simulated_pairs(
+    n: int,
+    space: DesignSpace,
+    families: Sequence[str],
+    rng: np.random.Generator,
+    crossing_share: float,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    ctx = _contexts(families, space.carrier, max(1, min(512, n)), rng)
+    m = len(ctx["horizon"])
+    pick = torch.as_tensor(rng.integers(m, size=n))
+    schedules = ctx["schedules"][pick]
+    drug_values = ctx["drug"][pick]
+    horizon = ctx["horizon"][pick].clone()
+    patient = ctx["patient"][pick]
+    z = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(n, space.dim)))
+    formulation = space.to_formulation(z.to(device), validate=False)
+    dev = lambda x: x.to(device)  # noqa: E731
+    conditions_d = ReleaseConditions(*(dev(x) for x in schedules.unbind(1)))
+    drug_d = Drug("batch", *(dev(x) for x in drug_values.unbind(1)))
+    # horizon where the curve first reaches a random level in 50-99 % (realisable-style)
+    probe = simulate_release(
+        formulation, dev(_PROBE_H).expand(n, -1), conditions_d, drug_d, validate=False
+    ).cpu()
+    level = torch.as_tensor(rng.uniform(0.5, 0.99, size=n))
+    reached = probe >= level[:, None]
+    first = torch.argmax(reached.to(torch.int8), dim=1)
+    use = torch.as_tensor(rng.uniform(size=n) < crossing_share) & reached.any(1) & ~reached[:, 0]
+    horizon[use] = _PROBE_H[first[use]]
+    times = time_grid(1.0).unsqueeze(0) * horizon[:, None]
+    release = simulate_release(formulation, dev(times), conditions_d, drug_d, validate=False)
+    cond = condition_vectors(times, release.cpu(), schedules, drug_values, patient)
+    return z.float(), cond
+
+
+def real_data_pairs(carrier: str | Carrier = "polymer") -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Pairs from the measured curves in :mod:`nanoenv.data` (mapping in the module doc).
+
+    :returns: ``(z (n, dim), conditions (n, CONDITION_SIZE), n_clipped)``: designs clipped
+        to ``[-1, 1]`` and how many designs had at least one coordinate clipped.
+    """
+    from nanoenv.data import DataCleaningWarning, liposome_curves, plai_curves
+
+    carrier = Carrier.parse(carrier)
+    space = DesignSpace.for_carrier(carrier)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataCleaningWarning)
+        curves = liposome_curves() if carrier is Carrier.LIPOSOME else plai_curves()
+    targets = []
+    for i in range(len(curves.curve_ids)):
+        mask = curves.mask[i]
+        t, y = curves.times_h[i][mask].numpy(), curves.release[i][mask].numpy()
+        if t[0] > 0:
+            t, y = np.concatenate([[0.0], t]), np.concatenate([[0.0], y])
+        grid = time_grid(float(t[-1]))
+        release = torch.as_tensor(np.interp(grid.numpy(), t, y), dtype=torch.float64)
+        drug = Drug(
+            str(curves.groups[i]), **{k: float(getattr(curves.drug, k)[i]) for k in _DRUG_FIELDS}
+        )
+        conditions = ReleaseConditions(
+            **{k: getattr(curves.conditions, k)[i] for k in
+               ("start_h", "ph", "temperature_c", "light_mw_cm2", "magnetic_field_ka_m",
+                "enzyme_activity")}
+        )  # fmt: skip
+        targets.append(Target("dataset", grid, release, conditions, drug, carrier))
+    z = space.to_normalized(curves.formulation).float()
+    clipped = int(((z < -1) | (z > 1)).any(1).sum())
+    return z.clamp(-1.0, 1.0), target_conditions(targets), clipped
+
+
+def make_training_pairs(
+    n: int,
+    families: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    *,
+    carrier: str | Carrier = "polymer",
+    real_fraction: float = 0.02,
+    crossing_share: float = 0.6,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` training pairs: ``(designs (n, dim), conditions (n, CONDITION_SIZE))``, float32
+    on the CPU (details in the module docstring).
+
+    :param n: number of pairs (``≥ 1``).
+    :param families: task families giving the contexts (default
+        :data:`DEFAULT_FAMILIES` of the carrier); all must design ``carrier``.
+    :param seed: seed of every random draw.
+    :param device: device of the simulator calls (``"cpu"`` or ``"cuda"``).
+    :param carrier: ``"polymer"`` or ``"liposome"`` (its default design space).
+    :param real_fraction: share of rows taken from :func:`real_data_pairs` (drawn with
+        replacement), in ``[0, 1)``.
+    :param crossing_share: share of simulated rows whose grid ends at a level crossing.
+    """
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n={n!r} must be a positive number of training pairs")
+    if not 0.0 <= real_fraction < 1.0:
+        raise ValueError(f"real_fraction={real_fraction} must be in [0, 1) (share of rows)")
+    if not 0.0 <= crossing_share <= 1.0:
+        raise ValueError(f"crossing_share={crossing_share} must be in [0, 1] (share of rows)")
+    carrier = Carrier.parse(carrier)
+    key = "liposome" if carrier is Carrier.LIPOSOME else "polymer"
+    families = tuple(families) if families is not None else DEFAULT_FAMILIES[key]
+    rng = np.random.default_rng(seed)
+    space = DesignSpace.for_carrier(carrier)
+    n_real = min(round(real_fraction * n), n - 1)
+    z, cond = _simulated_pairs(
+        n - n_real, space, families, rng, crossing_share, torch.device(device)
+    )
+    if n_real:
+        rz, rc, _ = real_data_pairs(carrier)
+        pick = torch.as_tensor(rng.integers(len(rz), size=n_real))
+        z, cond = torch.cat([z, rz[pick]]), torch.cat([cond, rc[pick]])
+    perm = torch.as_tensor(rng.permutation(n))
+    return z[perm], cond[perm]

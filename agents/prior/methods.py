@@ -1,0 +1,336 @@
+"""Design methods built on a generative prior (the :class:`agents.baselines.DesignMethod`
+interface, with the same budget accounting: one simulated design is one simulator call,
+the prior's screening included).
+
+==================  ============================================================
+:class:`PriorScreen`       ``"prior"``: one-shot best of ``m`` prior samples (``m`` calls)
+:class:`PriorGuidedPolicy` ``"prior+ppo"``: an episode that starts from the prior's
+                           screened proposal (``m`` calls + 1 for the environment's first
+                           evaluation) and a PPO policy's edits (1 call each)
+==================  ============================================================
+
+:func:`train_prior_guided` trains that PPO policy on the batched environment whose episodes
+start from the prior's screened proposal (``initial_design=PriorDesigner(prior, m)``), with
+the PPO settings of ``experiments/configs/ppo_realisable.yaml``. The defaults ``m = 8`` and
+``max_edits = 11`` make a whole episode ``8 + 1 + 11 = 20`` simulator calls at most.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.baselines import DesignResult, _check_budget, _Search
+from agents.prior.models import GenerativePrior, load_prior
+from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
+from agents.prior.train import load_default_prior
+from nanoenv.envs.formulation_design import FormulationDesignEnv
+from nanoenv.envs.problem import TargetTable
+from nanoenv.tasks import Target, get_family
+
+__all__ = ["PriorGuidedPolicy", "PriorScreen", "load_prior_guided", "train_prior_guided"]
+
+#: PPO settings of the prior-guided policy (those of experiments/configs/ppo_realisable.yaml).
+PPO_HYPERPARAMETERS: dict[str, Any] = {
+    "learning_rate": 3.0e-4, "n_steps": 128, "batch_size": 256, "n_epochs": 10, "gamma": 0.95,
+    "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "max_grad_norm": 0.5,
+    "policy_kwargs": {"net_arch": [128, 128], "activation_fn": "tanh", "log_std_init": -0.5},
+}  # fmt: skip
+
+
+class _PriorCache:
+    """Priors per carrier: the one given, or the shipped default of the target's carrier."""
+
+    def __init__(self, prior: GenerativePrior | None, kind: str, device: str) -> None:
+        self.prior, self.kind, self.device = prior, kind, device
+        self._loaded: dict[str, GenerativePrior] = {}
+
+    def get(self, target: Target) -> GenerativePrior:
+        if self.prior is not None:
+            _check_prior(self.prior, target)
+            return self.prior
+        carrier = target.carrier.name.lower()
+        if carrier not in self._loaded:
+            self._loaded[carrier] = load_default_prior(carrier, self.kind, self.device)
+        return self._loaded[carrier]
+
+
+class PriorScreen:
+    """One-shot sample-and-screen: ``m`` prior samples simulated in one batched call; the
+    best is returned. ``sim_calls = min(m, budget)``.
+
+    :param prior: a trained prior (``None``: the shipped prior of each target's carrier).
+    :param m: candidates per target.
+    :param kind: shipped prior used when ``prior`` is ``None``: ``"cvae"`` or ``"flow"``.
+    :param temperature: scale of the prior's base noise.
+    :param device: device of the simulation and of the prior.
+    :param name: the method's name in result tables.
+    """
+
+    def __init__(
+        self,
+        prior: GenerativePrior | None = None,
+        m: int = 16,
+        *,
+        kind: str = "cvae",
+        temperature: float = 1.0,
+        device: str = "cpu",
+        name: str = "prior",
+    ) -> None:
+        if m < 1:
+            raise ValueError(f"m={m} must be a positive number of candidates (simulator calls)")
+        self.priors = _PriorCache(prior, kind, device)
+        self.m = int(m)
+        self.temperature = float(temperature)
+        self.device = device
+        self.name = name
+
+    def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
+        """Best of ``min(m, budget)`` prior samples for ``target``."""
+        search = _Search(problem_spec(target, self.device), target, budget, self.name)
+        prior = self.priors.get(target)
+        cond = TargetTable([target], torch.device("cpu")).condition()
+        gen = torch.Generator().manual_seed(int(seed))
+        m = min(self.m, search.remaining)
+        z = prior.sample(cond, m, generator=gen, temperature=self.temperature)[0]
+        with torch.no_grad():
+            search.evaluate(z.to(search.spec.device))
+        return search.result()
+
+    def __repr__(self) -> str:
+        return f"PriorScreen(m={self.m}, name={self.name!r})"
+
+
+class PriorGuidedPolicy:
+    """A PPO policy that refines the prior's screened proposal by edits.
+
+    One episode of :class:`~nanoenv.envs.FormulationDesignEnv` whose first design is the
+    best of ``m`` prior samples: ``m`` screening calls, 1 call for the environment's
+    evaluation of the proposal, then 1 call per edit, up to ``max_edits`` edits, stopping
+    at the first design with ``f2 ≥ success_f2`` or when the budget is spent (``m`` is cut
+    to ``budget − 1`` if the budget is smaller). The best design seen is returned.
+
+    :param model: a trained SB3 model (``predict(obs, deterministic=True)``).
+    :param prior: the prior proposing the first design.
+    :param m: screened candidates per episode.
+    :param env_kwargs: keywords of the environment (``max_edits``, ``max_step``…).
+    :param name: the method's name in result tables.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        prior: GenerativePrior,
+        m: int = 8,
+        env_kwargs: dict[str, Any] | None = None,
+        *,
+        name: str = "prior+ppo",
+    ) -> None:
+        if not callable(getattr(model, "predict", None)):
+            raise ValueError(f"model must have predict(obs, deterministic=True); got "
+                             f"{type(model).__name__}")  # fmt: skip
+        if m < 1:
+            raise ValueError(f"m={m} must be a positive number of candidates")
+        self.model = model
+        self.prior = prior
+        self.m = int(m)
+        self.env_kwargs = dict(env_kwargs or {})
+        self.name = name
+
+    def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
+        """Screen, then edit, within ``budget`` simulator calls."""
+        budget = _check_budget(budget)
+        if budget < 2:  # no call left for the episode: screen one candidate
+            return PriorScreen(self.prior, 1, name=self.name).design(target, budget, seed=seed)
+        m = min(self.m, budget - 1)
+        spec = problem_spec(target, self.env_kwargs.get("device", "cpu"))
+        kwargs = {**self.env_kwargs, "task": spec.family.name, "design_space": spec.design_space}
+        kwargs["initial_design"] = PriorDesigner(self.prior, m, kwargs.get("device", "cpu"))
+        env = FormulationDesignEnv(**kwargs)
+        space = env.spec_.design_space
+        obs, info = env.reset(seed=seed, options={"target": target})
+        calls = int(info["sim_calls"])
+        history: list[tuple[int, float]] = [(calls, info["f2"])]
+        calls_to_success = calls if info["is_success"] else None
+        best = (info["score"], obs[: space.dim].copy(), info)
+        best_f2 = info["f2"]
+        done = False
+        while not done and calls_to_success is None and calls < budget:
+            action, _ = self.model.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            calls = int(info["sim_calls"])
+            if info["f2"] > best_f2:
+                best_f2 = info["f2"]
+                history.append((calls, best_f2))
+            if calls_to_success is None and info["is_success"]:
+                calls_to_success = calls
+            if info["score"] > best[0]:
+                best = (info["score"], obs[: space.dim].copy(), info)
+        if history[-1][0] != calls:
+            history.append((calls, best_f2))
+        env.close()
+        score, z, info = best
+        z_t = torch.as_tensor(z, dtype=torch.float32)
+        return DesignResult(
+            target, space.to_formulation(z_t[None], validate=False),
+            torch.as_tensor(info["release_curve"]), info["f2"], score, info["cost"], calls,
+            calls_to_success, history, self.name, z_t,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"PriorGuidedPolicy(m={self.m}, name={self.name!r})"
+
+
+def train_prior_guided(
+    family: str = "realisable",
+    steps: int = 30_000,
+    seed: int = 0,
+    device: str = "cpu",
+    prior: GenerativePrior | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    m: int = 8,
+    *,
+    max_edits: int = 11,
+    max_step: float = 0.25,
+    num_envs: int = 8,
+    kind: str = "cvae",
+    edit_penalty: float = 0.0,
+    hyperparameters: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> PriorGuidedPolicy:
+    """Train PPO on episodes that start from the prior's screened proposal.
+
+    :param family: task family trained on.
+    :param steps: environment steps (edits) in total.
+    :param seed: seed of the policy and the environments.
+    :param device: device of the networks and simulator (``"cpu"``, ``"cuda"``, ``"auto"``).
+    :param prior: the prior (``None``: the shipped prior of the family's carrier, ``kind``).
+    :param run_dir: new folder for ``config.yaml``, ``prior.json``, ``prior.pt``,
+        checkpoints, logs (CSV; TensorBoard if installed) and ``final_model.zip``
+        (``None``: a new folder under ``runs/``).
+    :param m: candidates screened per episode (``m + 1 + max_edits`` calls per episode).
+    :param max_edits: edits per episode.
+    :param max_step: largest change of a normalised coordinate per edit.
+    :param num_envs: environments stepped as one batch.
+    :param kind: shipped prior used when ``prior`` is ``None``.
+    :param edit_penalty: ``λ ≥ 0``; when positive, every edit's training reward is reduced
+        by ``λ · mean(a²)`` (``a`` the edit in ``[-1, 1]^dim``), the KL divergence (up to
+        a constant) of the policy's Gaussian edit from ``N(0, I)`` — a reference policy that
+        keeps the prior's proposal — so the policy is regularised toward the prior and
+        departs from its proposal only where that pays. The method is then named
+        ``"prior+ppo-kl"``. Rewards at evaluation are not affected (only f2 counts).
+    :param hyperparameters: PPO keywords replacing :data:`PPO_HYPERPARAMETERS` entries.
+    :param progress: show a progress bar.
+    """
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from agents import sb3_agents as sa
+    from nanoenv.envs import FormulationDesignVectorEnv
+    from nanoenv.envs.sb3 import SB3VecEnvAdapter
+
+    if not edit_penalty >= 0:
+        raise ValueError(f"edit_penalty={edit_penalty} must be >= 0 (reward units per edit)")
+    fam = get_family(family)
+    carrier = fam.carrier.name.lower()
+    prior = prior if prior is not None else load_default_prior(carrier, kind, "cpu")
+    if prior.carrier != carrier:
+        raise ValueError(f"the prior is for {prior.carrier} designs; family {family!r} designs "
+                         f"{carrier} carriers")  # fmt: skip
+    hp = {**PPO_HYPERPARAMETERS, **(hyperparameters or {})}
+    hp["n_steps"] = min(hp["n_steps"], max(8, steps // num_envs))
+    hp["batch_size"] = min(hp["batch_size"], hp["n_steps"] * num_envs)
+    cfg = sa.TrainConfig(
+        algo="ppo", task=family, total_steps=steps, num_envs=num_envs, seed=seed, device=device,
+        env=sa.EnvConfig(max_edits=max_edits, max_step=max_step, device="cpu"),
+        hyperparameters=hp, checkpoint_every=max(steps // 4, num_envs),
+        eval=sa.EvalConfig(at_end=False),
+    )  # fmt: skip
+    if run_dir is None:
+        run = sa.new_folder(cfg.runs_dir, f"prior_ppo_{family}_{sa._utc_stamp()}_s{seed}")
+    else:
+        run = Path(run_dir)
+        if run.exists() and any(run.iterdir()):
+            raise ValueError(f"run folder {str(run)!r} exists and is not empty; runs are never "
+                             "overwritten")  # fmt: skip
+        run.mkdir(parents=True, exist_ok=True)
+    notes = [f"episodes start from the best of m={m} samples of a {prior.kind} prior"]
+    sa._write_run_files(run, cfg, notes)
+    prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
+    env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "initial_design"}
+    info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
+            "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
+    (run / "prior.json").write_text(json.dumps(info, indent=1))
+    native = FormulationDesignVectorEnv(
+        num_envs=num_envs, task=family, initial_design=PriorDesigner(prior, m), **env_kwargs
+    )
+    inner: Any = SB3VecEnvAdapter(native)
+    if edit_penalty > 0:
+        inner = _edit_penalty_wrapper(inner, float(edit_penalty))
+    env = VecMonitor(inner, info_keywords=("is_success", "f2"))
+    env.seed(seed)
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", env, seed=seed, device=sa._resolve_device(device), verbose=0,
+                **sa._hyperparameters(cfg))  # fmt: skip
+    formats = ["csv"] + (["tensorboard"] if sa._tensorboard_available() else [])
+    model.set_logger(configure(str(sa.new_folder(run / "logs", "session")), formats))
+    checkpoint = sa._checkpoint_callback_class()(
+        save_freq=max(cfg.checkpoint_every // num_envs, 1), save_path=str(run / "checkpoints"),
+        name_prefix=sa.CHECKPOINT_PREFIX,
+    )  # fmt: skip
+    callbacks: list[Any] = [checkpoint]
+    if progress:
+        callbacks.append(sa._progress_callback(steps, 0))
+    model.learn(total_timesteps=steps, callback=CallbackList(callbacks))
+    tmp = run / (sa.FINAL_MODEL + ".tmp")
+    model.save(tmp)
+    os.replace(tmp, run / sa.FINAL_MODEL)
+    env.close()
+    name = "prior+ppo-kl" if edit_penalty > 0 else "prior+ppo"
+    method = PriorGuidedPolicy(model, prior, m, env_kwargs, name=name)
+    method.run_dir = run
+    return method
+
+
+def _edit_penalty_wrapper(venv: Any, penalty: float) -> Any:
+    """``venv`` with ``penalty · mean(a²)`` subtracted from every step's reward."""
+    import numpy as np
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    class EditPenalty(VecEnvWrapper):
+        def reset(self) -> Any:
+            return self.venv.reset()
+
+        def step_async(self, actions: Any) -> None:
+            self._actions = np.clip(np.asarray(actions, dtype=np.float32), -1.0, 1.0)
+            self.venv.step_async(actions)
+
+        def step_wait(self) -> Any:
+            obs, rewards, dones, infos = self.venv.step_wait()
+            rewards = rewards - penalty * (self._actions**2).mean(axis=1)
+            return obs, rewards.astype(np.float32), dones, infos
+
+    return EditPenalty(venv)
+
+
+def load_prior_guided(run_dir: str | os.PathLike[str], device: str = "cpu") -> PriorGuidedPolicy:
+    """The :class:`PriorGuidedPolicy` of a :func:`train_prior_guided` run folder."""
+    from stable_baselines3 import PPO
+
+    run = Path(run_dir)
+    if not (run / "prior.json").is_file():
+        raise ValueError(f"{str(run)!r} is not a prior-guided run folder (no prior.json)")
+    info = json.loads((run / "prior.json").read_text())
+    model = PPO.load(run / "final_model.zip", device=device)
+    prior = load_prior(run / "prior.pt", device)
+    name = "prior+ppo-kl" if info.get("edit_penalty", 0.0) > 0 else "prior+ppo"
+    method = PriorGuidedPolicy(model, prior, int(info["m"]), info["env_kwargs"], name=name)
+    method.run_dir = run
+    return method

@@ -1,0 +1,323 @@
+"""Conditional generative models of normalised formulations.
+
+Both families model ``p(z | c)``: a design ``z ∈ [-1, 1]^dim`` in a carrier's default
+design space (the carrier family picks the model and the space; the drug enters through
+its descriptors in ``c``) given the 81-float conditioning vector ``c`` of a target
+(:meth:`nanoenv.envs.problem.TargetTable.condition`: target curve, medium pH and
+temperature on the grid, horizon, drug and patient descriptors). Both embed ``c`` with the
+same small MLP, both return samples inside ``[-1, 1]`` by construction (``tanh``), and both
+share the :class:`GenerativePrior` interface (``loss``, ``sample``, ``save``/``load``).
+
+:class:`ConditionalVAE`
+    Kingma & Welling (2014), Sohn et al. (2015): encoder ``q(w | z, c)``, decoder mean
+    ``tanh(g(w, c))``, Gaussian likelihood with a fixed scale ``sigma`` (a β-VAE with
+    ``β = 2σ²``); samples decode ``w ~ N(0, temperature² I)``.
+
+:class:`ConditionalFlow`
+    A conditional RealNVP (Dinh et al. 2017) of affine coupling layers on
+    ``u = atanh(z)``; samples are ``tanh(f⁻¹(ε; c))``. Chosen as the second family over a
+    conditional GAN or a diffusion model because (i) it is trained by exact maximum
+    likelihood, so it cannot mode-collapse — important for an inverse problem where many
+    formulations give the same curve and the screen needs diverse candidates — and has no
+    adversarial training to tune; (ii) sampling is one network pass (a diffusion model
+    needs tens of denoising steps per sample), which keeps sample-and-screen cheap; (iii)
+    the design has only 9–11 dimensions, where coupling flows are accurate and small.
+    Conditional invertible networks are the usual flow choice for inverse design
+    (Ardizzone et al., "Analyzing inverse problems with invertible neural networks", 2019).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nanoenv.envs.problem import CONDITION_SIZE
+
+__all__ = ["ConditionalFlow", "ConditionalVAE", "GenerativePrior", "load_prior"]
+
+_EDGE = 0.999  # z is clipped to ±_EDGE before atanh (u within ±3.8)
+
+
+def _mlp(sizes: list[int], last_act: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or last_act:
+            layers.append(nn.SiLU())
+    return nn.Sequential(*layers)
+
+
+class GenerativePrior(nn.Module):
+    """Shared parts: the condition embedding, metadata, sampling and (de)serialisation.
+
+    :param dim: design dimension (free parameters of the carrier's default space).
+    :param carrier: ``"polymer"`` or ``"liposome"`` (which design space ``z`` lives in).
+    :param cond_hidden: width of the condition embedding.
+    """
+
+    kind = "base"
+
+    def __init__(self, dim: int, carrier: str = "polymer", cond_hidden: int = 128) -> None:
+        super().__init__()
+        if dim < 2:
+            raise ValueError(f"dim={dim} must be at least 2 design coordinates")
+        self.dim = int(dim)
+        self.carrier = str(carrier)
+        self.cond_hidden = int(cond_hidden)
+        #: free-form provenance (training settings) stored with the weights
+        self.meta: dict[str, Any] = {}
+        self.embed = _mlp([CONDITION_SIZE, cond_hidden, cond_hidden], last_act=True)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (stored with the weights)."""
+        return {"dim": self.dim, "carrier": self.carrier, "cond_hidden": self.cond_hidden}
+
+    def _check(self, cond: torch.Tensor, z: torch.Tensor | None = None) -> None:
+        if cond.dim() != 2 or cond.shape[1] != CONDITION_SIZE:
+            raise ValueError(
+                f"cond must have shape (n, {CONDITION_SIZE}) (TargetTable.condition()); got "
+                f"{tuple(cond.shape)}"
+            )
+        if z is not None and (z.dim() != 2 or z.shape != (cond.shape[0], self.dim)):
+            raise ValueError(
+                f"designs must have shape ({cond.shape[0]}, {self.dim}); got {tuple(z.shape)}"
+            )
+
+    def loss(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Mean training loss (negative ELBO or negative log-likelihood) per pair."""
+        raise NotImplementedError
+
+    def _sample(self, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def noise_dim(self) -> int:
+        """Dimension of the standard normal noise one sample needs."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: torch.Tensor,
+        m: int,
+        *,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``(n, m, dim)`` designs in ``[-1, 1]``: ``m`` samples for each of ``n`` conditions.
+
+        :param cond: ``(n, CONDITION_SIZE)`` conditions.
+        :param m: samples per condition.
+        :param generator: CPU generator of the noise.
+        :param temperature: scale of the base noise (``< 1`` concentrates on the modes).
+        :param noise: ``(n, m, noise_dim)`` standard normal noise to use instead.
+        """
+        self._check(cond)
+        if m < 1:
+            raise ValueError(f"m={m} must be a positive number of samples")
+        n = cond.shape[0]
+        device = next(self.parameters()).device
+        if noise is None:
+            noise = torch.randn(n, m, self.noise_dim, generator=generator)
+        noise = noise.to(device=device, dtype=torch.float32) * float(temperature)
+        c = self.embed(cond.to(device=device, dtype=torch.float32))
+        c = c.repeat_interleave(m, dim=0)
+        z = self._sample(c, noise.reshape(n * m, self.noise_dim))
+        return z.reshape(n, m, self.dim).clamp(-1.0, 1.0)
+
+    def save(self, path: str | os.PathLike[str], *, half: bool = False, **meta: Any) -> Path:
+        """Write the weights, the constructor arguments and ``meta`` to ``path`` (atomic).
+
+        :param half: store the weights as float16 (half the file size; loaded as float32).
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            k: (v.half() if half and v.is_floating_point() else v).cpu()
+            for k, v in self.state_dict().items()
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"kind": self.kind, "config": self.config(), "state": state, "meta": meta}, tmp)
+        os.replace(tmp, path)
+        return path
+
+
+class ConditionalVAE(GenerativePrior):
+    """Conditional VAE over normalised designs (see the module docstring).
+
+    :param dim: design dimension.
+    :param latent: latent dimension.
+    :param hidden: width of the encoder and decoder MLPs (two hidden layers each).
+    :param sigma: fixed scale of the Gaussian likelihood of ``z`` (normalised units).
+    :param carrier: carrier family of the design space.
+    :param cond_hidden: width of the condition embedding.
+    """
+
+    kind = "cvae"
+
+    def __init__(
+        self,
+        dim: int,
+        latent: int = 8,
+        hidden: int = 192,
+        sigma: float = 0.1,
+        carrier: str = "polymer",
+        cond_hidden: int = 128,
+    ) -> None:
+        super().__init__(dim, carrier, cond_hidden)
+        if not sigma > 0:
+            raise ValueError(f"sigma={sigma} must be positive (normalised design units)")
+        self.latent = int(latent)
+        self.hidden = int(hidden)
+        self.sigma = float(sigma)
+        self.encoder = _mlp([dim + cond_hidden, hidden, hidden, 2 * latent])
+        self.decoder = _mlp([latent + cond_hidden, hidden, hidden, dim])
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "latent": self.latent, "hidden": self.hidden,
+                "sigma": self.sigma}  # fmt: skip
+
+    @property
+    def noise_dim(self) -> int:
+        return self.latent
+
+    def decode(self, w: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Decoder mean in ``[-1, 1]`` for latents ``w`` and embedded conditions ``c``."""
+        return torch.tanh(self.decoder(torch.cat([w, c], dim=1)))
+
+    def loss(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Negative ELBO per pair (``Σ (z − ẑ)²/2σ² + KL(q(w|z,c) ‖ N(0, I))``)."""
+        self._check(cond, z)
+        c = self.embed(cond)
+        mu, logvar = self.encoder(torch.cat([z, c], dim=1)).chunk(2, dim=1)
+        logvar = logvar.clamp(-12.0, 6.0)
+        w = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        recon = ((z - self.decode(w, c)) ** 2).sum(1) / (2 * self.sigma**2)
+        kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1)
+        return (recon + kl).mean()
+
+    def _sample(self, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.decode(noise, c)
+
+
+class _Coupling(nn.Module):
+    """Affine coupling: the unmasked coordinates are scaled and shifted by functions of
+    the masked ones and the condition."""
+
+    def __init__(self, mask: torch.Tensor, cond_hidden: int, hidden: int) -> None:
+        super().__init__()
+        self.register_buffer("mask", mask)
+        dim = mask.numel()
+        self.net = _mlp([dim + cond_hidden, hidden, hidden, 2 * dim])
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def _st(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s, t = self.net(torch.cat([x * self.mask, c], dim=1)).chunk(2, dim=1)
+        s = 2.0 * torch.tanh(s / 2.0) * (1 - self.mask)
+        return s, t * (1 - self.mask)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Data → noise direction; returns ``(y, log|det J|)``."""
+        s, t = self._st(x, c)
+        return x * torch.exp(s) + t, s.sum(1)
+
+    def inverse(self, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        s, t = self._st(y, c)
+        return (y - t) * torch.exp(-s)
+
+
+class ConditionalFlow(GenerativePrior):
+    """Conditional RealNVP on ``u = atanh(z)`` (see the module docstring for why a flow).
+
+    :param dim: design dimension.
+    :param layers: affine coupling layers (masks alternate and are shuffled).
+    :param hidden: width of each coupling network (two hidden layers).
+    :param carrier: carrier family of the design space.
+    :param cond_hidden: width of the condition embedding.
+    """
+
+    kind = "flow"
+
+    def __init__(
+        self,
+        dim: int,
+        layers: int = 6,
+        hidden: int = 128,
+        carrier: str = "polymer",
+        cond_hidden: int = 128,
+    ) -> None:
+        super().__init__(dim, carrier, cond_hidden)
+        if layers < 2:
+            raise ValueError(f"layers={layers} must be at least 2 coupling layers")
+        self.layers = int(layers)
+        self.hidden = int(hidden)
+        gen = torch.Generator().manual_seed(1234)  # fixed masks, the same on every load
+        masks = []
+        for i in range(layers):
+            if i % 2 == 0:
+                perm = torch.randperm(dim, generator=gen)
+                mask = torch.zeros(dim)
+                mask[perm[: dim // 2]] = 1.0
+            else:
+                mask = 1.0 - masks[-1]
+            masks.append(mask)
+        self.couplings = nn.ModuleList(_Coupling(m, cond_hidden, hidden) for m in masks)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "layers": self.layers, "hidden": self.hidden}
+
+    @property
+    def noise_dim(self) -> int:
+        return self.dim
+
+    def log_prob(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``(n,)`` log-density of ``u = atanh(z)`` given the conditions (nats)."""
+        self._check(cond, z)
+        c = self.embed(cond)
+        x = torch.atanh(z.clamp(-_EDGE, _EDGE))
+        logdet = torch.zeros(z.shape[0], device=z.device)
+        for layer in self.couplings:
+            x, ld = layer(x, c)
+            logdet = logdet + ld
+        base = -0.5 * (x**2).sum(1) - 0.5 * self.dim * math.log(2 * math.pi)
+        return base + logdet
+
+    def loss(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per pair (nats, in ``u`` space)."""
+        return -self.log_prob(z, cond).mean()
+
+    def _sample(self, c: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        x = noise
+        for layer in reversed(self.couplings):
+            x = layer.inverse(x, c)
+        return torch.tanh(x)
+
+
+_KINDS: dict[str, type[GenerativePrior]] = {"cvae": ConditionalVAE, "flow": ConditionalFlow}
+
+
+def build_prior(kind: str, dim: int, carrier: str = "polymer", **kwargs: Any) -> GenerativePrior:
+    """A new, untrained prior of ``kind`` (``"cvae"`` or ``"flow"``)."""
+    if kind not in _KINDS:
+        raise ValueError(f"kind={kind!r}; allowed: {sorted(_KINDS)}")
+    return _KINDS[kind](dim=dim, carrier=carrier, **kwargs)
+
+
+def load_prior(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> GenerativePrior:
+    """A prior saved with :meth:`GenerativePrior.save` (float32, eval mode, on ``device``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"prior weights file {str(path)!r} does not exist")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_prior(blob["kind"], **blob["config"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in blob["state"].items()})  # fmt: skip
+    model.meta = dict(blob.get("meta", {}))
+    return model.to(device).eval()
