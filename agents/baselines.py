@@ -523,12 +523,20 @@ class PolicyRollout:
         self.repeat = repeat
         self.name = name
 
-    def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
-        budget = _check_budget(budget)
+    def make_env(self, target: Target, budget: int) -> FormulationDesignEnv:
+        """The environment an episode on ``target`` runs in (subclasses change how the
+        first design is proposed, for instance)."""
         env_cls = FormulationDesignDiscreteEnv if self.discrete else FormulationDesignEnv
-        env = env_cls(**{"task": target.family, **self.env_kwargs})
+        return env_cls(**{"task": target.family, **self.env_kwargs})
+
+    def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
+        """Roll out episodes on ``target`` within ``budget`` simulator calls, counted as
+        the environment counts them (``info["sim_calls"]``: the first design, every edit,
+        and whatever the environment's initial-design proposer spent)."""
+        budget = _check_budget(budget)
+        env = self.make_env(target, budget)
         space = env.spec_.design_space
-        calls, calls_to_success = 0, None
+        spent, calls, calls_to_success = 0, 0, None  # spent: calls of finished episodes
         history: list[tuple[int, float]] = []
         best_f2, best = -math.inf, None
         first = True
@@ -537,7 +545,7 @@ class PolicyRollout:
             first = False
             done = False
             while True:
-                calls += 1
+                calls = spent + int(info["sim_calls"])
                 if info["f2"] > best_f2:
                     best_f2 = info["f2"]
                     history.append((calls, best_f2))
@@ -550,6 +558,7 @@ class PolicyRollout:
                 action, _ = self.policy.predict(obs, deterministic=True)
                 obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
+            spent = calls
             if not history or history[-1][0] != calls:
                 history.append((calls, best_f2))
         env.close()

@@ -355,6 +355,10 @@ def find_training_logs(paths: Sequence[str | os.PathLike[str]]) -> dict[str, dic
                             float(row.get("rollout/success_rate") or "nan"),
                             float(row.get("rollout/ep_rew_mean") or "nan"),
                         )
+            prior = run / "prior.json"  # a prior-guided policy (agents.prior)
+            if prior.is_file():
+                penalty = json.loads(prior.read_text()).get("edit_penalty", 0.0)
+                algo = "prior+ppo-kl" if penalty > 0 else "prior+ppo"
             if points:
                 steps = np.array(sorted(points))
                 vals = np.array([points[k] for k in steps])

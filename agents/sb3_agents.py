@@ -442,6 +442,24 @@ def new_folder(parent: str | os.PathLike[str], name: str) -> Path:
     raise OSError(f"could not make a new folder {name!r} in {str(parent)!r}")
 
 
+def make_run_folder(
+    run_dir: str | os.PathLike[str] | None,
+    parent: str | os.PathLike[str],
+    prefix: str,
+    seed: int,
+) -> Path:
+    """``run_dir`` (created; it must not hold anything: runs are never overwritten), or a
+    new folder ``<parent>/<prefix>_<UTC timestamp>_s<seed>[_n]``."""
+    if run_dir is None:
+        return new_folder(parent, f"{prefix}_{_utc_stamp()}_s{seed}")
+    run = Path(run_dir)
+    if run.exists() and any(run.iterdir()):
+        raise ValueError(f"run folder {str(run)!r} exists and is not empty; runs are never "
+                         "overwritten")  # fmt: skip
+    run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
 def _package_versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -595,14 +613,7 @@ def train(
         if config is None:
             raise ValueError("a config is needed unless resuming")
         cfg = config if isinstance(config, TrainConfig) else load_config(config)
-        if run_dir is None:
-            run = new_folder(cfg.runs_dir, f"{cfg.algo}_{cfg.task}_{_utc_stamp()}_s{cfg.seed}")
-        else:
-            run = Path(run_dir)
-            if run.exists() and any(run.iterdir()):
-                raise ValueError(f"run folder {str(run)!r} exists and is not empty; runs are "
-                                 "never overwritten")  # fmt: skip
-            run.mkdir(parents=True, exist_ok=True)
+        run = make_run_folder(run_dir, cfg.runs_dir, f"{cfg.algo}_{cfg.task}", cfg.seed)
     device = _resolve_device(cfg.device)
     algo_cls = _algo_class(cfg.algo)
     formats = ["csv"]

@@ -51,6 +51,7 @@ __all__ = [
     "TaskFamily",
     "benchmark_suite",
     "get_family",
+    "measured_targets",
     "sample_target",
     "time_grid",
 ]
@@ -369,6 +370,20 @@ def _measured_curves(
         )  # fmt: skip
         out.append((grid, release, conditions, drug))
     return tuple(out)
+
+
+def measured_targets(dataset: str, carrier: Carrier | None = None) -> list[Target]:
+    """Every measured curve of ``dataset`` (``"plai"`` or ``"liposome"``) as a
+    :class:`Target` of the ``dataset`` / ``dataset_liposome`` family, in the data's order,
+    on a :func:`time_grid` to its last time point (linear interpolation between
+    measurements; release 0 at t = 0 when the first measurement is later)."""
+    if dataset not in ("plai", "liposome"):
+        raise ValueError(f"dataset={dataset!r}; allowed: 'plai', 'liposome'")
+    family = "dataset" if dataset == "plai" else "dataset_liposome"
+    if carrier is None:
+        carrier = Carrier.POLYMER if dataset == "plai" else Carrier.LIPOSOME
+    return [Target(family, t, release, conditions, drug, carrier)
+            for t, release, conditions, drug in _measured_curves(dataset)]  # fmt: skip
 
 
 def _dataset(rng: np.random.Generator, space: DesignSpace) -> Target:

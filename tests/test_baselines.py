@@ -1,7 +1,6 @@
 """Design baselines: improvement, budgets, determinism, agreement with the env, policies."""
 
 import json
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,15 +20,7 @@ from agents import (
 from nanoenv.envs import FormulationDesignEnv
 from nanoenv.tasks import benchmark_suite
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Batches of a few dozen designs: intra-op threads only add synchronisation, which
-    stalls badly when the machine is loaded, so run this module single-threaded."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -332,3 +332,17 @@ def test_bad_initial_designers_are_named(returned, needle):
     assert needle in str(err.value)
     with pytest.raises(ValueError, match="initial_design='middle'"):
         FormulationDesignEnv(initial_design="middle")
+
+
+def test_measured_targets_are_the_dataset_families_curves():
+    from nanoenv.tasks import measured_targets
+
+    plai = measured_targets("plai")
+    assert len(plai) == 153 and {t.family for t in plai} == {"dataset"}
+    lipo = measured_targets("liposome")
+    assert {t.family for t in lipo} == {"dataset_liposome"}
+    assert all(t.carrier.name == "LIPOSOME" for t in lipo)
+    for t in plai[:5] + lipo[:5]:
+        assert t.times_h[0] == 0 and (t.release >= 0).all() and (t.release <= 1).all()
+    with pytest.raises(ValueError, match="dataset='pla'; allowed"):
+        measured_targets("pla")

@@ -3,7 +3,6 @@ prior-guided agent and ``nanoenv design``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +34,7 @@ from nanoenv.envs.problem import CONDITION_SIZE, MAX_SEGMENTS, TargetTable
 from nanoenv.kinetics.drug import DRUG_BOUNDS
 from nanoenv.tasks import benchmark_suite
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

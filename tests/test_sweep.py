@@ -16,12 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = str(ROOT / "experiments" / "configs")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_make_jobs_is_the_product_and_rejects_bad_names():
@@ -158,3 +153,19 @@ def test_sweep_script_reports_bad_input_before_running(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| random | sustained | 1 × 1 |" in out
     assert (tmp_path / "s" / "report.md").is_file()
+
+
+def test_the_prior_methods_register_and_run_in_a_sweep(tmp_path):
+    from agents.prior import sweep as prior_sweep
+    from agents.sweep import METHODS
+
+    assert {"prior", "prior-flow", "prior+ppo", "prior+ppo-kl"} <= set(METHODS)
+    assert METHODS["prior+ppo"].trains and not METHODS["prior"].trains
+    settings = SweepSettings(n=2, configs_dir=CONFIGS)
+    (file,) = sweep(make_jobs(["prior"], ["sustained"], [0]), settings, tmp_path, workers=1,
+                    progress=False)  # fmt: skip
+    data = json.loads(file.read_text())
+    assert data["settings"]["budget"] == prior_sweep.SCREEN_M
+    assert all(r["sim_calls"] == prior_sweep.SCREEN_M for r in data["rows"])
+    # the guided policy's whole episode fits the budget of 20 calls
+    assert prior_sweep.GUIDED_M + 1 + prior_sweep.GUIDED_EDITS == 20

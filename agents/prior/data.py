@@ -43,7 +43,7 @@ from nanoenv.design_space import DesignSpace
 from nanoenv.envs.problem import CONDITION_SIZE, MAX_SEGMENTS, TargetTable
 from nanoenv.kinetics import Carrier, Drug, ReleaseConditions, simulate_release
 from nanoenv.kinetics.drug import DRUG_BOUNDS
-from nanoenv.tasks import Target, get_family, time_grid
+from nanoenv.tasks import Target, get_family, measured_targets, time_grid
 
 __all__ = [
     "DEFAULT_FAMILIES",
@@ -206,23 +206,8 @@ def real_data_pairs(carrier: str | Carrier = "polymer") -> tuple[torch.Tensor, t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataCleaningWarning)
         curves = liposome_curves() if carrier is Carrier.LIPOSOME else plai_curves()
-    targets = []
-    for i in range(len(curves.curve_ids)):
-        mask = curves.mask[i]
-        t, y = curves.times_h[i][mask].numpy(), curves.release[i][mask].numpy()
-        if t[0] > 0:
-            t, y = np.concatenate([[0.0], t]), np.concatenate([[0.0], y])
-        grid = time_grid(float(t[-1]))
-        release = torch.as_tensor(np.interp(grid.numpy(), t, y), dtype=torch.float64)
-        drug = Drug(
-            str(curves.groups[i]), **{k: float(getattr(curves.drug, k)[i]) for k in _DRUG_FIELDS}
-        )
-        conditions = ReleaseConditions(
-            **{k: getattr(curves.conditions, k)[i] for k in
-               ("start_h", "ph", "temperature_c", "light_mw_cm2", "magnetic_field_ka_m",
-                "enzyme_activity")}
-        )  # fmt: skip
-        targets.append(Target("dataset", grid, release, conditions, drug, carrier))
+    dataset = "liposome" if carrier is Carrier.LIPOSOME else "plai"
+    targets = measured_targets(dataset, carrier)
     z = space.to_normalized(curves.formulation).float()
     clipped = int(((z < -1) | (z > 1)).any(1).sum())
     return z.clamp(-1.0, 1.0), target_conditions(targets), clipped

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from agents.baselines import DesignResult, _check_budget, _Search
+from agents.baselines import DesignResult, PolicyRollout, _check_budget, _Search
 from agents.prior.models import GenerativePrior, load_prior
 from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
 from agents.prior.train import load_default_prior
@@ -105,14 +105,15 @@ class PriorScreen:
         return f"PriorScreen(m={self.m}, name={self.name!r})"
 
 
-class PriorGuidedPolicy:
+class PriorGuidedPolicy(PolicyRollout):
     """A PPO policy that refines the prior's screened proposal by edits.
 
     One episode of :class:`~nanoenv.envs.FormulationDesignEnv` whose first design is the
     best of ``m`` prior samples: ``m`` screening calls, 1 call for the environment's
     evaluation of the proposal, then 1 call per edit, up to ``max_edits`` edits, stopping
     at the first design with ``f2 ≥ success_f2`` or when the budget is spent (``m`` is cut
-    to ``budget − 1`` if the budget is smaller). The best design seen is returned.
+    to ``budget − 1`` if the budget is smaller). The best design seen is returned. The
+    episode loop and its call accounting are :class:`~agents.baselines.PolicyRollout`'s.
 
     :param model: a trained SB3 model (``predict(obs, deterministic=True)``).
     :param prior: the prior proposing the first design.
@@ -130,57 +131,31 @@ class PriorGuidedPolicy:
         *,
         name: str = "prior+ppo",
     ) -> None:
-        if not callable(getattr(model, "predict", None)):
-            raise ValueError(f"model must have predict(obs, deterministic=True); got "
-                             f"{type(model).__name__}")  # fmt: skip
+        super().__init__(model, env_kwargs, name=name)
         if m < 1:
             raise ValueError(f"m={m} must be a positive number of candidates")
-        self.model = model
         self.prior = prior
         self.m = int(m)
-        self.env_kwargs = dict(env_kwargs or {})
-        self.name = name
+
+    @property
+    def model(self) -> Any:
+        """The trained SB3 model."""
+        return self.policy
+
+    def make_env(self, target: Target, budget: int) -> FormulationDesignEnv:
+        m = min(self.m, budget - 1)
+        device = self.env_kwargs.get("device", "cpu")
+        spec = problem_spec(target, device)
+        kwargs = {**self.env_kwargs, "task": spec.family.name, "design_space": spec.design_space,
+                  "initial_design": PriorDesigner(self.prior, m, device)}  # fmt: skip
+        return FormulationDesignEnv(**kwargs)
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
         """Screen, then edit, within ``budget`` simulator calls."""
         budget = _check_budget(budget)
         if budget < 2:  # no call left for the episode: screen one candidate
             return PriorScreen(self.prior, 1, name=self.name).design(target, budget, seed=seed)
-        m = min(self.m, budget - 1)
-        spec = problem_spec(target, self.env_kwargs.get("device", "cpu"))
-        kwargs = {**self.env_kwargs, "task": spec.family.name, "design_space": spec.design_space}
-        kwargs["initial_design"] = PriorDesigner(self.prior, m, kwargs.get("device", "cpu"))
-        env = FormulationDesignEnv(**kwargs)
-        space = env.spec_.design_space
-        obs, info = env.reset(seed=seed, options={"target": target})
-        calls = int(info["sim_calls"])
-        history: list[tuple[int, float]] = [(calls, info["f2"])]
-        calls_to_success = calls if info["is_success"] else None
-        best = (info["score"], obs[: space.dim].copy(), info)
-        best_f2 = info["f2"]
-        done = False
-        while not done and calls_to_success is None and calls < budget:
-            action, _ = self.model.predict(obs, deterministic=True)
-            obs, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            calls = int(info["sim_calls"])
-            if info["f2"] > best_f2:
-                best_f2 = info["f2"]
-                history.append((calls, best_f2))
-            if calls_to_success is None and info["is_success"]:
-                calls_to_success = calls
-            if info["score"] > best[0]:
-                best = (info["score"], obs[: space.dim].copy(), info)
-        if history[-1][0] != calls:
-            history.append((calls, best_f2))
-        env.close()
-        score, z, info = best
-        z_t = torch.as_tensor(z, dtype=torch.float32)
-        return DesignResult(
-            target, space.to_formulation(z_t[None], validate=False),
-            torch.as_tensor(info["release_curve"]), info["f2"], score, info["cost"], calls,
-            calls_to_success, history, self.name, z_t,
-        )  # fmt: skip
+        return super().design(target, budget, seed=seed)
 
     def __repr__(self) -> str:
         return f"PriorGuidedPolicy(m={self.m}, name={self.name!r})"
@@ -252,14 +227,7 @@ def train_prior_guided(
         hyperparameters=hp, checkpoint_every=max(steps // 4, num_envs),
         eval=sa.EvalConfig(at_end=False),
     )  # fmt: skip
-    if run_dir is None:
-        run = sa.new_folder(cfg.runs_dir, f"prior_ppo_{family}_{sa._utc_stamp()}_s{seed}")
-    else:
-        run = Path(run_dir)
-        if run.exists() and any(run.iterdir()):
-            raise ValueError(f"run folder {str(run)!r} exists and is not empty; runs are never "
-                             "overwritten")  # fmt: skip
-        run.mkdir(parents=True, exist_ok=True)
+    run = sa.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
     notes = [f"episodes start from the best of m={m} samples of a {prior.kind} prior"]
     sa._write_run_files(run, cfg, notes)
     prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
