@@ -247,8 +247,10 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
         row["times_h"] = r.target.times_h.tolist()
         row["target_release"] = r.target.release.tolist()
         row["release"] = r.release.tolist()
-        c = row["calls_to_success"]
-        row["edits_to_success"] = c - 1 if (c is not None and METHODS[job.method].trains) else None
+        # edits: calls after the episode's first design (and any screening before it)
+        c, start = row["calls_to_success"], (r.history[0][0] if r.history else 1)
+        trained = METHODS[job.method].trains
+        row["edits_to_success"] = c - start if (c is not None and trained) else None
     settings_out = {
         "job": asdict(job),
         "sweep": asdict(settings),

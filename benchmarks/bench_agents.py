@@ -112,7 +112,45 @@ def check_goal(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "success_goal_met": c["within_10_edits"] >= GOAL_SUCCESS,
             "cmaes_success_rate": cma["success_rate"] if cma else None,
             "cmaes_calls_ratio": ratio,
-            "ratio_goal_met": ratio is not None and ratio >= GOAL_RATIO,
+            # "for the same success rate": only a method that meets the success goal
+            "ratio_goal_met": (
+                ratio is not None and ratio >= GOAL_RATIO and c["within_10_edits"] >= GOAL_SUCCESS
+            ),
+        })  # fmt: skip
+    return checks
+
+
+PRIOR_METHODS = ("prior", "prior-flow", "prior+ppo", "prior+ppo-kl")
+PRIOR_GOAL_SUCCESS = 0.95
+PRIOR_GOAL_CALLS = 20
+
+
+def check_prior_goal(cells: list[dict[str, Any]], budgets: dict[str, int]) -> list[dict[str, Any]]:
+    """The generative-prior issue's goal: f2 ≥ 50 on ≥ 95 % of held-out ``realisable`` and
+    ``sustained`` targets with at most 20 simulator calls in all (the method's budget,
+    screening included), and ≥ 10× fewer calls than CMA-ES for the same success."""
+    by = {(c["method"], c["family"]): c for c in cells}
+    checks = []
+    for c in cells:
+        if c["method"] not in PRIOR_METHODS or c["family"] not in GOAL_FAMILIES:
+            continue
+        cma = by.get(("cmaes", c["family"]))
+        ratio = None
+        if cma and cma["median_calls_to_success"] and c["median_calls_to_success"]:
+            ratio = cma["median_calls_to_success"] / c["median_calls_to_success"]
+        success_met = (
+            c["success_rate"] >= PRIOR_GOAL_SUCCESS
+            and budgets.get(c["method"], PRIOR_GOAL_CALLS + 1) <= PRIOR_GOAL_CALLS
+        )
+        checks.append({
+            "method": c["method"],
+            "family": c["family"],
+            "success_rate": c["success_rate"],
+            "budget": budgets.get(c["method"]),
+            "success_goal_met": success_met,
+            "cmaes_success_rate": cma["success_rate"] if cma else None,
+            "cmaes_calls_ratio": ratio,
+            "ratio_goal_met": ratio is not None and ratio >= GOAL_RATIO and success_met,
         })  # fmt: skip
     return checks
 
@@ -162,7 +200,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Goal", "",
               f"A trained policy solves ≥ {GOAL_SUCCESS:.0%} of held-out `realisable` and "
               f"`sustained` targets within {GOAL_EDITS} edits, and CMA-ES needs ≥ "
-              f"{GOAL_RATIO:g}× more simulator calls (median calls to success).", "",
+              f"{GOAL_RATIO:g}× more simulator calls (median calls to success) for the same "
+              "success (the ratio counts only for a method that meets the success goal).", "",
               "| method | family | ≤ 10 edits | met | CMA-ES success | CMA-ES / method calls "
               "| met |", "|---|---|---:|---|---:|---:|---|"]  # fmt: skip
     for g in result["goal"]:
@@ -171,6 +210,21 @@ def to_markdown(result: dict[str, Any]) -> str:
             f"{'yes' if g['success_goal_met'] else 'no'} | {_pct(g['cmaes_success_rate'])} | "
             f"{_num(g['cmaes_calls_ratio'], '.2f')} | {'yes' if g['ratio_goal_met'] else 'no'} |"
         )
+    if result.get("prior_goal"):
+        lines += ["", "## Goal of the generative prior", "",
+                  f"f2 ≥ 50 on ≥ {PRIOR_GOAL_SUCCESS:.0%} of held-out `realisable` and "
+                  f"`sustained` targets with ≤ {PRIOR_GOAL_CALLS} simulator calls in all "
+                  f"(screening included), and ≥ {GOAL_RATIO:g}× fewer calls than CMA-ES "
+                  "(median calls to success) for the same success.", "",
+                  "| method | family | success | calls budget | met | CMA-ES success | "
+                  "CMA-ES / method calls | met |", "|---|---|---:|---:|---|---:|---:|---|"]
+        for g in result["prior_goal"]:
+            lines.append(
+                f"| {g['method']} | {g['family']} | {_pct(g['success_rate'])} | {g['budget']} | "
+                f"{'yes' if g['success_goal_met'] else 'no'} | {_pct(g['cmaes_success_rate'])} | "
+                f"{_num(g['cmaes_calls_ratio'], '.2f')} | "
+                f"{'yes' if g['ratio_goal_met'] else 'no'} |"
+            )
     lines += [""]
     for name, p in result["plots"].items():
         lines.append(f"![{name}]({Path(p).name})")
@@ -195,6 +249,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--budget", type=int, default=500)
     parser.add_argument("--ppo-steps", type=int, default=None, help="default 100000")
     parser.add_argument("--sac-steps", type=int, default=None, help="default 20000")
+    parser.add_argument("--prior-steps", type=int, default=None,
+                        help="training steps of the prior-guided policies (default 30000)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--runs", default=None, help="job folders (default runs/bench_agents)")
@@ -208,9 +264,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ppo": args.ppo_steps or (4096 if quick else 100_000),
         "sac": args.sac_steps or (1000 if quick else 20_000),
     }
-    for m in args.methods:  # prior+ppo trains a PPO policy too
+    for m in args.methods:  # the prior-guided methods train a PPO policy too
         if m not in steps and m in METHODS and METHODS[m].trains:
-            steps[m] = steps["ppo"]
+            steps[m] = args.prior_steps or (4096 if quick else 30_000)
     settings = SweepSettings(
         n=args.n or (4 if quick else 16), budget=args.budget, steps=steps,
         configs_dir=str(ROOT / "experiments" / "configs"), device=args.device, threads=1,
@@ -263,6 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "wall_s": wall,
         "table": cells,
         "goal": check_goal(cells),
+        "prior_goal": check_prior_goal(cells, budgets),
         "plots": plots,
     }
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1, default=str))

@@ -169,3 +169,19 @@ def test_the_prior_methods_register_and_run_in_a_sweep(tmp_path):
     assert all(r["sim_calls"] == prior_sweep.SCREEN_M for r in data["rows"])
     # the guided policy's whole episode fits the budget of 20 calls
     assert prior_sweep.GUIDED_M + 1 + prior_sweep.GUIDED_EDITS == 20
+
+
+def test_bench_agents_prior_goal_needs_success_budget_and_ratio():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import bench_agents
+
+    cell = {"method": "prior+ppo", "family": "sustained", "success_rate": 0.96,
+            "median_calls_to_success": 5.0}  # fmt: skip
+    cma = {"method": "cmaes", "family": "sustained", "success_rate": 1.0,
+           "median_calls_to_success": 60.0}  # fmt: skip
+    (g,) = bench_agents.check_prior_goal([cell, cma], {"prior+ppo": 20, "cmaes": 500})
+    assert g["success_goal_met"] and g["ratio_goal_met"] and g["cmaes_calls_ratio"] == 12.0
+    (g,) = bench_agents.check_prior_goal([cell, cma], {"prior+ppo": 21})  # over 20 calls
+    assert not g["success_goal_met"] and not g["ratio_goal_met"]
+    (g,) = bench_agents.check_prior_goal([{**cell, "success_rate": 0.9}, cma], {"prior+ppo": 20})
+    assert not g["success_goal_met"] and not g["ratio_goal_met"]
