@@ -10,7 +10,8 @@ grouped cross-validation (no group in both training and test folds) and writes
 The calibrated rows fit the constants inside their documented plausible ranges
 (:data:`nanoenv.calibration.CONSTANT_BOUNDS`, the default); the rows marked
 ``[previous: unbounded]`` rerun the earlier unbounded fit with the earlier correction
-settings, for comparison.
+settings, for comparison; the rows marked ``[no size term]`` refit the bounded calibration
+without the size term of the apparent diffusivity (``diffusivity_radius_exponent`` = 0).
 
 * ``benchmarks/results/calibration.md``: the table (MAE, RMSE of the fraction released
   over measured points, share of curves with f2 >= 50, curves, groups, fit time)
@@ -42,6 +43,7 @@ import torch
 
 from nanoenv.calibration import (
     DEFAULT_CORRECTION_OPTIONS,
+    DEFAULT_FIT_NAMES,
     METHODS,
     PREVIOUS_CORRECTION_OPTIONS,
     PUBLISHED_PLAI_MAE,
@@ -63,6 +65,24 @@ PREVIOUS = {
     "calibrated [previous: unbounded]": "calibrated",
     "calibrated+correction [previous: unbounded]": "calibrated+correction",
 }
+
+#: Rows that refit the (bounded) calibration without the size term of the apparent
+#: diffusivity (``diffusivity_radius_exponent`` fixed at its Fickian default 0), for data
+#: sets whose default fit includes it: the effect of the size term in the same run.
+NO_SIZE = {
+    "calibrated [no size term]": "calibrated",
+    "calibrated+correction [no size term]": "calibrated+correction",
+}
+SIZE_TERM = "diffusivity_radius_exponent"
+
+
+def _fit_names(dataset: str, method: str) -> list[str] | None:
+    """Constants to fit for a row: the default, or (previous and no-size-term rows) the
+    default without the size term, which the earlier fits did not have."""
+    if method in PREVIOUS or method in NO_SIZE:
+        return [n for n in DEFAULT_FIT_NAMES[dataset] if n != SIZE_TERM]
+    return None
+
 
 LABELS = {
     "uncalibrated": "simulator, literature constants",
@@ -176,6 +196,11 @@ def _markdown(rows: list[dict], settings: dict, total_s: float, quick: bool) -> 
         "(`bounded=False`) with the earlier correction settings, whose constants left the "
         "physical range (e.g. drug-MW exponent -3.7, liposome transition width 15 °C).",
         "",
+        "The default PLAI fit includes the size term of the apparent diffusivity, "
+        "log10 D += β·log10(R / R_ref) (`diffusivity_radius_exponent`, bounded to [0, 3]); "
+        "rows marked `[no size term]` (and the `[previous: unbounded]` rows) keep β at its "
+        "Fickian default 0. The liposome fit has no size term.",
+        "",
         "MAE and RMSE are of the cumulative fraction released, pooled over all measured "
         "points of the held-out curves; f2 >= 50 is the share of curves whose prediction "
         "is 'similar' to the measurement (f2 on each curve's own points).",
@@ -224,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help="output directory")
     parser.add_argument("--datasets", default="plai,liposome", help="comma-separated")
     parser.add_argument(
-        "--methods", default=",".join([*METHODS, *PREVIOUS]), help="comma-separated"
+        "--methods", default=",".join([*METHODS, *NO_SIZE, *PREVIOUS]), help="comma-separated"
     )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
@@ -236,11 +261,13 @@ def main(argv: list[str] | None = None) -> int:
         curves = _load(name)
         results: dict[str, CrossValidationResult] = {}
         for method in args.methods.split(","):
+            if method in NO_SIZE and SIZE_TERM not in DEFAULT_FIT_NAMES[name]:
+                continue  # same fit as the default rows
             t0 = time.perf_counter()
             previous = method in PREVIOUS
             r = cross_validate(
                 curves,
-                PREVIOUS.get(method, method),  # type: ignore[arg-type]
+                {**PREVIOUS, **NO_SIZE}.get(method, method),  # type: ignore[arg-type]
                 n_splits=settings["n_splits"],
                 seed=0,
                 steps=settings["steps"],
@@ -248,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 members=settings["members"],
                 bounded=not previous,
                 correction_options=PREVIOUS_CORRECTION_OPTIONS if previous else None,
+                names=_fit_names(name, method),
             )
             r.method = method
             results[method] = r

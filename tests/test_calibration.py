@@ -406,7 +406,8 @@ def test_bounded_parameterisation_maps_every_variable_into_the_range() -> None:
         tol = 1e-12 * max(abs(bound.low), abs(bound.high))
         assert (values >= bound.low - tol).all() and (values <= bound.high + tol).all(), name
         assert values[0] < values[3] < values[-1], name  # monotone: the fit can move
-        default = float(getattr(DEFAULT_CONSTANTS, name))
+        # where the fit starts: the literature default, or FIT_START for a default on a bound
+        default = cal.FIT_START.get(name, float(getattr(DEFAULT_CONSTANTS, name)))
         u0 = torch.tensor(cal._to_bounded_free(name, default), dtype=torch.float64)
         back = float(cal._from_bounded_free(name, u0))
         assert back == pytest.approx(default, rel=1e-9, abs=1e-12), name
@@ -427,6 +428,27 @@ def test_bounded_fit_stays_in_range_where_the_unbounded_fit_leaves_it() -> None:
     assert bounded.bounded and not free.bounded
     assert cal.constants_outside_bounds(bounded.constants) == {}
     assert set(cal.constants_outside_bounds(free.constants)) == set(names)
+
+
+def test_size_exponent_is_fittable_from_its_fickian_default() -> None:
+    bound = cal.CONSTANT_BOUNDS["diffusivity_radius_exponent"]
+    assert (bound.low, bound.high) == (0.0, 3.0)
+    assert DEFAULT_CONSTANTS.diffusivity_radius_exponent == 0.0  # Fickian: no size term
+    assert "diffusivity_radius_exponent" in cal.DEFAULT_FIT_NAMES["plai"]
+    for name, start in cal.FIT_START.items():  # fit starts strictly inside the range
+        assert cal.CONSTANT_BOUNDS[name].low < start < cal.CONSTANT_BOUNDS[name].high, name
+    # synthetic 50 nm - 5 µm particles whose apparent D grows as R^1.5
+    truth = dataclasses.replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=1.5)
+    curves = synthetic_curves(24, truth)
+    names = ["diffusivity_radius_exponent", "log10_diffusivity_ref"]
+    fit = cal.calibrate_constants(curves, names=names, steps=150, lr=0.1, progress=False)
+    assert fit.constants.diffusivity_radius_exponent == pytest.approx(1.5, abs=0.15)
+    assert fit.final_loss < 0.05 * fit.initial_loss
+    # the literature default (β = 0, on the bound) is the prior centre, not the start
+    pure = cal.calibrate_constants(
+        synthetic_curves(24), names=names, steps=150, lr=0.1, progress=False
+    )
+    assert pure.constants.diffusivity_radius_exponent < 0.3
 
 
 def test_bounded_fit_rejects_an_implausible_start() -> None:
@@ -557,12 +579,37 @@ def test_literature_constants_give_sustained_release_designs() -> None:
     assert _sustained_share(DEFAULT_CONSTANTS) > 0.2
 
 
+def test_shipped_constants_give_sustained_release_designs() -> None:
+    # With the size term of the apparent diffusivity (β ≈ 2.4 at R_ref = 1 µm) the fitted
+    # diffusion no longer empties 25-250 nm particles within hours: about 75 % of random
+    # designs hold 30-90 % at 168 h (1 % before the size term). Necessary, not sufficient:
+    # most of that is the burst (next test).
+    assert _sustained_share(_shipped_or_skip()) > 0.2
+
+
+def _post_burst_share(constants: SimulatorConstants) -> float:
+    """Share of random polymer nanoparticle designs (4 drugs) that release at least a
+    further 20 % of the dose between 1 h and 168 h: sustained release after the burst."""
+    f = _designs(DesignSpace.polymer_nanoparticle(), 1000, seed=2)
+    t = torch.tensor([0.0, 1.0, 168.0], dtype=torch.float64)
+    shares = []
+    for drug in ("doxorubicin", "dexamethasone", "paclitaxel", "5-fluorouracil"):
+        y = simulate_release(f, t, "sink", drug, constants=constants)
+        shares.append(float((y[:, 2] - y[:, 1] >= 0.2).double().mean()))
+    return sum(shares) / len(shares)
+
+
+def test_literature_constants_release_beyond_the_burst() -> None:
+    assert _post_burst_share(DEFAULT_CONSTANTS) > 0.2
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped constants are fitted to PLAI microparticles and implants "
-    "(R 1.4 µm - 1 cm) with a size-independent diffusivity law: extrapolated to 25-250 nm "
-    "nanoparticles they release nearly everything within hours (see "
+    reason="the shipped burst constants are fitted to PLAI microparticles and implants: the "
+    "3δ/R surface-layer law with δ ≈ 47 nm (at its bound) and loading gain ≈ 28 gives 25-250 "
+    "nm nanoparticles a burst of ~85 % of the dose within the first hour, and only ~5 % of "
+    "random designs release a further 20 % over the week (see "
     "benchmarks/results/calibration_experiments.md). Strict: passing means they became usable.",
 )
-def test_shipped_constants_give_sustained_release_designs() -> None:
-    assert _sustained_share(_shipped_or_skip()) > 0.2
+def test_shipped_constants_release_beyond_the_burst() -> None:
+    assert _post_burst_share(_shipped_or_skip()) > 0.2

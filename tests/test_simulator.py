@@ -1,5 +1,7 @@
 """simulate_release: properties over the design space, gradients, triggers and bad input."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,6 +15,7 @@ from nanoenv.kinetics import (
     mechanism_parameters,
     simulate_release,
 )
+from nanoenv.kinetics.constants import DEFAULT_CONSTANTS
 
 TIMES = torch.tensor([0.0, 0.5, 2.0, 6.0, 24.0, 48.0, 96.0, 168.0, 336.0, 720.0, 2160.0])
 CONDITIONS = ["sink", "tumour", "hyperthermia", "light_pulse", "magnetic_pulse", "tumour_enzyme"]
@@ -185,6 +188,54 @@ def test_larger_particles_release_more_slowly_early_on():
     f = Formulation.from_dict({"radius_nm": [50.0, 200.0, 5000.0]})
     curve = simulate_release(f, torch.tensor([0.0, 24.0]), drug="dexamethasone")
     assert curve[0, 1] > curve[1, 1] > curve[2, 1]
+
+
+def test_size_exponent_scales_the_apparent_diffusivity_with_radius():
+    f = Formulation.from_dict({"radius_nm": [25.0, 100.0, 250.0, 5000.0]}, dtype=torch.float64)
+    sink, drug = ReleaseConditions.sink(), Drug.preset("doxorubicin")
+    base = mechanism_parameters(f, sink, drug)
+    # β = 0 (the default) is Fickian: no size term, whatever the reference radius
+    for ref_nm in (37.0, 1000.0):
+        zero = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=0.0,
+                       diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
+        assert torch.equal(mechanism_parameters(f, sink, drug, zero).diffusivity_nm2_h,
+                           base.diffusivity_nm2_h)  # fmt: skip
+        assert torch.equal(simulate_release(f, TIMES, constants=zero), simulate_release(f, TIMES))
+    # β > 0: D grows as (R / R_ref)^β of the effective radius; larger particles get larger D
+    beta, ref_nm = 2.0, 100.0
+    sized = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta,
+                    diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
+    m = mechanism_parameters(f, sink, drug, sized)
+    ratio = m.diffusivity_nm2_h[:, 0] / base.diffusivity_nm2_h[:, 0]
+    torch.testing.assert_close(ratio, (m.radius_nm / ref_nm) ** beta, rtol=1e-10, atol=0.0)
+    assert bool((m.diffusivity_nm2_h[1:, 0] > m.diffusivity_nm2_h[:-1, 0]).all())
+    # β = 2: the diffusive time scale R²/D no longer depends on size
+    scale = m.radius_nm**2 / m.diffusivity_nm2_h[:, 0]
+    torch.testing.assert_close(scale, scale[:1].expand(4), rtol=1e-10, atol=0.0)
+
+
+def test_gradcheck_through_the_size_exponent_float64():
+    f = Formulation.from_dict(
+        {"radius_nm": [40.0, 150.0, 3000.0], "drug_loading": 0.2}, dtype=torch.float64
+    )
+    times = torch.tensor([0.5, 6.0, 48.0, 300.0], dtype=torch.float64)
+
+    def run(values: torch.Tensor, beta: torch.Tensor, ref_nm: torch.Tensor) -> torch.Tensor:
+        c = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta,
+                    diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
+        return simulate_release(Formulation(values, f.carrier, validate=False), times,
+                                drug="dexamethasone", constants=c, validate=False)  # fmt: skip
+
+    inputs = (
+        f.values.clone().requires_grad_(True),
+        torch.tensor(1.5, dtype=torch.float64, requires_grad=True),
+        torch.tensor(300.0, dtype=torch.float64, requires_grad=True),
+    )
+    assert torch.autograd.gradcheck(run, inputs, eps=1e-7, atol=1e-6, rtol=1e-4)
+    # the gradient with respect to β exists at the Fickian default β = 0 (fittable from there)
+    beta0 = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    run(f.values, beta0, torch.tensor(1000.0, dtype=torch.float64)).sum().backward()
+    assert beta0.grad is not None and float(beta0.grad.abs()) > 0.0
 
 
 def test_mechanism_parameters_are_physical():

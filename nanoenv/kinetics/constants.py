@@ -33,6 +33,19 @@ class SimulatorConstants:
     diffusivity_peg_slope: Number = 2.0  # per unit PEG fraction (water uptake)
     diffusivity_crosslink_slope: Number = 2.0  # decades lost at full cross-linking
     diffusivity_activation_kj_mol: Number = 40.0
+    # -- size dependence of the apparent diffusivity: log10 D += β·log10(R/R_ref) --
+    # β = 0 (default) is pure Fickian diffusion: D is a material property and the release
+    # time grows as R². Apparent D fitted to polyester devices grows with device size
+    # (water-filled pores and cracks, autocatalytic degradation of the acidic core:
+    # Siepmann et al., J. Control. Release 96 (2004) 123; Klose et al., Int. J. Pharm. 314
+    # (2006) 198; Siepmann & Siepmann, J. Control. Release 161 (2012) 351), which a
+    # calibration on 1.4 µm-1 cm devices expresses as β > 0 (dimensionless, decades of D
+    # per decade of effective radius). R_ref (nm) is where β has no effect: the radius at
+    # which ``log10_diffusivity_ref`` applies; it is a reference, not a fitted constant.
+    # 1 µm sits at the small end of the calibration data (1.4 µm-1 cm), so a fitted
+    # ``log10_diffusivity_ref`` stays an apparent D of microparticles, inside its range.
+    diffusivity_radius_exponent: Number = 0.0  # decades of D per decade of radius (β)
+    diffusivity_radius_ref_nm: Number = 1000.0  # nm, reference radius R_ref of the size term
     # -- hydrolysis (Park 1995; Makadia & Siegel 2011): k_h per day at 37 °C, pH 7.4 --
     hydrolysis_5050_per_day: Number = 0.08
     hydrolysis_pla_per_day: Number = 0.01

@@ -163,6 +163,8 @@ def mechanism_parameters(
             + c.diffusivity_loading_slope * (loading - 0.1)
             + c.diffusivity_peg_slope * col("peg_fraction")
             - c.diffusivity_crosslink_slope * col("crosslink_ratio")
+            # apparent D grows with device size for β > 0 (0 by default: Fickian)
+            + c.diffusivity_radius_exponent * torch.log10(radius / c.diffusivity_radius_ref_nm)
         )
         diffusivity = (
             torch.exp(_LN10 * log10_d)
