@@ -68,6 +68,7 @@ class PriorScreen:
     :param kind: shipped prior used when ``prior`` is ``None``: ``"cvae"`` or ``"flow"``.
     :param temperature: scale of the prior's base noise.
     :param device: device of the simulation and of the prior.
+    :param success_f2: f2 at or above which a design counts as a success.
     :param name: the method's name in result tables.
     """
 
@@ -79,8 +80,10 @@ class PriorScreen:
         kind: str = "cvae",
         temperature: float = 1.0,
         device: str = "cpu",
+        success_f2: float = 50.0,
         name: str = "prior",
     ) -> None:
+        self.success_f2 = float(success_f2)
         if m < 1:
             raise ValueError(f"m={m} must be a positive number of candidates (simulator calls)")
         self.priors = _PriorCache(prior, kind, device)
@@ -91,7 +94,8 @@ class PriorScreen:
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
         """Best of ``min(m, budget)`` prior samples for ``target``."""
-        search = _Search(problem_spec(target, self.device), target, budget, self.name)
+        spec = problem_spec(target, self.device, self.success_f2)
+        search = _Search(spec, target, budget, self.name)
         prior = self.priors.get(target)
         cond = TargetTable([target], torch.device("cpu")).condition()
         gen = torch.Generator().manual_seed(int(seed))
@@ -145,7 +149,7 @@ class PriorGuidedPolicy(PolicyRollout):
     def make_env(self, target: Target, budget: int) -> FormulationDesignEnv:
         m = min(self.m, budget - 1)
         device = self.env_kwargs.get("device", "cpu")
-        spec = problem_spec(target, device)
+        spec = problem_spec(target, device, self.env_kwargs.get("success_f2", 50.0))
         kwargs = {**self.env_kwargs, "task": spec.family.name, "design_space": spec.design_space,
                   "initial_design": PriorDesigner(self.prior, m, device)}  # fmt: skip
         return FormulationDesignEnv(**kwargs)
@@ -154,7 +158,10 @@ class PriorGuidedPolicy(PolicyRollout):
         """Screen, then edit, within ``budget`` simulator calls."""
         budget = _check_budget(budget)
         if budget < 2:  # no call left for the episode: screen one candidate
-            return PriorScreen(self.prior, 1, name=self.name).design(target, budget, seed=seed)
+            success_f2 = self.env_kwargs.get("success_f2", 50.0)
+            return PriorScreen(self.prior, 1, success_f2=success_f2, name=self.name).design(
+                target, budget, seed=seed
+            )
         return super().design(target, budget, seed=seed)
 
     def __repr__(self) -> str:
@@ -175,6 +182,7 @@ def train_prior_guided(
     num_envs: int = 8,
     kind: str = "cvae",
     edit_penalty: float = 0.0,
+    success_f2: float = 50.0,
     hyperparameters: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> PriorGuidedPolicy:
@@ -199,6 +207,7 @@ def train_prior_guided(
         keeps the prior's proposal — so the policy is regularised toward the prior and
         departs from its proposal only where that pays. The method is then named
         ``"prior+ppo-kl"``. Rewards at evaluation are not affected (only f2 counts).
+    :param success_f2: f2 that ends an episode in success (training and design).
     :param hyperparameters: PPO keywords replacing :data:`PPO_HYPERPARAMETERS` entries.
     :param progress: show a progress bar.
     """
@@ -223,7 +232,8 @@ def train_prior_guided(
     hp["batch_size"] = min(hp["batch_size"], hp["n_steps"] * num_envs)
     cfg = sa.TrainConfig(
         algo="ppo", task=family, total_steps=steps, num_envs=num_envs, seed=seed, device=device,
-        env=sa.EnvConfig(max_edits=max_edits, max_step=max_step, device="cpu"),
+        env=sa.EnvConfig(max_edits=max_edits, max_step=max_step, success_f2=success_f2,
+                         device="cpu"),
         hyperparameters=hp, checkpoint_every=max(steps // 4, num_envs),
         eval=sa.EvalConfig(at_end=False),
     )  # fmt: skip

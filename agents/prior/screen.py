@@ -85,18 +85,21 @@ _SPECS: dict[tuple[str, str], ProblemSpec] = {}
 _GENERIC = {"polymer": "realisable", "liposome": "dataset_liposome"}
 
 
-def problem_spec(target: Target, device: str | torch.device = "cpu") -> ProblemSpec:
+def problem_spec(
+    target: Target, device: str | torch.device = "cpu", success_f2: float = 50.0
+) -> ProblemSpec:
     """The environment settings a prior's designs are scored with: the target family's
-    reward model and success threshold (f2 ≥ 50) in the carrier's *default* design space,
+    reward model and success threshold (``f2 ≥ success_f2``) in the carrier's *default*
+    design space,
     where the priors live (also for the ``dataset`` family, whose environments use a
     microparticle space). Targets of no registered family (e.g. from ``nanoenv design``)
     are scored with the f2 reward."""
     carrier = target.carrier.name.lower()
     family = target.family if target.family in TASK_FAMILIES else _GENERIC[carrier]
-    key = (family, str(device))
+    key = (family, str(device), float(success_f2))
     if key not in _SPECS:
         _SPECS[key] = make_problem_spec(
-            family, None, 20, 0.25, DesignSpace.for_carrier(carrier), device, 50.0, 1.0,
+            family, None, 20, 0.25, DesignSpace.for_carrier(carrier), device, success_f2, 1.0,
             "random", None,
         )  # fmt: skip
     return _SPECS[key]

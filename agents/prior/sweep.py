@@ -37,7 +37,8 @@ def _screen(kind: str, name: str) -> MethodEntry:
     def build(job: Job, settings: SweepSettings, job_dir: Path) -> tuple[Any, int, dict]:
         from agents.prior.methods import PriorScreen
 
-        method = PriorScreen(m=SCREEN_M, kind=kind, device=settings.device, name=name)
+        method = PriorScreen(m=SCREEN_M, kind=kind, device=settings.device,
+                             success_f2=settings.success_f2, name=name)  # fmt: skip
         return method, SCREEN_M, {"m": SCREEN_M, "kind": kind}
 
     return MethodEntry(build)
@@ -53,7 +54,8 @@ def _guided(name: str, edit_penalty: float) -> MethodEntry:
         t0 = time.perf_counter()
         method = train_prior_guided(
             job.family, steps, seed=job.seed, device=settings.device, run_dir=job_dir / "run",
-            m=GUIDED_M, max_edits=GUIDED_EDITS, edit_penalty=edit_penalty, progress=False,
+            m=GUIDED_M, max_edits=GUIDED_EDITS, edit_penalty=edit_penalty,
+            success_f2=settings.success_f2, progress=False,
         )  # fmt: skip
         info = {"train_s": time.perf_counter() - t0, "run": str(method.run_dir),
                 "total_steps": steps, "m": GUIDED_M, "max_edits": GUIDED_EDITS,
