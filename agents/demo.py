@@ -1,9 +1,11 @@
-"""``nanoenv demo``: train PPO and compare it with random search and CMA-ES.
+"""``nanoenv demo``: train PPO and compare it with the generative prior, random search and
+CMA-ES.
 
 The quickest tour of the project, sized for a 2-core CPU (about a minute with the
 defaults): PPO is trained on the ``realisable`` task family with the settings of
 ``experiments/configs/ppo_realisable.yaml`` (:data:`DEMO_CONFIG`), then the trained
-policy (one episode of at most 20 edits per target), random search and CMA-ES (200
+policy (one episode of at most 20 edits per target), the shipped generative prior (best of
+16 proposals, :class:`agents.prior.PriorScreen`), random search and CMA-ES (200
 simulator calls per target) design for the same held-out targets,
 ``benchmark_suite("realisable", 16, seed=1000)``. A results table is printed and
 everything is written to a new run folder::
@@ -64,7 +66,10 @@ SUITE_SEED = 1000
 N_TARGETS = 16
 BASELINE_BUDGET = 200
 FAMILY = "realisable"
-_PRETTY = {"random": "random search", "cmaes": "CMA-ES", "ppo": "PPO"}
+_PRETTY = {"random": "random search", "cmaes": "CMA-ES", "ppo": "PPO",
+           "prior": "the generative prior"}  # fmt: skip
+#: Candidates the shipped generative prior (agents.prior) proposes and screens per target.
+PRIOR_M = 16
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -214,7 +219,8 @@ def run_demo(
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    echo(f"nanoenv demo: PPO against random search and CMA-ES on the {FAMILY!r} task family")
+    echo(f"nanoenv demo: PPO against the generative prior, random search and CMA-ES on the "
+         f"{FAMILY!r} task family")  # fmt: skip
     echo(f"run folder: {run}\n")
     thread_note = f", {threads} torch thread" if threads else ""
     echo(
@@ -231,8 +237,11 @@ def run_demo(
     policy_budget = 1 + cfg.env.max_edits
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
     model = load_model(run, device=device)
+    from agents.prior import PriorScreen
+
     methods = [
         (PolicyRollout(model, env_kwargs, device=device, name="ppo"), policy_budget),
+        (PriorScreen(m=PRIOR_M, device=device, name="prior"), min(PRIOR_M, budget)),
         (RandomSearch(device=device), budget),
         (CMAES(device=device), budget),
     ]
@@ -245,6 +254,8 @@ def run_demo(
     echo(
         f"      ppo: one episode of <= {cfg.env.max_edits} edits ({policy_budget} simulator calls)"
     )
+    echo(f"      prior: best of {min(PRIOR_M, budget)} designs proposed by the pretrained "
+         "conditional VAE (one batched simulation)")  # fmt: skip
     echo(f"      random search, CMA-ES: {budget} simulator calls per target")
     rows: list[dict[str, Any]] = []
     budgets: dict[str, int] = {}
@@ -318,7 +329,7 @@ def run_demo(
         f"\nPPO ({steps:,} training steps) solved {ppo['success_rate']:.0%} of the targets "
         f"in one episode of at most {policy_budget} calls{calls_note}; the best baseline, "
         f"{_PRETTY.get(best_base['method'], best_base['method'])}, solved "
-        f"{best_base['success_rate']:.0%} with up to {budget} "
+        f"{best_base['success_rate']:.0%} with up to {budgets[best_base['method']]} "
         f"calls (median {'–' if base_calls is None else f'{base_calls:g}'})."
     )
     echo(

@@ -163,7 +163,7 @@ def test_tiny_demo(
     out = capsys.readouterr().out
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith("demo_")
-    for name in ("ppo", "random", "cmaes"):
+    for name in ("ppo", "prior", "random", "cmaes"):
         assert f"│ {name}" in out
     assert "success" in out and "median calls" in out and "mean best f2" in out
     assert run.name in out
@@ -180,9 +180,9 @@ def test_tiny_demo(
     ):
         assert (run / f).is_file(), f
     data = json.loads((run / "results.json").read_text())
-    assert {r["method"] for r in data["rows"]} == {"ppo", "random", "cmaes"}
-    assert len(data["rows"]) == 6
-    assert data["settings"]["budgets"] == {"ppo": 21, "random": 40, "cmaes": 40}
+    assert {r["method"] for r in data["rows"]} == {"ppo", "prior", "random", "cmaes"}
+    assert len(data["rows"]) == 8
+    assert data["settings"]["budgets"] == {"ppo": 21, "prior": 16, "random": 40, "cmaes": 40}
     assert yaml.safe_load((run / "config.yaml").read_text())["total_steps"] == 1024  # a rollout
     # a second demo makes a new folder; an explicit non-empty --out is refused
     assert main([*args, "--out", str(run)]) == 2
