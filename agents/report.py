@@ -286,26 +286,29 @@ def plot_score_vs_calls(
             if not rows:
                 continue
             color = CURVE_COLORS[m % len(CURVE_COLORS)]
+            style = ("-", "--", ":")[(m // len(CURVE_COLORS)) % 3]  # more methods than colours
             max_calls = max(int(r["sim_calls"]) for r in rows)
             grid = np.arange(1, max(max_calls, 1) + 1, dtype=np.float64)
             if all(r.get("history") for r in rows):
                 any_history = True
+                # NaN before a row's first design (a method that screens a batch first,
+                # or a policy whose episode starts after its proposer's calls); a row that
+                # stopped (on success) keeps its best f2 to the end of the grid
                 curves = np.stack([_best_so_far(r["history"], grid) for r in rows])
-                # a method that stopped (on success) keeps its best f2
-                curves = np.where(
-                    np.isnan(curves), np.nanmax(curves, axis=1, keepdims=True), curves
-                )
-                med = np.median(curves, axis=0)
-                q1, q3 = np.percentile(curves, [25, 75], axis=0)
-                ax.plot(grid, med, color=color, lw=2, label=method)
-                ax.fill_between(grid, q1, q3, color=color, alpha=0.18, lw=0)
+                keep = np.isfinite(curves).any(axis=0)
+                grid_k, curves = grid[keep], curves[:, keep]
+                med = np.nanmedian(curves, axis=0)
+                q1, q3 = np.nanpercentile(curves, [25, 75], axis=0)
+                ax.plot(grid_k, med, color=color, lw=2, ls=style, label=method)
+                ax.fill_between(grid_k, q1, q3, color=color, alpha=0.18, lw=0)
             else:
                 solved = np.array(
                     [r["calls_to_success"] for r in rows if r.get("calls_to_success") is not None],
                     dtype=float,
                 )
                 frac = [(solved <= g).sum() / len(rows) for g in grid]
-                ax.step(grid, np.array(frac) * 100, where="post", color=color, lw=2, label=method)
+                ax.step(grid, np.array(frac) * 100, where="post", color=color, lw=2, ls=style,
+                        label=method)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
         ax.set_xlabel("simulator calls")
