@@ -173,7 +173,10 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"`{s['command']}` — {s['machine']['cpu']} ({s['machine']['cores']} cores), torch "
         f"{s['machine']['torch']}, {s['sweep']['threads']} torch thread(s) per worker, "
         f"{s['workers']} workers, device {s['sweep']['device']}; load average before "
-        f"{s['load_before']}, after {s['load_after']}; {result['wall_s'] / 60:.1f} min in all.",
+        f"{s['load_before']}, after {s['load_after']}. This invocation ran "
+        f"{result['jobs_run']} of {result['jobs']} jobs in {result['wall_s'] / 60:.1f} min (a "
+        "rerun reuses finished jobs); the jobs' own processes took "
+        f"{result['jobs_process_s'] / 60:.0f} min in all (training + designing).",
         "",
         f"Held-out targets: `benchmark_suite(family, {s['sweep']['n']}, "
         f"seed={s['sweep']['suite_seed']})`, the same for every method and seed. Seeds "
@@ -290,6 +293,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         shutil.rmtree(runs_dir)
     load_before = _load_average()
     print(f"bench_agents: {len(jobs)} jobs → {runs_dir}")
+    jobs_run = sum(not (runs_dir / j.name / "results.json").is_file() for j in jobs)
     start = time.perf_counter()
     files = sweep(jobs, settings, runs_dir, workers=args.workers)
     wall = time.perf_counter() - start
@@ -331,6 +335,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "load_after": _load_average(),
         },
         "wall_s": wall,
+        "jobs": len(jobs),
+        "jobs_run": jobs_run,
+        "jobs_process_s": sum(
+            json.loads(f.read_text())["settings"]["timings_s"]["total_s"] for f in files
+        ),
         "table": cells,
         "goal": check_goal(cells) if args.success_f2 == SUCCESS_F2 else [],
         "prior_goal": check_prior_goal(cells, budgets) if args.success_f2 == SUCCESS_F2 else [],
