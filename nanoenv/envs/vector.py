@@ -148,9 +148,10 @@ class FormulationDesignVectorEnv(VectorEnv):
 
     def _draw(
         self, rows: Sequence[int], options: dict[str, Any]
-    ) -> tuple[list[Target], np.ndarray]:
-        """Targets then initial designs for ``rows``, each from that environment's generator
-        in the order a single environment draws them."""
+    ) -> tuple[list[Target], np.ndarray, np.ndarray]:
+        """Targets, initial designs and the simulator calls spent proposing them for
+        ``rows``, each from that environment's generator in the order a single environment
+        draws them."""
         given = options.get("targets")
         if given is not None:
             targets = [given[i] for i in rows]
@@ -158,8 +159,7 @@ class FormulationDesignVectorEnv(VectorEnv):
             rngs = [self._rngs[i] for i in rows]
             targets = self.spec_.family.sample_many(rngs, self.spec_.design_space)
         z, extra = self.spec_.initial_designs(targets, [self._rngs[i] for i in rows])
-        self._extra_calls = extra
-        return targets, z
+        return targets, z, extra
 
     def reset(
         self,
@@ -170,13 +170,13 @@ class FormulationDesignVectorEnv(VectorEnv):
         """Reset every environment (``options={"targets": [Target, ...]}`` fixes the targets)."""
         self._seed(seed)
         options = options or {}
-        targets, z = self._draw(range(self.num_envs), options)
+        targets, z, extra = self._draw(range(self.num_envs), options)
         self._table = TargetTable(targets, self.spec_.device)
         z_t = torch.as_tensor(z, device=self.spec_.device)
         ev = evaluate(self.spec_, self._table, z_t)
         edits = torch.zeros(self.num_envs, dtype=torch.long, device=z_t.device)
         self._state = DesignState(z_t, ev.release, ev.reward.score, ev.f2, edits)
-        self._sim_calls[:] = 1 + self._extra_calls
+        self._sim_calls[:] = 1 + extra
         return self._out(observe(self.spec_, self._table, self._state)), self._infos(ev)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -219,7 +219,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         self, rows: list[int], obs: torch.Tensor, infos: dict[str, Any]
     ) -> torch.Tensor:
         """Start new episodes in ``rows`` (same-step autoreset)."""
-        targets, z = self._draw(rows, {})
+        targets, z, extra = self._draw(rows, {})
         self._table.replace(rows, targets)
         index = torch.as_tensor(rows, device=self.spec_.device)
         sub = self._table.select(index)
@@ -233,7 +233,7 @@ class FormulationDesignVectorEnv(VectorEnv):
             ev.f2,
         )
         s.edits[index] = 0
-        self._sim_calls[rows] = 1 + self._extra_calls
+        self._sim_calls[rows] = 1 + extra
         obs = obs.clone()
         obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
                                                           s.edits[index]))  # fmt: skip
