@@ -6,8 +6,8 @@ and the ``CONDITION_SIZE`` (81) float32 vector that
 that design's release curve: the release on a 24-point :func:`~nanoenv.tasks.time_grid`,
 pH and temperature of the medium on the grid (``(pH − 7.4)/2``, ``(T − 37 °C)/5``), and
 nine task features (``log10(horizon/168 h)``, five drug descriptors, three patient
-descriptors). :func:`condition_vectors` computes the same layout for a whole batch at once
-(a test checks it against ``TargetTable``).
+descriptors). :func:`nanoenv.envs.problem.condition_vectors` computes that layout for a
+whole batch at once (a test checks it against ``TargetTable``).
 
 Simulated pairs (:func:`make_training_pairs`)
     Uniform random designs, each simulated in one batched simulator call under a *context*
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from nanoenv.design_space import DesignSpace
-from nanoenv.envs.problem import CONDITION_SIZE, MAX_SEGMENTS, TargetTable
+from nanoenv.envs.problem import MAX_SEGMENTS, TargetTable, condition_vectors
 from nanoenv.kinetics import Carrier, Drug, ReleaseConditions, simulate_release
 from nanoenv.kinetics.drug import DRUG_BOUNDS
 from nanoenv.tasks import Target, get_family, measured_targets, time_grid
@@ -63,62 +63,6 @@ _DRUG_FIELDS = tuple(DRUG_BOUNDS)
 _PRESETS = ("sink", "tumour", "hyperthermia")
 # probe grid for the level-crossing horizon: 1 h to 90 days, log-spaced (as tasks.py)
 _PROBE_H = torch.logspace(0.0, math.log10(90 * 24.0), 48, dtype=torch.float64)
-
-
-def _drug_features(drug_values: torch.Tensor) -> torch.Tensor:
-    """``(B, 5)`` drug descriptors from ``(B, len(DRUG_BOUNDS))`` raw drug values, as
-    :mod:`nanoenv.envs.problem` computes them."""
-    f = {k: drug_values[:, i] for i, k in enumerate(_DRUG_FIELDS)}
-    return torch.stack(
-        [
-            torch.log10(f["mw_g_mol"] / 300.0),
-            f["logp"] / 3.0,
-            (f["pka"] - 7.0) / 3.0,
-            f["charge"],
-            torch.log10(f["solubility_mg_ml"]) / 3.0,
-        ],
-        dim=1,
-    )
-
-
-def condition_vectors(
-    times_h: torch.Tensor,
-    release: torch.Tensor,
-    schedules: torch.Tensor,
-    drug_values: torch.Tensor,
-    patient_features: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """``(B, CONDITION_SIZE)`` float32 conditioning vectors (the layout of
-    :meth:`TargetTable.condition`), computed for a batch without building targets.
-
-    :param times_h: ``(B, 24)`` time grids, hours.
-    :param release: ``(B, 24)`` cumulative fractions released on the grids.
-    :param schedules: ``(B, 6, K)`` padded medium schedules
-        (:meth:`ReleaseConditions.padded`): start times (h), pH, temperature (°C), ...
-    :param drug_values: ``(B, 5)`` drug fields in :data:`DRUG_BOUNDS` order.
-    :param patient_features: ``(B, 3)`` patient descriptors (zeros when ``None``).
-    """
-    times_h = times_h.to(torch.float64)
-    schedules = schedules.to(torch.float64)
-    index = torch.searchsorted(schedules[:, 0].contiguous(), times_h, right=True) - 1
-    ph = schedules[:, 1].gather(1, index)
-    temperature = schedules[:, 2].gather(1, index)
-    horizon = torch.log10(times_h[:, -1:] / 168.0)
-    if patient_features is None:
-        patient_features = torch.zeros(times_h.shape[0], 3, dtype=torch.float64)
-    out = torch.cat(
-        [
-            release.to(torch.float64),
-            (ph - 7.4) / 2.0,
-            (temperature - 37.0) / 5.0,
-            horizon,
-            _drug_features(drug_values.to(torch.float64)),
-            patient_features.to(torch.float64),
-        ],
-        dim=1,
-    )
-    assert out.shape[1] == CONDITION_SIZE
-    return out.float()
 
 
 def target_conditions(

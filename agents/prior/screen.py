@@ -233,7 +233,9 @@ class PriorDesigner:
         n, m = len(targets), self.m
         for t in targets:
             _check_prior(self.prior, t)
-        cond = TargetTable(list(targets), torch.device("cpu")).condition()
+        spec = problem_spec(targets[0], self.device)
+        table = TargetTable(list(targets), spec.device)  # built once: conditions and scoring
+        cond = table.condition().cpu()
         noise = torch.stack([
             torch.randn(m, self.prior.noise_dim,
                         generator=torch.Generator().manual_seed(int(rng.integers(2**62))))
@@ -242,8 +244,6 @@ class PriorDesigner:
         z = self.prior.sample(cond, m, noise=noise, temperature=self.temperature)
         z = z.reshape(n * m, -1).cpu()
         # one batched simulation of every candidate of every target
-        spec = problem_spec(targets[0], self.device)
-        table = TargetTable(list(targets), spec.device)
         table = table.select(torch.arange(n, device=spec.device).repeat_interleave(m))
         with torch.no_grad():
             score = evaluate(spec, table, z.to(spec.device)).reward.score.detach().cpu()

@@ -52,9 +52,12 @@ __all__ = [
     "InitialDesigner",
     "ProblemSpec",
     "TargetTable",
+    "condition_vectors",
+    "drug_features",
     "evaluate",
     "observation_size",
     "observe",
+    "schedule_on_grid",
 ]
 
 #: Medium schedules are padded to this many segments inside the environments.
@@ -165,24 +168,69 @@ def _drug_values(drug: Drug) -> tuple[float, ...]:
     return tuple(float(getattr(drug, k)) for k in _DRUG_FIELDS)
 
 
-@functools.lru_cache(maxsize=256)
-def _drug_features(drug: Drug) -> tuple[float, ...]:
-    return (
-        math.log10(float(drug.mw_g_mol) / 300.0),
-        float(drug.logp) / 3.0,
-        (float(drug.pka) - 7.0) / 3.0,
-        float(drug.charge),
-        math.log10(float(drug.solubility_mg_ml)) / 3.0,
+def drug_features(drug_values: torch.Tensor) -> torch.Tensor:
+    """``(B, 5)`` drug descriptors of the observation from ``(B, len(DRUG_BOUNDS))`` raw
+    drug fields: log10(MW / 300 g/mol), logP / 3, (pKa − 7) / 3, charge sign,
+    log10(solubility / (mg/mL)) / 3."""
+    f = {k: drug_values[:, i] for i, k in enumerate(_DRUG_FIELDS)}
+    return torch.stack(
+        [
+            torch.log10(f["mw_g_mol"] / 300.0),
+            f["logp"] / 3.0,
+            (f["pka"] - 7.0) / 3.0,
+            f["charge"],
+            torch.log10(f["solubility_mg_ml"]) / 3.0,
+        ],
+        dim=1,
     )
 
 
-def _task_features(target: Target) -> list[float]:
-    horizon = math.log10(float(target.times_h[-1]) / 168.0)
-    features = [horizon, *_drug_features(target.drug)]
+def schedule_on_grid(times_h: torch.Tensor, schedules: torch.Tensor) -> torch.Tensor:
+    """``(B, 2T)`` medium on each time grid: ``(pH − 7.4)/2`` then ``(T − 37 °C)/5``, from
+    ``(B, T)`` times (h) and ``(B, 6, K)`` padded schedules
+    (:meth:`ReleaseConditions.padded`)."""
+    index = torch.searchsorted(schedules[:, 0].contiguous(), times_h, right=True) - 1
+    ph, temperature = schedules[:, 1].gather(1, index), schedules[:, 2].gather(1, index)
+    return torch.cat([(ph - 7.4) / 2.0, (temperature - 37.0) / 5.0], dim=1)
+
+
+def condition_vectors(
+    times_h: torch.Tensor,
+    release: torch.Tensor,
+    schedules: torch.Tensor,
+    drug_values: torch.Tensor,
+    patient_features: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``(B, CONDITION_SIZE)`` float32 target descriptions (:meth:`TargetTable.condition`'s
+    layout) computed from tensors, without building targets (for generative models).
+
+    :param times_h: ``(B, T)`` time grids, hours.
+    :param release: ``(B, T)`` cumulative fractions released on the grids.
+    :param schedules: ``(B, 6, K)`` padded medium schedules.
+    :param drug_values: ``(B, len(DRUG_BOUNDS))`` raw drug fields.
+    :param patient_features: ``(B, 3)`` patient descriptors (zeros when ``None``).
+    """
+    times_h = times_h.to(torch.float64)
+    if patient_features is None:
+        patient_features = torch.zeros(times_h.shape[0], 3, dtype=torch.float64)
+    out = torch.cat(
+        [
+            release.to(torch.float64),
+            schedule_on_grid(times_h, schedules.to(torch.float64)),
+            torch.log10(times_h[:, -1:] / 168.0),
+            drug_features(drug_values.to(torch.float64)),
+            patient_features.to(torch.float64),
+        ],
+        dim=1,
+    )
+    return out.float()
+
+
+def _patient_features(target: Target) -> list[float]:
     if target.patient is None:
-        return [*features, 0.0, 0.0, 0.0]
+        return [0.0, 0.0, 0.0]
     p = target.patient
-    return [*features, math.log(p.clearance_l_h / 5.0), math.log(p.volume_l / 40.0),
+    return [math.log(p.clearance_l_h / 5.0), math.log(p.volume_l / 40.0),
             math.log10(p.mtc_mg_l / p.mec_mg_l) - 1.0]  # fmt: skip
 
 
@@ -214,22 +262,29 @@ class TargetTable:
             raise ValueError(f"target time grids must have {N_TIMES} points; got {tuple(bad[0])}")
         times = torch.stack([t.times_h for t in targets]).to(torch.float64)
         schedules = torch.stack([t.conditions.padded(MAX_SEGMENTS) for t in targets])
-        index = torch.searchsorted(schedules[:, 0].contiguous(), times, right=True) - 1
-        ph, temperature = schedules[:, 1].gather(1, index), schedules[:, 2].gather(1, index)
         patients = [
             [getattr(t.patient, k) for k in _PATIENT_FIELDS]
             if t.patient is not None
             else [0.0] * len(_PATIENT_FIELDS)
             for t in targets
         ]
+        drugs = torch.tensor([_drug_values(t.drug) for t in targets], dtype=torch.float64)
+        features = torch.cat(
+            [
+                torch.log10(times[:, -1:] / 168.0),
+                drug_features(drugs),
+                torch.tensor([_patient_features(t) for t in targets], dtype=torch.float64),
+            ],
+            dim=1,
+        )
         rows = {
             "times_h": times,
             "release": torch.stack([t.release for t in targets]),
-            "schedule": torch.cat([(ph - 7.4) / 2.0, (temperature - 37.0) / 5.0], dim=1),
-            "features": torch.tensor([_task_features(t) for t in targets]),
+            "schedule": schedule_on_grid(times, schedules),
+            "features": features,
             "patient": torch.tensor(patients),
             "conditions": schedules,
-            "drug": torch.tensor([_drug_values(t.drug) for t in targets]),
+            "drug": drugs,
         }
         return {k: v.to(device=self.device, dtype=torch.float32) for k, v in rows.items()}
 
