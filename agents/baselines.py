@@ -133,7 +133,7 @@ class _Problem:
         reward_model: str | RewardModel | None,
         success_f2: float,
         device: str | torch.device,
-        constants: SimulatorConstants | None,
+        constants: SimulatorConstants | str | None,
     ) -> None:
         self.design_space = design_space
         self.reward_model = reward_model
@@ -254,7 +254,8 @@ class _Base:
         environment ends its episode on success).
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
     :param dtype: floating dtype of ``z`` and the simulation (float32, as the env).
-    :param constants: simulator constants (default or calibrated).
+    :param constants: simulator constants, ``"literature"`` or ``"calibrated"`` (default:
+        each target family's own, as in the environment).
     """
 
     name = "base"
@@ -268,7 +269,7 @@ class _Base:
         stop_on_success: bool = True,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
-        constants: SimulatorConstants | None = None,
+        constants: SimulatorConstants | str | None = None,
     ) -> None:
         self.problem = _Problem(design_space, reward_model, success_f2, device, constants)
         self.stop_on_success = bool(stop_on_success)

@@ -11,7 +11,8 @@ The calibrated rows fit the constants inside their documented plausible ranges
 (:data:`nanoenv.calibration.CONSTANT_BOUNDS`, the default); the rows marked
 ``[previous: unbounded]`` rerun the earlier unbounded fit with the earlier correction
 settings, for comparison; the rows marked ``[no size term]`` refit the bounded calibration
-without the size term of the apparent diffusivity (``diffusivity_radius_exponent`` = 0).
+without the size terms of the apparent diffusivity and of the burst
+(``diffusivity_radius_exponent`` = ``burst_radius_exponent`` = 0).
 
 * ``benchmarks/results/calibration.md``: the table (MAE, RMSE of the fraction released
   over measured points, share of curves with f2 >= 50, curves, groups, fit time)
@@ -66,21 +67,22 @@ PREVIOUS = {
     "calibrated+correction [previous: unbounded]": "calibrated+correction",
 }
 
-#: Rows that refit the (bounded) calibration without the size term of the apparent
-#: diffusivity (``diffusivity_radius_exponent`` fixed at its Fickian default 0), for data
-#: sets whose default fit includes it: the effect of the size term in the same run.
+#: Rows that refit the (bounded) calibration without the size terms of the apparent
+#: diffusivity and of the burst (``diffusivity_radius_exponent`` and
+#: ``burst_radius_exponent`` fixed at their defaults 0), for data sets whose default fit
+#: includes them: the effect of the size terms in the same run.
 NO_SIZE = {
     "calibrated [no size term]": "calibrated",
     "calibrated+correction [no size term]": "calibrated+correction",
 }
-SIZE_TERM = "diffusivity_radius_exponent"
+SIZE_TERMS = ("diffusivity_radius_exponent", "burst_radius_exponent")
 
 
 def _fit_names(dataset: str, method: str) -> list[str] | None:
     """Constants to fit for a row: the default, or (previous and no-size-term rows) the
-    default without the size term, which the earlier fits did not have."""
+    default without the size terms, which the earlier fits did not have."""
     if method in PREVIOUS or method in NO_SIZE:
-        return [n for n in DEFAULT_FIT_NAMES[dataset] if n != SIZE_TERM]
+        return [n for n in DEFAULT_FIT_NAMES[dataset] if n not in SIZE_TERMS]
     return None
 
 
@@ -196,10 +198,12 @@ def _markdown(rows: list[dict], settings: dict, total_s: float, quick: bool) -> 
         "(`bounded=False`) with the earlier correction settings, whose constants left the "
         "physical range (e.g. drug-MW exponent -3.7, liposome transition width 15 °C).",
         "",
-        "The default PLAI fit includes the size term of the apparent diffusivity, "
-        "log10 D += β·log10(R / R_ref) (`diffusivity_radius_exponent`, bounded to [0, 3]); "
-        "rows marked `[no size term]` (and the `[previous: unbounded]` rows) keep β at its "
-        "Fickian default 0. The liposome fit has no size term.",
+        "The default PLAI fit includes two size terms: the apparent diffusivity's, "
+        "log10 D += β·log10(1 + R / R_ref) with R_ref = 1 µm (`diffusivity_radius_exponent`, "
+        "bounded to [0, 3]), and the burst's, a surface layer δ = δ_ref·(R / 100 nm)^γ "
+        "(`burst_radius_exponent`, bounded to [0, 1]); rows marked `[no size term]` (and "
+        "the `[previous: unbounded]` rows) keep β and γ at their defaults 0. The liposome "
+        "fit has no size term.",
         "",
         "MAE and RMSE are of the cumulative fraction released, pooled over all measured "
         "points of the held-out curves; f2 >= 50 is the share of curves whose prediction "
@@ -261,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         curves = _load(name)
         results: dict[str, CrossValidationResult] = {}
         for method in args.methods.split(","):
-            if method in NO_SIZE and SIZE_TERM not in DEFAULT_FIT_NAMES[name]:
+            if method in NO_SIZE and not set(SIZE_TERMS) & set(DEFAULT_FIT_NAMES[name]):
                 continue  # same fit as the default rows
             t0 = time.perf_counter()
             previous = method in PREVIOUS

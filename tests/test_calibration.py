@@ -249,10 +249,16 @@ def test_save_and_load_round_trip(small_model: Path) -> None:
 
 
 def test_missing_package_file_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cal, "_PACKAGE_FILE", "no_such_file.json")
-    with pytest.warns(UserWarning, match="literature default"):
-        constants = cal.load_calibrated_constants()
-    assert constants == DEFAULT_CONSTANTS
+    import nanoenv.kinetics.constants as kc
+
+    monkeypatch.setattr(kc, "_CALIBRATED_FILE", "no_such_file.json")
+    kc.calibrated_constants.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="literature default"):
+            constants = cal.load_calibrated_constants()
+        assert constants == DEFAULT_CONSTANTS
+    finally:
+        kc.calibrated_constants.cache_clear()
 
 
 def test_shipped_constants_load() -> None:
@@ -437,16 +443,20 @@ def test_size_exponent_is_fittable_from_its_fickian_default() -> None:
     assert "diffusivity_radius_exponent" in cal.DEFAULT_FIT_NAMES["plai"]
     for name, start in cal.FIT_START.items():  # fit starts strictly inside the range
         assert cal.CONSTANT_BOUNDS[name].low < start < cal.CONSTANT_BOUNDS[name].high, name
-    # synthetic 50 nm - 5 µm particles whose apparent D grows as R^1.5
-    truth = dataclasses.replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=1.5)
+    # synthetic 50 nm - 5 µm particles whose apparent D grows as (1 + R/R_ref)^1.5, with
+    # R_ref = 20 nm below them all (so that the size term acts on every curve)
+    ref = dataclasses.replace(DEFAULT_CONSTANTS, diffusivity_radius_ref_nm=20.0)
+    truth = dataclasses.replace(ref, diffusivity_radius_exponent=1.5)
     curves = synthetic_curves(24, truth)
     names = ["diffusivity_radius_exponent", "log10_diffusivity_ref"]
-    fit = cal.calibrate_constants(curves, names=names, steps=150, lr=0.1, progress=False)
+    fit = cal.calibrate_constants(
+        curves, names=names, steps=300, lr=0.1, progress=False, init=ref
+    )
     assert fit.constants.diffusivity_radius_exponent == pytest.approx(1.5, abs=0.15)
     assert fit.final_loss < 0.05 * fit.initial_loss
     # the literature default (β = 0, on the bound) is the prior centre, not the start
     pure = cal.calibrate_constants(
-        synthetic_curves(24), names=names, steps=150, lr=0.1, progress=False
+        synthetic_curves(24, ref), names=names, steps=150, lr=0.1, progress=False, init=ref
     )
     assert pure.constants.diffusivity_radius_exponent < 0.3
 
@@ -603,13 +613,10 @@ def test_literature_constants_release_beyond_the_burst() -> None:
     assert _post_burst_share(DEFAULT_CONSTANTS) > 0.2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped burst constants are fitted to PLAI microparticles and implants: the "
-    "3δ/R surface-layer law with δ ≈ 47 nm (at its bound) and loading gain ≈ 28 gives 25-250 "
-    "nm nanoparticles a burst of ~85 % of the dose within the first hour, and only ~5 % of "
-    "random designs release a further 20 % over the week (see "
-    "benchmarks/results/calibration_experiments.md). Strict: passing means they became usable.",
-)
 def test_shipped_constants_release_beyond_the_burst() -> None:
+    # Was a strict xfail: with a fixed 3δ/R skin fitted to PLAI microparticles and implants
+    # (δ ≈ 47 nm at its bound), 25-250 nm particles lost ~85 % of their dose in the first
+    # hour and ~5 % of random designs released a further 20 % over the week. With the
+    # burst's size exponent (γ ≈ 0.8: the layer thickens with the device) and the size
+    # term of the apparent diffusivity levelling off below 1 µm, about 56 % do.
     assert _post_burst_share(_shipped_or_skip()) > 0.2

@@ -13,6 +13,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import nanoenv
 from nanoenv.design_space import DesignSpace
 from nanoenv.envs import FormulationDesignEnv, FormulationDesignVectorEnv, SB3VecEnvAdapter
+from nanoenv.kinetics import DEFAULT_CONSTANTS, calibrated_constants
 from nanoenv.rewards import RewardOutput
 from nanoenv.tasks import TASK_FAMILIES, benchmark_suite
 
@@ -130,6 +131,42 @@ def test_hidden_formulation_of_a_realisable_target_scores_f2_100():
         assert info["is_success"]
 
 
+def test_each_family_has_its_default_constants_and_names_override_them():
+    calibrated = calibrated_constants()
+    assert calibrated != DEFAULT_CONSTANTS
+    # the measured PLAI family simulates with the calibrated constants, the others with
+    # the literature ones (nanoenv.tasks: where the calibration is validated)
+    for task, expected in (("dataset", calibrated), ("realisable", DEFAULT_CONSTANTS),
+                           ("sustained", DEFAULT_CONSTANTS),
+                           ("dataset_liposome", DEFAULT_CONSTANTS)):  # fmt: skip
+        assert FormulationDesignEnv(task=task).spec_.constants == expected, task
+        venv = FormulationDesignVectorEnv(num_envs=2, task=task)
+        assert venv.spec_.constants == expected, task
+    for name, expected in (("literature", DEFAULT_CONSTANTS), ("calibrated", calibrated)):
+        assert FormulationDesignEnv(task="dataset", constants=name).spec_.constants == expected
+    assert TASK_FAMILIES["dataset"].default_constants() == calibrated
+
+
+def test_realisable_targets_follow_the_environment_constants():
+    # drawn under the calibrated constants, the hidden design scores f2 = 100 under them
+    # (and the curve differs from the literature draw of the same stream)
+    space = DesignSpace.polymer_nanoparticle()
+    env = FormulationDesignEnv(task="realisable", constants="calibrated")
+    env.reset(seed=3)
+    target = env.target
+    lit = FormulationDesignEnv(task="realisable")
+    lit.reset(seed=3)
+    assert not torch.allclose(target.release, lit.target.release, atol=1e-3)
+    z = space.to_normalized(target.formulation.to(dtype=torch.float32))[0].numpy()
+    _, info = env.reset(seed=0, options={"target": target, "z": z})
+    assert info["f2"] == pytest.approx(100.0, abs=0.05)
+    suite = benchmark_suite("realisable", 2, seed=5, constants="calibrated")
+    again = TASK_FAMILIES["realisable"].sample_many(
+        [np.random.default_rng(0)], constants=calibrated_constants()
+    )
+    assert len(suite) == 2 and len(again) == 1
+
+
 def test_success_terminates_with_bonus_and_budget_truncates():
     target = benchmark_suite("realisable", 1, seed=2)[0]
     space = DesignSpace.polymer_nanoparticle()
@@ -198,6 +235,7 @@ def test_render_modes():
         ({"max_edits": 0}, "max_edits=0 must be a positive number"),
         ({"design_space": DesignSpace.liposome()}, "task 'realisable' designs polymer carriers"),
         ({"render_mode": "human"}, "render_mode='human'; allowed"),
+        ({"constants": "fitted"}, "constants='fitted'; allowed: a SimulatorConstants or one of"),
     ],
 )
 def test_bad_keywords_raise_clear_errors(kwargs, needle):
@@ -346,3 +384,23 @@ def test_measured_targets_are_the_dataset_families_curves():
         assert t.times_h[0] == 0 and (t.release >= 0).all() and (t.release <= 1).all()
     with pytest.raises(ValueError, match="dataset='pla'; allowed"):
         measured_targets("pla")
+
+
+def test_bench_tasks_reports_each_family_under_both_constant_sets(tmp_path):
+    from benchmarks import bench_tasks
+
+    result = bench_tasks.main(["--n", "2", "--budget", "32", "--families", "realisable",
+                               "dataset", "--out", str(tmp_path)])  # fmt: skip
+    rows = {(r["family"], r["constants"]): r for r in result["rows"]}
+    assert set(rows) == {(f, c) for f in ("realisable", "dataset")
+                         for c in ("literature", "calibrated")}  # fmt: skip
+    assert rows[("dataset", "calibrated")]["default"]
+    assert rows[("realisable", "literature")]["default"]
+    for r in rows.values():
+        assert len(r["best_f2"]) == 2 and 0.0 <= r["reached_50"] <= 1.0
+        assert r["median_best_f2"] == pytest.approx(sorted(r["best_f2"])[0] / 2
+                                                    + sorted(r["best_f2"])[1] / 2)  # fmt: skip
+    text = (tmp_path / "tasks.md").read_text()
+    assert "| dataset | calibrated * |" in text and "| realisable | literature * |" in text
+    with pytest.raises(SystemExit):
+        bench_tasks.main(["--n", "0"])

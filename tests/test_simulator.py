@@ -201,17 +201,64 @@ def test_size_exponent_scales_the_apparent_diffusivity_with_radius():
         assert torch.equal(mechanism_parameters(f, sink, drug, zero).diffusivity_nm2_h,
                            base.diffusivity_nm2_h)  # fmt: skip
         assert torch.equal(simulate_release(f, TIMES, constants=zero), simulate_release(f, TIMES))
-    # β > 0: D grows as (R / R_ref)^β of the effective radius; larger particles get larger D
+    # β > 0: D grows as (1 + R / R_ref)^β of the effective radius; larger particles get
+    # larger D
     beta, ref_nm = 2.0, 100.0
     sized = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta,
                     diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
     m = mechanism_parameters(f, sink, drug, sized)
     ratio = m.diffusivity_nm2_h[:, 0] / base.diffusivity_nm2_h[:, 0]
-    torch.testing.assert_close(ratio, (m.radius_nm / ref_nm) ** beta, rtol=1e-10, atol=0.0)
+    torch.testing.assert_close(ratio, (1.0 + m.radius_nm / ref_nm) ** beta, rtol=1e-10, atol=0.0)
     assert bool((m.diffusivity_nm2_h[1:, 0] > m.diffusivity_nm2_h[:-1, 0]).all())
-    # β = 2: the diffusive time scale R²/D no longer depends on size
-    scale = m.radius_nm**2 / m.diffusivity_nm2_h[:, 0]
-    torch.testing.assert_close(scale, scale[:1].expand(4), rtol=1e-10, atol=0.0)
+    # far above R_ref and β = 2, the diffusive time scale R²/D tends to a size-independent
+    # value: 5 µm is 50 R_ref, within (1 + 1/50)² − 1 = 4 % of the limit
+    scale = m.radius_nm**2 / m.diffusivity_nm2_h[:, 0] * base.diffusivity_nm2_h[:, 0] / ref_nm**2
+    assert float(scale[-1]) == pytest.approx(1.0, rel=0.041)
+    # far below R_ref the term vanishes: nanoparticles keep the material's own D
+    tiny = replace(sized, diffusivity_radius_ref_nm=1.0e6)  # 1 mm
+    small = mechanism_parameters(f, sink, drug, tiny).diffusivity_nm2_h[:3, 0]
+    torch.testing.assert_close(small, base.diffusivity_nm2_h[:3, 0], rtol=1e-3, atol=0.0)
+
+
+def test_burst_size_exponent():
+    radii = [25.0, 100.0, 250.0, 5000.0, 1.0e6]
+    f = Formulation.from_dict({"radius_nm": radii, "zeta_mv": -40.0}, dtype=torch.float64)
+    sink, drug = ReleaseConditions.sink(), Drug.preset("doxorubicin")
+    m0 = mechanism_parameters(f, sink, drug)
+    base = m0.burst_fraction
+    # γ = 0 (the default) is a skin of fixed thickness: the burst falls with size
+    assert bool((base[1:] < base[:-1]).all())
+    for ref_nm in (37.0, 1000.0):
+        zero = replace(DEFAULT_CONSTANTS, burst_radius_exponent=0.0, burst_radius_ref_nm=ref_nm)
+        assert torch.equal(mechanism_parameters(f, sink, drug, zero).burst_fraction, base)
+    # γ = 1: the layer scales with the particle, so the burst does not depend on size and
+    # equals the fixed-skin burst at R_ref (here the effective radius of the 250-nm design)
+    ref = float(m0.radius_nm[2])
+    one = replace(DEFAULT_CONSTANTS, burst_radius_exponent=1.0, burst_radius_ref_nm=ref)
+    burst = mechanism_parameters(f, sink, drug, one).burst_fraction
+    torch.testing.assert_close(burst, base[2].expand(len(radii)), rtol=1e-12, atol=0.0)
+    # 0 < γ < 1 falls with size, more slowly than γ = 0
+    half = replace(one, burst_radius_exponent=0.5)
+    mid = mechanism_parameters(f, sink, drug, half).burst_fraction
+    assert bool((mid[1:] < mid[:-1]).all()) and float(mid[-1]) > float(base[-1])
+
+
+def test_gradcheck_through_the_burst_size_exponent_float64():
+    f = Formulation.from_dict(
+        {"radius_nm": [40.0, 150.0, 3000.0], "drug_loading": 0.2}, dtype=torch.float64
+    )
+    times = torch.tensor([0.1, 2.0, 48.0], dtype=torch.float64)
+
+    def run(values: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        c = replace(DEFAULT_CONSTANTS, burst_radius_exponent=gamma)
+        return simulate_release(Formulation(values, f.carrier, validate=False), times,
+                                constants=c, validate=False)  # fmt: skip
+
+    inputs = (
+        f.values.clone().requires_grad_(True),
+        torch.tensor(0.4, dtype=torch.float64, requires_grad=True),
+    )
+    assert torch.autograd.gradcheck(run, inputs, eps=1e-7, atol=1e-6, rtol=1e-4)
 
 
 def test_gradcheck_through_the_size_exponent_float64():

@@ -22,7 +22,7 @@ from nanoenv.envs.problem import (
     observe,
     transition,
 )
-from nanoenv.kinetics import DEFAULT_CONSTANTS, SimulatorConstants
+from nanoenv.kinetics import SimulatorConstants, resolve_constants
 from nanoenv.rewards import RewardModel, make_reward_model
 from nanoenv.tasks import N_TIMES, Target, get_family
 
@@ -39,7 +39,7 @@ def make_problem_spec(
     success_f2: float,
     success_bonus: float,
     initial_design: str | InitialDesigner,
-    constants: SimulatorConstants | None,
+    constants: SimulatorConstants | str | None,
 ) -> ProblemSpec:
     """Validate the environment keywords and bundle them (shared by single and vector envs)."""
     family = get_family(task)
@@ -62,7 +62,9 @@ def make_problem_spec(
         success_f2=float(success_f2),
         success_bonus=float(success_bonus),
         initial_design=initial_design,
-        constants=constants or DEFAULT_CONSTANTS,
+        constants=family.default_constants() if constants is None else resolve_constants(
+            constants
+        ),
         device=device,
     )
 
@@ -159,7 +161,16 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     | `success_f2`     | 50.0           | f2 that ends the episode in success                |
     | `success_bonus`  | 1.0            | reward added on success                            |
     | `initial_design` | `"random"`     | `"random"`, `"center"` or an `InitialDesigner`     |
-    | `constants`      | defaults       | simulator constants (e.g. calibrated)              |
+    | `constants`      | family default | `"literature"`, `"calibrated"` or constants (below)|
+
+    ## Simulator constants
+
+    `constants=None` takes the task family's own (`TaskFamily.constants`): the constants
+    calibrated on the PLAI release data for `task="dataset"`, whose microparticles and
+    implants the data cover, and the literature constants for every other family, which
+    the calibration does not validate (measurements in :mod:`nanoenv.tasks`).
+    `"literature"`, `"calibrated"` or a `SimulatorConstants` override it; `realisable`
+    targets are then drawn with the same constants, so their optimum stays f2 = 100.
 
     ## Vectorized environment
 
@@ -194,7 +205,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         success_f2: float = 50.0,
         success_bonus: float = 1.0,
         initial_design: str | InitialDesigner = "random",
-        constants: SimulatorConstants | None = None,
+        constants: SimulatorConstants | str | None = None,
     ) -> None:
         self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
                                        device, success_f2, success_bonus, initial_design,
@@ -243,7 +254,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         options = options or {}
         target = options.get("target") or self.spec_.family.sample(
-            self.np_random, self.spec_.design_space
+            self.np_random, self.spec_.design_space, self.spec_.constants
         )
         z0, extra = options.get("z"), 0
         if z0 is None:

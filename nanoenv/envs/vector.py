@@ -105,7 +105,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         success_f2: float = 50.0,
         success_bonus: float = 1.0,
         initial_design: str | InitialDesigner = "random",
-        constants: SimulatorConstants | None = None,
+        constants: SimulatorConstants | str | None = None,
         discrete: bool = False,
         return_torch: bool = False,
     ) -> None:
@@ -157,7 +157,9 @@ class FormulationDesignVectorEnv(VectorEnv):
             targets = [given[i] for i in rows]
         else:
             rngs = [self._rngs[i] for i in rows]
-            targets = self.spec_.family.sample_many(rngs, self.spec_.design_space)
+            targets = self.spec_.family.sample_many(
+                rngs, self.spec_.design_space, self.spec_.constants
+            )
         z, extra = self.spec_.initial_designs(targets, [self._rngs[i] for i in rows])
         return targets, z, extra
 

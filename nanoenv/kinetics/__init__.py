@@ -5,7 +5,13 @@ The main entry point is :func:`simulate_release`; the laws it composes are in
 """
 
 from nanoenv.kinetics.conditions import CONDITION_PRESETS, ReleaseConditions
-from nanoenv.kinetics.constants import DEFAULT_CONSTANTS, SimulatorConstants
+from nanoenv.kinetics.constants import (
+    CONSTANTS_NAMES,
+    DEFAULT_CONSTANTS,
+    SimulatorConstants,
+    calibrated_constants,
+    resolve_constants,
+)
 from nanoenv.kinetics.drug import DRUGS, Drug
 from nanoenv.kinetics.formulation import (
     PARAMETER_INDEX,
@@ -39,6 +45,7 @@ from nanoenv.kinetics.simulate import (
 
 __all__ = [
     "CONDITION_PRESETS",
+    "CONSTANTS_NAMES",
     "DEFAULT_CONSTANTS",
     "DRUGS",
     "PARAMETERS",
@@ -54,6 +61,7 @@ __all__ = [
     "baker_lonsdale_fraction",
     "burst_fraction",
     "burst_profile",
+    "calibrated_constants",
     "charge_binding_factor",
     "effective_radius_nm",
     "erosion_fraction",
@@ -65,6 +73,7 @@ __all__ = [
     "ph_gate",
     "release_curve",
     "reservoir_rate_per_h",
+    "resolve_constants",
     "simulate_release",
     "thermal_gate",
 ]

@@ -9,11 +9,23 @@ doxorubicin at 37 °C and leak it near their phase transition.
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import json
+import warnings
 from dataclasses import dataclass, fields, replace
+from typing import Literal
 
 import torch
 
-__all__ = ["DEFAULT_CONSTANTS", "SimulatorConstants"]
+__all__ = [
+    "CONSTANTS_NAMES",
+    "DEFAULT_CONSTANTS",
+    "ConstantsName",
+    "SimulatorConstants",
+    "calibrated_constants",
+    "resolve_constants",
+]
 
 Number = float | torch.Tensor
 
@@ -33,17 +45,19 @@ class SimulatorConstants:
     diffusivity_peg_slope: Number = 2.0  # per unit PEG fraction (water uptake)
     diffusivity_crosslink_slope: Number = 2.0  # decades lost at full cross-linking
     diffusivity_activation_kj_mol: Number = 40.0
-    # -- size dependence of the apparent diffusivity: log10 D += β·log10(R/R_ref) --
+    # -- size dependence of the apparent diffusivity: log10 D += β·log10(1 + R/R_ref) --
     # β = 0 (default) is pure Fickian diffusion: D is a material property and the release
     # time grows as R². Apparent D fitted to polyester devices grows with device size
     # (water-filled pores and cracks, autocatalytic degradation of the acidic core:
     # Siepmann et al., J. Control. Release 96 (2004) 123; Klose et al., Int. J. Pharm. 314
     # (2006) 198; Siepmann & Siepmann, J. Control. Release 161 (2012) 351), which a
     # calibration on 1.4 µm-1 cm devices expresses as β > 0 (dimensionless, decades of D
-    # per decade of effective radius). R_ref (nm) is where β has no effect: the radius at
-    # which ``log10_diffusivity_ref`` applies; it is a reference, not a fitted constant.
-    # 1 µm sits at the small end of the calibration data (1.4 µm-1 cm), so a fitted
-    # ``log10_diffusivity_ref`` stays an apparent D of microparticles, inside its range.
+    # per decade of effective radius above R_ref). Well below R_ref (nm) the term vanishes
+    # and D is the material's own: the pores, cracks and acidic cores behind the size
+    # dependence need room, and autocatalysis is negligible in small particles (Siepmann
+    # et al., Biomacromolecules 6 (2005) 2312), so nanoparticles release by plain Fickian
+    # diffusion instead of an extrapolated power law. R_ref is a reference, not a fitted
+    # constant; 1 µm sits just below the calibration data (1.4 µm-1 cm).
     diffusivity_radius_exponent: Number = 0.0  # decades of D per decade of radius (β)
     diffusivity_radius_ref_nm: Number = 1000.0  # nm, reference radius R_ref of the size term
     # -- hydrolysis (Park 1995; Makadia & Siegel 2011): k_h per day at 37 °C, pH 7.4 --
@@ -64,6 +78,11 @@ class SimulatorConstants:
     burst_logp_gain: Number = 0.1
     burst_max_fraction: Number = 0.6
     burst_time_h: Number = 0.5
+    # surface layer δ = burst_shell_nm·(R/R_ref)^γ: γ = 0 (default) a fixed skin (burst
+    # ∝ 1/R), γ = 1 a layer that scales with the device (size-independent burst, as in
+    # porous microparticles and implants; Allison, Int. J. Pharm. 364 (2008) 298)
+    burst_radius_exponent: Number = 0.0  # γ, dimensionless
+    burst_radius_ref_nm: Number = 100.0  # nm, R_ref: where δ = burst_shell_nm
     # -- dispersed drug (Baker–Lonsdale): Cs/A = scale·S_aq/(ρ·loading) --
     dispersed_solubility_scale: Number = 10.0
     particle_density_mg_ml: Number = 1300.0
@@ -110,3 +129,57 @@ class SimulatorConstants:
 
 
 DEFAULT_CONSTANTS = SimulatorConstants()
+
+
+#: Names of the shipped constant sets: ``"literature"`` (:data:`DEFAULT_CONSTANTS`, the
+#: values in the field comments) and ``"calibrated"`` (fitted to the shipped release data
+#: by :mod:`nanoenv.calibration`, stored in ``nanoenv/kinetics/calibrated_constants.json``).
+ConstantsName = Literal["literature", "calibrated"]
+CONSTANTS_NAMES: tuple[str, ...] = ("literature", "calibrated")
+_CALIBRATED_FILE = "calibrated_constants.json"
+
+
+@functools.cache
+def calibrated_constants() -> SimulatorConstants:
+    """The constants fitted to the shipped release data (PLAI microparticles and implants,
+    liposomes), as shipped in ``nanoenv/kinetics/calibrated_constants.json``.
+
+    Written by ``nanoenv calibrate``; read once per process. Falls back to
+    :data:`DEFAULT_CONSTANTS` with a warning if the file is missing (a broken install).
+
+    :raises ValueError: if the shipped file is not a calibration file.
+    """
+    resource = importlib.resources.files("nanoenv.kinetics").joinpath(_CALIBRATED_FILE)
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        warnings.warn(
+            f"nanoenv/kinetics/{_CALIBRATED_FILE} is missing; using the literature default "
+            "constants (run `nanoenv calibrate` to fit them)",
+            stacklevel=2,
+        )
+        return DEFAULT_CONSTANTS
+    try:
+        payload = json.loads(text)
+        values = payload["constants"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"nanoenv/kinetics/{_CALIBRATED_FILE} is not a calibration file: {exc}"
+        ) from None
+    return SimulatorConstants.from_dict(values)
+
+
+def resolve_constants(constants: SimulatorConstants | str) -> SimulatorConstants:
+    """A constants object from itself or a shipped set's name (:data:`CONSTANTS_NAMES`).
+
+    :raises ValueError: for an unknown name, listing the allowed ones.
+    """
+    if isinstance(constants, SimulatorConstants):
+        return constants
+    if constants == "literature":
+        return DEFAULT_CONSTANTS
+    if constants == "calibrated":
+        return calibrated_constants()
+    raise ValueError(
+        f"constants={constants!r}; allowed: a SimulatorConstants or one of {list(CONSTANTS_NAMES)}"
+    )

@@ -157,6 +157,8 @@ def burst_fraction(
     peg_shield: float | torch.Tensor,
     logp_gain: float | torch.Tensor,
     max_fraction: float | torch.Tensor,
+    radius_exponent: float | torch.Tensor = 0.0,
+    radius_ref_nm: float | torch.Tensor = 100.0,
 ) -> torch.Tensor:
     """Share of drug at or near the surface, released in the burst.
 
@@ -166,10 +168,19 @@ def burst_fraction(
     298). Saturating form ``Fb = Fmax·(1 − exp(−s))``,
     ``s = (3δ/R)·(1 + g_L·loading)·10^(−g_P·(logP − 1))·(1 − shield·peg/(peg + 0.05))``.
 
+    The layer may thicken with the device, ``δ = δ_ref·(R/R_ref)^γ``: γ = 0 (default) is
+    a fixed skin, so the burst falls as ``1/R``; γ = 1 is drug in pores connected to the
+    surface down to a fixed share of the radius, so the burst does not depend on size
+    (the burst of porous PLGA microparticles and implants hardly falls with size: Allison
+    2008).
+
+    :param radius_exponent: γ, dimensionless, in ``[0, 1]``.
+    :param radius_ref_nm: ``R_ref``, nm: the radius at which ``δ = shell_nm``.
     :returns: burst fraction in ``[0, max_fraction)``.
     """
     shield = 1.0 - peg_shield * peg_fraction / (peg_fraction + 0.05)
-    s = (3.0 * shell_nm / radius_nm) * (1.0 + loading_gain * loading)
+    shell = shell_nm * torch.exp(radius_exponent * torch.log(radius_nm / radius_ref_nm))
+    s = (3.0 * shell / radius_nm) * (1.0 + loading_gain * loading)
     s = s * torch.exp(-logp_gain * _LN10 * (logp - 1.0)) * shield
     return max_fraction * -torch.expm1(-s)
 

@@ -163,8 +163,10 @@ def mechanism_parameters(
             + c.diffusivity_loading_slope * (loading - 0.1)
             + c.diffusivity_peg_slope * col("peg_fraction")
             - c.diffusivity_crosslink_slope * col("crosslink_ratio")
-            # apparent D grows with device size for β > 0 (0 by default: Fickian)
-            + c.diffusivity_radius_exponent * torch.log10(radius / c.diffusivity_radius_ref_nm)
+            # apparent D grows with device size above R_ref for β > 0 (0 by default:
+            # Fickian); below R_ref it tends to the material's own D
+            + c.diffusivity_radius_exponent
+            * torch.log10(1.0 + radius / c.diffusivity_radius_ref_nm)
         )
         diffusivity = (
             torch.exp(_LN10 * log10_d)
@@ -199,6 +201,8 @@ def mechanism_parameters(
             peg_shield=c.burst_peg_shield,
             logp_gain=c.burst_logp_gain,
             max_fraction=c.burst_max_fraction,
+            radius_exponent=c.burst_radius_exponent,
+            radius_ref_nm=c.burst_radius_ref_nm,
         )
         ratio = (
             c.dispersed_solubility_scale
