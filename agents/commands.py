@@ -98,6 +98,13 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
         "results folder (default: the run folder, or runs/ for baselines)",
     )
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument(
+        "--constants",
+        choices=["literature", "calibrated"],
+        default=None,
+        help="search baselines: simulator constants (default: each family's own; a run "
+        "uses its config's env.constants)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -106,6 +113,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     if args.n < 1 or args.budget < 1:
         raise ValueError("--n and --budget must be positive")
+    if args.run is not None and args.constants is not None:
+        raise ValueError("--constants applies to --method baselines; a run evaluates with "
+                         "its config's env.constants")  # fmt: skip
     progress = not args.no_progress
     if args.run is not None:
         folder = evaluate_run(
@@ -129,6 +139,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             out=args.out or "runs",
             device=args.device,
             progress=progress,
+            constants=args.constants,
         )
     summary = json.loads((folder / "results.json").read_text())["summary"]
     for family, s in summary.items():

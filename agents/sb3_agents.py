@@ -48,6 +48,7 @@ import numpy as np
 import torch
 import yaml
 
+from nanoenv.kinetics import CONSTANTS_NAMES
 from nanoenv.tasks import TASK_FAMILIES, get_family
 
 __all__ = [
@@ -91,6 +92,9 @@ class EnvConfig:
     :param success_bonus: reward added on success.
     :param initial_design: ``"random"`` or ``"center"``.
     :param device: torch device of the simulator (``"cpu"``, ``"cuda"``, ``"auto"``).
+    :param constants: simulator constants, ``"literature"`` or ``"calibrated"``
+        (``None``: the task family's default, see :mod:`nanoenv.tasks`); held-out
+        ``realisable`` targets are drawn under the same constants.
     """
 
     max_edits: int = 20
@@ -99,6 +103,14 @@ class EnvConfig:
     success_bonus: float = 1.0
     initial_design: str = "random"
     device: str = "cpu"
+    constants: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.constants is not None and self.constants not in CONSTANTS_NAMES:
+            raise ValueError(
+                f"env.constants={self.constants!r}; allowed: {list(CONSTANTS_NAMES)} or null "
+                "(the task family's default)"
+            )
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`~nanoenv.envs.FormulationDesignEnv`."""
@@ -719,14 +731,20 @@ METHOD_SEED_OFFSET = 7919
 
 
 def _evaluate(
-    method: Any, families: list[str], n: int, seed: int, budget: int, progress: bool
+    method: Any,
+    families: list[str],
+    n: int,
+    seed: int,
+    budget: int,
+    progress: bool,
+    constants: str | None = None,
 ) -> list[dict[str, Any]]:
     from agents.baselines import results_table
     from nanoenv.tasks import benchmark_suite
 
     rows: list[dict[str, Any]] = []
     for family in families:
-        targets = benchmark_suite(family, n, seed)
+        targets = benchmark_suite(family, n, seed, constants=constants)
         iterator: Any = targets
         if progress:
             from tqdm.auto import tqdm
@@ -776,11 +794,11 @@ def evaluate_run(
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
     method = PolicyRollout(model, env_kwargs, repeat=repeat, device=cfg.env.device,
                            name=cfg.algo)  # fmt: skip
-    rows = _evaluate(method, families, n, seed, budget, progress)
+    rows = _evaluate(method, families, n, seed, budget, progress, cfg.env.constants)
     folder = new_folder(Path(out) if out is not None else run_dir, f"eval_{_utc_stamp()}")
     settings = {"run": str(run_dir), "families": families, "n": n, "seed": seed,
                 "method_seed": (seed + METHOD_SEED_OFFSET) % 2**32, "budget": budget,
-                "repeat": repeat}  # fmt: skip
+                "repeat": repeat, "constants": cfg.env.constants}  # fmt: skip
     _save_results(folder, rows, settings)
     return folder
 
@@ -797,9 +815,12 @@ def evaluate_baseline(
     out: str | os.PathLike[str] = "runs",
     device: str = "cpu",
     progress: bool = True,
+    constants: str | None = None,
 ) -> Path:
     """Run a search baseline (``cma``, ``random`` or ``gradient``) on the seeded benchmark
-    suites and save the results in a new folder ``<out>/eval_<method>_<UTC timestamp>``."""
+    suites and save the results in a new folder ``<out>/eval_<method>_<UTC timestamp>``
+    (``constants``: ``"literature"``, ``"calibrated"`` or ``None`` for each family's
+    default)."""
     from agents.baselines import CMAES, GradientDescent, RandomSearch
 
     factories = {"cma": CMAES, "random": RandomSearch, "gradient": GradientDescent}
@@ -807,7 +828,8 @@ def evaluate_baseline(
         raise ValueError(f"unknown method {method!r}; allowed: {list(BASELINES)}")
     for family in families:
         get_family(family)
-    rows = _evaluate(factories[method](device=device), families, n, seed, budget, progress)
+    search = factories[method](device=device, constants=constants)
+    rows = _evaluate(search, families, n, seed, budget, progress, constants)
     for row in rows:
         row["edits_to_success"] = None  # search methods make no edits
     folder = new_folder(out, f"eval_{method}_{_utc_stamp()}")
@@ -818,6 +840,7 @@ def evaluate_baseline(
         "seed": seed,
         "method_seed": (seed + METHOD_SEED_OFFSET) % 2**32,
         "budget": budget,
+        "constants": constants,
     }
     _save_results(folder, rows, settings)
     return folder

@@ -247,6 +247,73 @@ def _markdown(rows: list[dict], settings: dict, total_s: float, quick: bool) -> 
     return "\n".join(lines)
 
 
+def learning_curve(
+    curves: CurveSet, methods: list[str], shares: list[float], seeds: list[int], settings: dict
+) -> list[dict]:
+    """Grouped-CV MAE against the number of training groups: each fold fits on a share of
+    its training groups (``cross_validate(train_group_share=...)``), for several seeds
+    (each seed draws other folds and other groups)."""
+    rows = []
+    for method in methods:
+        for share in shares:
+            for seed in seeds:
+                t0 = time.perf_counter()
+                r = cross_validate(
+                    curves, method, n_splits=settings["n_splits"], seed=seed,  # type: ignore[arg-type]
+                    steps=settings["steps"], correction_steps=settings["correction_steps"],
+                    members=settings["members"], train_group_share=share,
+                )  # fmt: skip
+                groups = float(np.mean([f["n_train_groups"] for f in r.folds]))
+                rows.append({"method": method, "share": share, "seed": seed,
+                             "train_groups": groups, **r.overall})  # fmt: skip
+                print(f"{curves.name} {method:22s} share={share:.2f} seed={seed} "
+                      f"groups={groups:.1f} MAE={r.overall['mae']:.3f} "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+    return rows
+
+
+def power_law(rows: list[dict], method: str) -> tuple[float, float]:
+    """Least-squares fit ``MAE = a·n^(−b)`` (log-log) of a method's learning-curve points,
+    ``n`` the training groups; returns ``(a, b)``."""
+    pts = [(r["train_groups"], r["mae"]) for r in rows if r["method"] == method]
+    x = np.log([p[0] for p in pts])
+    y = np.log([p[1] for p in pts])
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(np.exp(intercept)), float(-slope)
+
+
+def _learning_markdown(name: str, rows: list[dict], seconds: float, command: str) -> str:
+    lines = [
+        f"# Calibration learning curve ({name}): held-out MAE vs training groups",
+        "",
+        f"Command: `{command}` ({seconds / 60:.1f} min, {platform.machine()}, torch "
+        f"{torch.__version__}). Grouped 5-fold CV "
+        "(folds by group, so each held-out group is unseen); every fold fits on a seeded "
+        "random share of its training groups and predicts its whole test part. Each seed "
+        "draws other folds and other groups.",
+        "",
+        "| method | share of training groups | mean training groups | MAE per seed | mean MAE |",
+        "|---|---|---|---|---|",
+    ]
+    keys = sorted({(r["method"], r["share"]) for r in rows}, key=lambda k: (k[0], k[1]))
+    for method, share in keys:
+        sel = [r for r in rows if r["method"] == method and r["share"] == share]
+        maes = ", ".join(f"{r['mae']:.3f}" for r in sel)
+        lines.append(
+            f"| {method} | {share:.2f} | {np.mean([r['train_groups'] for r in sel]):.1f} | "
+            f"{maes} | {np.mean([r['mae'] for r in sel]):.3f} |"
+        )
+    lines += ["", "Power law MAE = a·n^(−b) fitted to every point (log-log least squares):", ""]
+    for method in sorted({r["method"] for r in rows}):
+        a, b = power_law(rows, method)
+        need = (a / 0.10) ** (1.0 / b) if b > 0 else float("inf")
+        lines.append(
+            f"- {method}: a = {a:.3f}, b = {b:.3f}; MAE 0.10 would need n ≈ {need:,.0f} "
+            "training groups if the trend held (an extrapolation, not a prediction)."
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short fits (< 2 min)")
@@ -255,11 +322,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--methods", default=",".join([*METHODS, *NO_SIZE, *PREVIOUS]), help="comma-separated"
     )
+    parser.add_argument(
+        "--learning-curve", metavar="SHARES", default=None,
+        help="instead of the table: MAE vs share of training groups, e.g. 0.25,0.5,0.75,1 "
+        "(methods default to calibrated+correction,tree; writes calibration_learning_curve.md)",
+    )  # fmt: skip
+    parser.add_argument("--seeds", default="0,1,2", help="learning-curve seeds (comma-separated)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     stem = "calibration_quick" if args.quick else "calibration"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    if args.learning_curve is not None:
+        shares = [float(x) for x in args.learning_curve.split(",")]
+        seeds = [int(x) for x in args.seeds.split(",")]
+        methods = args.methods.split(",")
+        if "--methods" not in (argv if argv is not None else sys.argv[1:]):
+            methods = ["calibrated+correction", "tree"]
+        for name in args.datasets.split(","):
+            rows = learning_curve(_load(name), methods, shares, seeds, settings)
+            lc_stem = f"{stem}_learning_curve" + ("" if name == "plai" else f"_{name}")
+            command = ("python benchmarks/bench_calibration.py --datasets " + name +
+                       f" --learning-curve {args.learning_curve} --seeds {args.seeds}" +
+                       (" --quick" if args.quick else ""))  # fmt: skip
+            text = _learning_markdown(name, rows, time.perf_counter() - start, command)
+            (args.out_dir / f"{lc_stem}.md").write_text(text, encoding="utf-8")
+            (args.out_dir / f"{lc_stem}.json").write_text(
+                json.dumps({"settings": settings, "rows": rows}, indent=1), encoding="utf-8"
+            )
+            print(text)
+        return 0
     rows: list[dict] = []
     for name in args.datasets.split(","):
         curves = _load(name)

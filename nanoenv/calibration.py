@@ -1697,6 +1697,7 @@ def cross_validate(
     bounded: bool = True,
     correction_options: Mapping[str, Any] | None = None,
     names: Sequence[str] | None = None,
+    train_group_share: float = 1.0,
 ) -> CrossValidationResult:
     """Grouped K-fold cross-validation of ``method`` on ``curves``.
 
@@ -1704,7 +1705,9 @@ def cross_validate(
     (drug–polymer pair, or drug) is never in both the training and the test part. Each
     fold's model is fitted on the training curves only and predicts the test curves from
     their formulations alone. ``bounded``, ``correction_options`` and ``names`` are passed
-    to :func:`fit_model`.
+    to :func:`fit_model`. ``train_group_share`` < 1 fits each fold's model on a seeded
+    random share of its training groups (at least one), the test part unchanged: a
+    learning curve in the number of groups seen.
 
     :returns: per-fold metrics and metrics pooled over all held-out curves: MAE and RMSE
         of the fraction released over the measured points, and the share of curves
@@ -1714,6 +1717,12 @@ def cross_validate(
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; allowed: {list(METHODS)}")
+    if not 0.0 < train_group_share <= 1.0:
+        raise ValueError(
+            f"train_group_share={train_group_share} must be in (0, 1] (share of the "
+            "training groups each fold fits on)"
+        )
+    rng = np.random.default_rng(seed)
     predictions = torch.zeros(curves.times_h.shape, dtype=torch.float64)
     covered = torch.zeros(len(curves.curve_ids), dtype=torch.bool)
     folds: list[dict[str, float]] = []
@@ -1724,6 +1733,12 @@ def cross_validate(
 
         iterator = tqdm(splits, desc=f"{curves.name} {method}", leave=False)
     for train_idx, test_idx in iterator:
+        if train_group_share < 1.0:
+            groups = sorted({curves.groups[int(i)] for i in train_idx})
+            n_keep = max(1, round(train_group_share * len(groups)))
+            kept = set(rng.choice(len(groups), size=n_keep, replace=False).tolist())
+            chosen = {g for k, g in enumerate(groups) if k in kept}
+            train_idx = [i for i in train_idx if curves.groups[int(i)] in chosen]
         train = curves.subset(train_idx)
         test = curves.subset(test_idx)
         start = time.perf_counter()
@@ -1747,6 +1762,7 @@ def cross_validate(
         covered[index] = True
         metrics = curve_metrics(pred, test.release, test.mask)
         metrics["n_groups"] = len(set(test.groups))
+        metrics["n_train_groups"] = len(set(train.groups))
         metrics["fit_seconds"] = seconds
         folds.append(metrics)
     keep = torch.nonzero(covered)[:, 0]

@@ -66,6 +66,8 @@ def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ({"task": "nope"}, ["'task'", "'nope'", "realisable"]),
         ({"env": {"max_edit": 3}}, ["'env.max_edit'", "allowed", "max_edits"]),
         ({"env": {"max_step": "big"}}, ["'env.max_step'", "number"]),
+        ({"env": {"constants": "fitted"}}, ["env.constants", "'fitted'", "calibrated"]),
+        ({"env": {"constants": 3}}, ["env.constants"]),
         ({"eval": {"families": ["thermal_triggered"]}}, ["'eval.families'", "thermal"]),
         ({"hyperparameters": {"n_step": 8}}, ["'hyperparameters.n_step'", "n_steps"]),
         ({"hyperparameters": {"n_steps": 8.5}}, ["'hyperparameters.n_steps'", "integer"]),
@@ -237,6 +239,15 @@ def test_cli_train_resume_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["evaluate", "--run", str(tmp_path / "nothing"), "--no-progress"]) == 2
     assert capsys.readouterr().err.startswith("nanoenv: error:")
     assert main(["evaluate", "--method", "cma", "--families", "nope"]) == 2
+    assert main(["evaluate", "--run", str(run), "--constants", "calibrated"]) == 2
+    assert "--constants applies to --method" in capsys.readouterr().err
+    argv = ["evaluate", "--method", "random", "--families", "dataset", "--n", "2", "--budget",
+            "8", "--out", str(out), "--constants", "literature", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    newest = max(out.glob("eval_random_*"), key=lambda p: p.stat().st_mtime)
+    assert json.loads((newest / "results.json").read_text())["settings"]["constants"] == (
+        "literature"
+    )
 
 
 def test_policy_rollout_with_trained_ppo(ppo_run: Path) -> None:

@@ -208,6 +208,20 @@ def test_cross_validate_reports_every_curve_once() -> None:
         cal.cross_validate(curves, "magic")  # type: ignore[arg-type]
 
 
+def test_cross_validate_on_a_share_of_the_training_groups() -> None:
+    curves = plai_curves()
+    full = cal.cross_validate(curves, "tree", n_splits=5)
+    half = cal.cross_validate(curves, "tree", n_splits=5, train_group_share=0.5)
+    for f, h in zip(full.folds, half.folds, strict=True):
+        assert h["n_train_groups"] == max(1, round(0.5 * f["n_train_groups"]))
+        assert h["n_curves"] == f["n_curves"]  # the test part is unchanged
+    assert half.overall["n_curves"] == len(curves.curve_ids)
+    assert half.overall["mae"] != full.overall["mae"]
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"train_group_share=.* must be in \(0, 1\]"):
+            cal.cross_validate(curves, "tree", train_group_share=bad)
+
+
 def test_curve_metrics_perfect_and_offset() -> None:
     curves = synthetic_curves(6)
     perfect = cal.curve_metrics(curves.release, curves.release, curves.mask)
