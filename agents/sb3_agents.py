@@ -19,9 +19,11 @@ take raises ``ValueError`` naming the key and what is allowed.
         eval/                held-out evaluation at the end (``eval.at_end``)
 
 and :func:`train` with ``resume=RUN_DIR`` continues such a run from its last
-checkpoint (the step count carries on). :func:`evaluate_run` and
-:func:`evaluate_baseline` run the seeded :func:`~nanoenv.tasks.benchmark_suite` and
-save per-target results as JSON and CSV.
+checkpoint (the step count carries on). The training itself is :func:`train_model`, which
+other trainers call on a run folder of their own, with an initial-design proposer or a
+reward wrapper for the environments (:func:`agents.prior.train_prior_guided`).
+:func:`evaluate_run` and :func:`evaluate_baseline` run the seeded
+:func:`~nanoenv.tasks.benchmark_suite` and save per-target results as JSON and CSV.
 
 >>> cfg = TrainConfig(algo="ppo", task="realisable", total_steps=256, num_envs=4)
 >>> cfg.algo, cfg.env.max_edits
@@ -40,9 +42,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,6 +53,9 @@ import yaml
 
 from nanoenv.kinetics import CONSTANTS_NAMES
 from nanoenv.tasks import TASK_FAMILIES, get_family
+
+if TYPE_CHECKING:
+    from nanoenv.envs.problem import InitialDesigner
 
 __all__ = [
     "ALGORITHMS",
@@ -64,6 +70,7 @@ __all__ = [
     "load_model",
     "make_vec_env",
     "train",
+    "train_model",
 ]
 
 #: Algorithms :func:`train` knows (name -> stable-baselines3 class name).
@@ -90,7 +97,8 @@ class EnvConfig:
     :param max_step: largest coordinate change per edit.
     :param success_f2: f2 that ends an episode in success.
     :param success_bonus: reward added on success.
-    :param initial_design: ``"random"`` or ``"center"``.
+    :param initial_design: ``"random"`` or ``"center"`` (a proposer such as a prior's
+        screened designs is not configuration: :func:`train_model` takes it).
     :param device: torch device of the simulator (``"cpu"``, ``"cuda"``, ``"auto"``).
     :param constants: simulator constants, ``"literature"`` or ``"calibrated"``
         (``None``: the task family's default, see :mod:`nanoenv.tasks`); held-out
@@ -373,15 +381,36 @@ def load_config(path: str | os.PathLike[str]) -> TrainConfig:
 # -- environments and models ----------------------------------------------------------------
 
 
-def make_vec_env(cfg: TrainConfig, seed: int | None = None) -> Any:
-    """The training environment: ``VecMonitor(SB3VecEnvAdapter(FormulationDesignVectorEnv))``."""
+def make_vec_env(
+    cfg: TrainConfig,
+    seed: int | None = None,
+    *,
+    initial_design: InitialDesigner | None = None,
+    wrapper: Callable[[Any], Any] | None = None,
+) -> Any:
+    """The training environment: ``VecMonitor(SB3VecEnvAdapter(FormulationDesignVectorEnv))``.
+
+    :param cfg: the run's configuration (``num_envs``, ``task``, ``env``).
+    :param seed: seed of the environments (``None``: ``cfg.seed``).
+    :param initial_design: proposer of the episodes' first designs
+        (:class:`~nanoenv.envs.problem.InitialDesigner`), used instead of
+        ``cfg.env.initial_design``.
+    :param wrapper: applied to the SB3 vector environment inside ``VecMonitor`` (a reward
+        wrapper, for instance: the logged returns are then the wrapped rewards).
+    """
     from stable_baselines3.common.vec_env import VecMonitor
 
     from nanoenv.envs import FormulationDesignVectorEnv
     from nanoenv.envs.sb3 import SB3VecEnvAdapter
 
-    native = FormulationDesignVectorEnv(num_envs=cfg.num_envs, task=cfg.task, **cfg.env.kwargs())
-    env = VecMonitor(SB3VecEnvAdapter(native), info_keywords=("is_success", "f2"))
+    kwargs = cfg.env.kwargs()
+    if initial_design is not None:
+        kwargs["initial_design"] = initial_design
+    native = FormulationDesignVectorEnv(num_envs=cfg.num_envs, task=cfg.task, **kwargs)
+    inner: Any = SB3VecEnvAdapter(native)
+    if wrapper is not None:
+        inner = wrapper(inner)
+    env = VecMonitor(inner, info_keywords=("is_success", "f2"))
     env.seed(cfg.seed if seed is None else seed)
     return env
 
@@ -597,13 +626,10 @@ def train(
         replay buffer is restored when it was checkpointed.
     :param progress: show a progress bar.
 
-    A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is re-raised; earlier
-    checkpoints are never touched.
+    The training is :func:`train_model`'s; the held-out evaluation (``eval.at_end``)
+    follows it. A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is
+    re-raised; earlier checkpoints are never touched.
     """
-    from stable_baselines3.common.callbacks import CallbackList
-    from stable_baselines3.common.logger import configure
-
-    notes: list[str] = []
     if resume is not None:
         resume = Path(resume)
         if not (resume / "config.yaml").is_file():
@@ -616,9 +642,7 @@ def train(
             if (cfg.algo, cfg.task) != (saved.algo, saved.task):
                 raise ValueError(f"cannot resume a {saved.algo} run on {saved.task!r} with a "
                                  f"{cfg.algo} config on {cfg.task!r}")  # fmt: skip
-        last = last_checkpoint(resume)
-        final = resume / FINAL_MODEL
-        if last is None and not final.is_file():
+        if last_checkpoint(resume) is None and not (resume / FINAL_MODEL).is_file():
             raise ValueError(f"run folder {str(resume)!r} has no checkpoint to resume from")
         run = resume
     else:
@@ -626,6 +650,51 @@ def train(
             raise ValueError("a config is needed unless resuming")
         cfg = config if isinstance(config, TrainConfig) else load_config(config)
         run = make_run_folder(run_dir, cfg.runs_dir, f"{cfg.algo}_{cfg.task}", cfg.seed)
+    train_model(cfg, run, resume=resume is not None, progress=progress)
+    if cfg.eval.at_end:
+        evaluate_run(run, out=run, progress=False)
+    return run
+
+
+def train_model(
+    cfg: TrainConfig,
+    run: Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    notes: Sequence[str] = (),
+    initial_design: InitialDesigner | None = None,
+    env_wrapper: Callable[[Any], Any] | None = None,
+    final_checkpoint: bool = True,
+) -> Any:
+    """Train the model of ``cfg`` in the run folder ``run`` and return it (no evaluation).
+
+    A new run gets ``config.yaml`` and ``meta.json``; every call gets a new
+    ``logs/session[_n]`` (``progress.csv``, TensorBoard events when tensorboard is
+    installed), checkpoints every ``cfg.checkpoint_every`` environment steps in
+    ``checkpoints/`` and ``final_model.zip``, all written atomically.
+
+    :param cfg: the run's configuration (``total_steps`` is the total, resumed steps
+        included).
+    :param run: the run folder, already made (:func:`make_run_folder`).
+    :param resume: continue the run's last checkpoint (or final model) with its step count
+        carried on, rather than start a new model.
+    :param progress: show a progress bar.
+    :param notes: lines for ``meta.json``'s ``notes`` (new runs).
+    :param initial_design: proposer of the episodes' first designs (see
+        :func:`make_vec_env`); ``None``: ``cfg.env.initial_design``.
+    :param env_wrapper: wrapper of the SB3 vector environment inside ``VecMonitor`` (see
+        :func:`make_vec_env`), e.g. a training-reward shaping.
+    :param final_checkpoint: also save a checkpoint at the last step (what
+        :func:`train` resumes from; it carries SAC's replay buffer).
+
+    A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is re-raised; earlier
+    checkpoints are never touched.
+    """
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.logger import configure
+
+    notes = list(notes)
     device = _resolve_device(cfg.device)
     algo_cls = _algo_class(cfg.algo)
     formats = ["csv"]
@@ -634,8 +703,8 @@ def train(
     else:
         notes.append("tensorboard is not installed: no TensorBoard logs")
     logs = new_folder(run / "logs", "session")
-    env = make_vec_env(cfg)
-    if resume is None:
+    env = make_vec_env(cfg, initial_design=initial_design, wrapper=env_wrapper)
+    if not resume:
         _write_run_files(run, cfg, notes)
         model = algo_cls("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
                          **_hyperparameters(cfg))  # fmt: skip
@@ -675,7 +744,7 @@ def train(
     try:
         if remaining > 0:
             model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
-                        reset_num_timesteps=resume is None, progress_bar=sb3_bar)  # fmt: skip
+                        reset_num_timesteps=not resume, progress_bar=sb3_bar)  # fmt: skip
     except KeyboardInterrupt:
         if getattr(checkpoint, "model", None) is not None:  # learning had started
             checkpoint.save_now()
@@ -684,12 +753,10 @@ def train(
     tmp = run / (FINAL_MODEL + ".tmp")
     model.save(tmp)
     os.replace(tmp, run / FINAL_MODEL)
-    if cfg.checkpoint_every:
+    if cfg.checkpoint_every and final_checkpoint:
         checkpoint.save_now()
     env.close()
-    if cfg.eval.at_end:
-        evaluate_run(run, out=run, progress=False)
-    return run
+    return model
 
 
 # -- evaluation -----------------------------------------------------------------------------

@@ -35,7 +35,14 @@ from nanoenv.kinetics.formulation import PARAMETERS, Carrier, Formulation, Param
 from nanoenv.kinetics.simulate import simulate_release
 from nanoenv.kinetics.validation import check_sorted_times
 
-__all__ = ["SUBCOMMANDS", "Subcommand", "build_parser", "default_time_grid", "main"]
+__all__ = [
+    "SUBCOMMANDS",
+    "Subcommand",
+    "add_medium_arguments",
+    "build_parser",
+    "default_time_grid",
+    "main",
+]
 
 PROG = "nanoenv"
 #: Exit code for bad input (argparse uses the same).
@@ -389,6 +396,31 @@ def _plot(
 # ---------------------------------------------------------------------------------------
 
 
+def add_medium_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    conditions_flag: str = "--conditions",
+) -> None:
+    """Add the release-medium and drug preset options of a subcommand.
+
+    :param parser: the parser (or argument group) that takes them.
+    :param conditions_flag: the medium's flag (``--conditions``, or another name such as
+        ``--schedule``), default ``sink``, a name for :meth:`ReleaseConditions.preset`; the
+        drug's is ``--drug``, default ``doxorubicin``, a name for :meth:`Drug.preset`.
+    """
+    parser.add_argument(
+        conditions_flag,
+        default="sink",
+        metavar="PRESET",
+        help=f"release-medium preset, one of: {', '.join(CONDITION_PRESETS)} (default: sink)",
+    )
+    parser.add_argument(
+        "--drug",
+        default="doxorubicin",
+        metavar="PRESET",
+        help=f"drug preset, one of: {', '.join(DRUGS)} (default: doxorubicin)",
+    )
+
+
 def _configure_simulate(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "formulation parameters (physical units; unset parameters take their default)"
@@ -416,19 +448,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         "flags given on the command line override it",
     )
 
-    medium = parser.add_argument_group("drug and release medium")
-    medium.add_argument(
-        "--conditions",
-        default="sink",
-        metavar="PRESET",
-        help=f"release-medium preset, one of: {', '.join(CONDITION_PRESETS)} (default: sink)",
-    )
-    medium.add_argument(
-        "--drug",
-        default="doxorubicin",
-        metavar="PRESET",
-        help=f"drug preset, one of: {', '.join(DRUGS)} (default: doxorubicin)",
-    )
+    add_medium_arguments(parser.add_argument_group("drug and release medium"))
 
     grid = parser.add_argument_group("time grid")
     grid.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -12,7 +13,7 @@ from agents import PolicyRollout
 from agents import sb3_agents as sa
 from agents.sb3_agents import TrainConfig, last_checkpoint, load_config, load_model, train
 from nanoenv.cli import main
-from nanoenv.tasks import benchmark_suite
+from nanoenv.tasks import benchmark_suite, get_family
 
 TINY_PPO: dict[str, Any] = {
     "algo": "ppo",
@@ -163,6 +164,63 @@ def test_ppo_resume_continues_the_step_count(ppo_run: Path, tmp_path: Path) -> N
     assert load_model(run).num_timesteps == 128
     assert last_checkpoint(run)[2] == 128
     assert len(list((run / "logs").iterdir())) == 2  # one log folder per session
+
+
+class _Centre:
+    """An initial-design proposer: the centre of the space, 3 simulator calls each."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim, self.proposed = dim, 0
+
+    def __call__(self, targets: Any, rngs: Any) -> tuple[np.ndarray, np.ndarray]:
+        self.proposed += len(targets)
+        return np.zeros((len(targets), self.dim), np.float32), np.full(len(targets), 3)
+
+
+def test_make_vec_env_takes_a_proposer_and_a_wrapper() -> None:
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    class Shift(VecEnvWrapper):
+        def reset(self) -> Any:
+            return self.venv.reset()
+
+        def step_wait(self) -> Any:
+            obs, rewards, dones, infos = self.venv.step_wait()
+            return obs, rewards - 1.0, dones, infos
+
+    cfg = TrainConfig.from_dict(TINY_PPO)
+    dim = get_family(cfg.task).default_space().dim
+    proposer = _Centre(dim)
+    env = sa.make_vec_env(cfg, initial_design=proposer, wrapper=Shift)
+    centre = sa.make_vec_env(cfg.replace(env={"max_edits": 5, "initial_design": "center"}))
+    obs, obs0 = env.reset(), centre.reset()
+    assert proposer.proposed == 2 and np.all(obs[:, :dim] == 0)
+    np.testing.assert_array_equal(obs, obs0)  # the same targets, from the same design
+    steps = []
+    for venv in (env, centre):
+        venv.step_async(np.full((2, dim), 0.5, np.float32))
+        steps.append(venv.step_wait())
+    (_, rewards, _, infos), (_, rewards0, _, infos0) = steps
+    np.testing.assert_allclose(rewards, rewards0 - 1.0, rtol=1e-6)
+    assert [i["sim_calls"] for i in infos] == [i["sim_calls"] + 3 for i in infos0]
+    env.close()
+    centre.close()
+
+
+def test_train_model_in_a_run_folder_of_ones_own(tmp_path: Path) -> None:
+    cfg = TrainConfig.from_dict({**TINY_PPO, "checkpoint_every": 24, "eval": {"at_end": False}})
+    run = sa.make_run_folder(tmp_path / "run", cfg.runs_dir, "mine", cfg.seed)
+    (run / "extra.json").write_text("{}")  # the caller's own files stay
+    proposer = _Centre(get_family(cfg.task).default_space().dim)
+    model = sa.train_model(cfg, run, progress=False, notes=["a note"], initial_design=proposer,
+                           final_checkpoint=False)  # fmt: skip
+    assert model.num_timesteps == 64 and proposer.proposed > 0
+    steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("*.zip"))
+    assert steps == [24, 48]  # scheduled only: no checkpoint at the last step (64)
+    assert (run / "final_model.zip").is_file() and (run / "extra.json").is_file()
+    assert load_config(run / "config.yaml") == cfg
+    assert yaml.safe_load((run / "meta.json").read_text())["notes"][0] == "a note"
+    assert not list(run.glob("eval_*")) and not list(run.rglob("*.tmp"))
 
 
 def test_sac_save_load_resume_with_replay_buffer(tmp_path: Path) -> None:

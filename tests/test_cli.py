@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from nanoenv.cli import SUBCOMMANDS, default_time_grid, main, t50_hours
+from nanoenv.cli import SUBCOMMANDS, add_medium_arguments, default_time_grid, main, t50_hours
 from nanoenv.kinetics import Formulation, ReleaseConditions, simulate_release
 from nanoenv.plotting import figure_to_rgb_array, plot_release, save_figure
 
@@ -204,6 +204,23 @@ def test_help_lists_every_parameter(capsys: pytest.CaptureFixture[str]) -> None:
         assert flag in out
     assert "range 5 to 1e+07" in out and "default 100" in out
     assert "simulate" in SUBCOMMANDS
+
+
+def test_medium_arguments_are_shared(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_medium_arguments(parser, "--schedule")
+    args = parser.parse_args([])
+    assert (args.schedule, args.drug) == ("sink", "doxorubicin")
+    assert parser.parse_args(["--schedule", "tumour", "--drug", "ibuprofen"]).schedule == "tumour"
+    helps = []
+    for command in ("simulate", "design"):
+        assert main([command, "--help"]) == 0
+        helps.append(capsys.readouterr().out)
+    for out in helps:
+        assert "light_pulse" in out and "paclitaxel" in out and "(default: doxorubicin)" in out
+    assert "--conditions PRESET" in helps[0] and "--schedule PRESET" in helps[1]
 
 
 def test_no_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nanoenv.cli import Subcommand
+from nanoenv.cli import Subcommand, add_medium_arguments
 from nanoenv.kinetics import Carrier, Drug, ReleaseConditions
 from nanoenv.tasks import Target, time_grid
 
@@ -120,27 +120,13 @@ def target_from_curve(
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    from nanoenv.kinetics.conditions import CONDITION_PRESETS
-    from nanoenv.kinetics.drug import DRUGS
-
     parser.add_argument(
         "--target",
         required=True,
         metavar="CSV",
         help="two columns: time (h), release (fraction, or %% if max > 1.5)",
     )
-    parser.add_argument(
-        "--schedule",
-        default="sink",
-        metavar="PRESET",
-        help=f"release medium preset: {', '.join(CONDITION_PRESETS)} (default: sink)",
-    )
-    parser.add_argument(
-        "--drug",
-        default="doxorubicin",
-        metavar="PRESET",
-        help=f"drug preset: {', '.join(DRUGS)} (default: doxorubicin)",
-    )
+    add_medium_arguments(parser, "--schedule")
     parser.add_argument("--carrier", default="polymer", choices=["polymer", "liposome"])
     parser.add_argument(
         "--top-k", type=int, default=5, metavar="K", help="formulations printed (default 5)"

@@ -210,14 +210,14 @@ def train_prior_guided(
     :param success_f2: f2 that ends an episode in success (training and design).
     :param hyperparameters: PPO keywords replacing :data:`PPO_HYPERPARAMETERS` entries.
     :param progress: show a progress bar.
-    """
-    from stable_baselines3.common.callbacks import CallbackList
-    from stable_baselines3.common.logger import configure
-    from stable_baselines3.common.vec_env import VecMonitor
 
+    The training is :func:`agents.sb3_agents.train_model`'s (the run folder's
+    ``config.yaml``, ``meta.json``, logs, checkpoints and final model are those of
+    :func:`agents.sb3_agents.train`, without the checkpoint at the last step and the
+    held-out evaluation), with the proposer as ``initial_design`` and the edit penalty as
+    the environment wrapper.
+    """
     from agents import sb3_agents as sa
-    from nanoenv.envs import FormulationDesignVectorEnv
-    from nanoenv.envs.sb3 import SB3VecEnvAdapter
 
     if not edit_penalty >= 0:
         raise ValueError(f"edit_penalty={edit_penalty} must be >= 0 (reward units per edit)")
@@ -238,39 +238,19 @@ def train_prior_guided(
         eval=sa.EvalConfig(at_end=False),
     )  # fmt: skip
     run = sa.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
-    notes = [f"episodes start from the best of m={m} samples of a {prior.kind} prior"]
-    sa._write_run_files(run, cfg, notes)
     prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "initial_design"}
     info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
             "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
     (run / "prior.json").write_text(json.dumps(info, indent=1))
-    native = FormulationDesignVectorEnv(
-        num_envs=num_envs, task=family, initial_design=PriorDesigner(prior, m), **env_kwargs
-    )
-    inner: Any = SB3VecEnvAdapter(native)
-    if edit_penalty > 0:
-        inner = _edit_penalty_wrapper(inner, float(edit_penalty))
-    env = VecMonitor(inner, info_keywords=("is_success", "f2"))
-    env.seed(seed)
-    from stable_baselines3 import PPO
-
-    model = PPO("MlpPolicy", env, seed=seed, device=sa._resolve_device(device), verbose=0,
-                **sa._hyperparameters(cfg))  # fmt: skip
-    formats = ["csv"] + (["tensorboard"] if sa._tensorboard_available() else [])
-    model.set_logger(configure(str(sa.new_folder(run / "logs", "session")), formats))
-    checkpoint = sa._checkpoint_callback_class()(
-        save_freq=max(cfg.checkpoint_every // num_envs, 1), save_path=str(run / "checkpoints"),
-        name_prefix=sa.CHECKPOINT_PREFIX,
+    penalty = float(edit_penalty)
+    model = sa.train_model(
+        cfg, run, progress=progress,
+        notes=[f"episodes start from the best of m={m} samples of a {prior.kind} prior"],
+        initial_design=PriorDesigner(prior, m),
+        env_wrapper=(lambda venv: _edit_penalty_wrapper(venv, penalty)) if penalty > 0 else None,
+        final_checkpoint=False,
     )  # fmt: skip
-    callbacks: list[Any] = [checkpoint]
-    if progress:
-        callbacks.append(sa._progress_callback(steps, 0))
-    model.learn(total_timesteps=steps, callback=CallbackList(callbacks))
-    tmp = run / (sa.FINAL_MODEL + ".tmp")
-    model.save(tmp)
-    os.replace(tmp, run / sa.FINAL_MODEL)
-    env.close()
     name = "prior+ppo-kl" if edit_penalty > 0 else "prior+ppo"
     method = PriorGuidedPolicy(model, prior, m, env_kwargs, name=name)
     method.run_dir = run
