@@ -156,6 +156,7 @@ CONSTANT_TRANSFORMS: dict[str, str] = {
     "liposome_peg_slope": "linear",
     "liposome_burst_base": "log",
     "liposome_burst_drug_lipid_gain": "log",
+    "liposome_burst_time_h": "log",
 }
 
 class ConstantBound(NamedTuple):
@@ -420,6 +421,13 @@ CONSTANT_BOUNDS: dict[str, ConstantBound] = {
         "leaks at once: a burst exponent of at most +2.5 at drug:lipid 0.5",
         "log",
     ),
+    "liposome_burst_time_h": ConstantBound(
+        0.05, 24.0, "h",
+        "unencapsulated and surface-bound drug leaves a liposome within minutes to hours "
+        "of dilution into the medium, as the release method measures it (a dialysis "
+        "membrane adds its own delay); separate from the polymer burst's time",
+        "log",
+    ),
 }
 
 
@@ -459,8 +467,8 @@ DEFAULT_FIT_NAMES: dict[str, tuple[str, ...]] = {
         "liposome_drug_lipid_slowdown",
         "liposome_burst_base",
         "liposome_burst_drug_lipid_gain",
+        "liposome_burst_time_h",
         "burst_max_fraction",
-        "burst_time_h",
     ),
 }
 

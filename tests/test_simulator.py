@@ -63,6 +63,14 @@ def test_batch_result_equals_one_at_a_time(conditions):
     batch = simulate_release(f, TIMES, conditions)
     single = torch.cat([simulate_release(f[i], TIMES, conditions) for i in range(len(f))])
     torch.testing.assert_close(batch, single, rtol=1e-5, atol=1e-6)
+    # each carrier keeps its own burst time in a mixed batch
+    c = replace(DEFAULT_CONSTANTS, burst_time_h=5.0, liposome_burst_time_h=0.05)
+    batch = simulate_release(f, TIMES, conditions, constants=c)
+    single = torch.cat(
+        [simulate_release(f[i], TIMES, conditions, constants=c) for i in range(len(f))]
+    )
+    torch.testing.assert_close(batch, single, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(batch, simulate_release(f, TIMES, conditions), atol=1e-3)
 
 
 def test_per_design_conditions_drugs_and_time_grids_match_shared_ones():

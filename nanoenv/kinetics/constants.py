@@ -113,6 +113,9 @@ class SimulatorConstants:
     liposome_peg_slope: Number = 1.0
     liposome_burst_base: Number = 0.02
     liposome_burst_drug_lipid_gain: Number = 0.3
+    # time constant of the liposome burst (unencapsulated and surface-bound drug), hours;
+    # the polymer burst has its own (burst_time_h); equal by default
+    liposome_burst_time_h: Number = 0.5
 
     def to_dict(self) -> dict[str, float]:
         """Plain floats, for saving to JSON."""

@@ -69,7 +69,7 @@ class MechanismParameters:
     :param erosion_critical: ``(B,)`` ``ln(Mw₀/Mw_c)``.
     :param erosion_width: logistic width of erosion onset in ``ln Mw`` units.
     :param burst_fraction: ``(B,)`` share of drug released in the burst.
-    :param burst_time_h: burst time constant, hours.
+    :param burst_time_h: burst time constant, hours: a number, or ``(B, 1)`` per design.
     :param dispersed_fraction: ``(B,)`` share of drug above solubility (Baker–Lonsdale).
     :param solubility_ratio: ``(B,)`` ``Cs/A`` of the dispersed drug.
     :param leak_rate_per_h: ``(B, K)`` liposome leakage rate, 1/h.
@@ -252,6 +252,18 @@ def mechanism_parameters(
             return None
         return (coefficient * cond[field]).expand(len(formulation), -1)
 
+    # the burst's time constant per carrier: desorption from a polymer surface, loss of
+    # unencapsulated and surface-bound drug from a liposome (a (B, 1) column when mixed)
+    if not has_liposome:
+        burst_time_h: torch.Tensor | float = c.burst_time_h
+    elif not has_polymer:
+        burst_time_h = c.liposome_burst_time_h
+    else:
+        burst_time_h = torch.where(
+            is_liposome[:, None],
+            torch.as_tensor(c.liposome_burst_time_h, dtype=dtype, device=device),
+            torch.as_tensor(c.burst_time_h, dtype=dtype, device=device),
+        )
     batch_shape = (len(formulation), cond["start_h"].shape[-1])
     return MechanismParameters(
         start_h=cond["start_h"],
@@ -261,7 +273,7 @@ def mechanism_parameters(
         erosion_critical=erosion_critical[:, 0],
         erosion_width=c.erosion_width,
         burst_fraction=torch.where(is_liposome, liposome_burst[:, 0], polymer_burst[:, 0]),
-        burst_time_h=c.burst_time_h,
+        burst_time_h=burst_time_h,
         dispersed_fraction=dispersed[:, 0],
         solubility_ratio=ratio[:, 0],
         leak_rate_per_h=leak.expand(batch_shape),
