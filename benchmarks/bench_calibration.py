@@ -78,9 +78,30 @@ NO_SIZE = {
 SIZE_TERMS = ("diffusivity_radius_exponent", "burst_radius_exponent")
 
 
+#: The liposome constants the earlier fits fitted (the default now fits only the first
+#: and the burst's, see ``nanoenv.calibration.DEFAULT_FIT_NAMES``).
+PREVIOUS_LIPOSOME_NAMES = (
+    "liposome_gel_permeability_nm_h",
+    "liposome_fluid_ratio",
+    "liposome_peak_ratio",
+    "liposome_transition_width_c",
+    "liposome_peak_width_c",
+    "liposome_logp_slope",
+    "liposome_charged_permeability",
+    "liposome_drug_lipid_slowdown",
+    "liposome_burst_base",
+    "liposome_burst_drug_lipid_gain",
+    "liposome_burst_time_h",
+    "burst_max_fraction",
+)
+
+
 def _fit_names(dataset: str, method: str) -> list[str] | None:
     """Constants to fit for a row: the default, or (previous and no-size-term rows) the
-    default without the size terms, which the earlier fits did not have."""
+    default without the size terms, which the earlier fits did not have; previous
+    liposome rows fit the earlier, larger set."""
+    if method in PREVIOUS and dataset == "liposome":
+        return list(PREVIOUS_LIPOSOME_NAMES)
     if method in PREVIOUS or method in NO_SIZE:
         return [n for n in DEFAULT_FIT_NAMES[dataset] if n not in SIZE_TERMS]
     return None
@@ -203,7 +224,8 @@ def _markdown(rows: list[dict], settings: dict, total_s: float, quick: bool) -> 
         "bounded to [0, 3]), and the burst's, a surface layer δ = δ_ref·(R / 100 nm)^γ "
         "(`burst_radius_exponent`, bounded to [0, 1]); rows marked `[no size term]` (and "
         "the `[previous: unbounded]` rows) keep β and γ at their defaults 0. The liposome "
-        "fit has no size term.",
+        "fit has no size term and fits 5 constants (gel permeability and burst; the "
+        "`[previous: unbounded]` liposome rows fit the earlier 12).",
         "",
         "MAE and RMSE are of the cumulative fraction released, pooled over all measured "
         "points of the held-out curves; f2 >= 50 is the share of curves whose prediction "

@@ -44,10 +44,10 @@ random designs on each of 32 suite targets:
   at 1 h from 10 % to 82 % (``benchmarks/results/calibration_experiments.md``, section
   F). Under the fitted constants no design reaches f2 ≥ 50 on any ``sustained`` target
   (literature: 97 %); ``ph_triggered`` and ``burst_then_sustained`` stay reachable;
-* the liposome calibration does not predict unseen drugs better than the literature
-  constants (grouped-CV MAE 0.32 against 0.31) and narrows what designs can do:
-  ``dataset_liposome``'s measured curves are reached (f2 ≥ 50) for 41 % against 91 %,
-  ``thermal_triggered`` for none against all. The data's liposomes leak at 37 °C
+* the liposome calibration predicts unseen drugs only a little better than the
+  literature constants (grouped-CV MAE 0.29 against 0.31) and narrows what designs can
+  do: ``dataset_liposome``'s measured curves are reached (f2 ≥ 50) for 31 % against
+  91 %, ``thermal_triggered`` for none against all. The data's liposomes leak at 37 °C
   (median 56 % in 24 h at pH 7.4 for Tm > 40 °C, 11 curves), unlike the thermosensitive
   liposomes that family describes, which hold their drug until a heat pulse.
 

@@ -261,7 +261,10 @@ def erosion_fraction(
     b = -critical / width
     # log σ(−x) = −softplus(x); softplus is much faster than logsigmoid on CPU
     softplus = torch.nn.functional.softplus
-    return -torch.expm1(softplus(b) - softplus(a))
+    eroded = -torch.expm1(softplus(b) - softplus(a))
+    # exactly 0 at K = 0 whatever the constants (softplus of a broadcast scalar and of a
+    # vector may round differently, leaving ~1e-16)
+    return torch.where(degradation > 0, eroded, torch.zeros_like(eroded))
 
 
 def drug_net_charge(ph: torch.Tensor, pka: torch.Tensor, charge: torch.Tensor) -> torch.Tensor:
