@@ -68,6 +68,7 @@ import torch
 
 from nanoenv.design_space import DesignSpace
 from nanoenv.kinetics import (
+    CONSTANTS_NAMES,
     DEFAULT_CONSTANTS,
     Carrier,
     Drug,
@@ -182,6 +183,13 @@ class TaskFamily:
     space_factory: Callable[[], DesignSpace] | None = None
     constants: str = "literature"
     simulated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.constants not in CONSTANTS_NAMES:
+            raise ValueError(
+                f"task family {self.name!r}: constants={self.constants!r}; allowed: "
+                f"{list(CONSTANTS_NAMES)}"
+            )
 
     def sample(
         self,

@@ -1,5 +1,6 @@
 """The Gymnasium environments: checkers, determinism, vector equivalence, rewards, bad input."""
 
+import dataclasses
 import warnings
 
 import gymnasium as gym
@@ -145,6 +146,8 @@ def test_each_family_has_its_default_constants_and_names_override_them():
     for name, expected in (("literature", DEFAULT_CONSTANTS), ("calibrated", calibrated)):
         assert FormulationDesignEnv(task="dataset", constants=name).spec_.constants == expected
     assert TASK_FAMILIES["dataset"].default_constants() == calibrated
+    with pytest.raises(ValueError, match="constants='fitted'; allowed"):
+        dataclasses.replace(TASK_FAMILIES["dataset"], constants="fitted")
 
 
 def test_realisable_targets_follow_the_environment_constants():
