@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import torch
 
 from nanoenv.kinetics.conditions import CONDITION_PRESETS, ReleaseConditions
+from nanoenv.kinetics.constants import CONSTANTS_NAMES, SimulatorConstants, resolve_constants
 from nanoenv.kinetics.drug import DRUGS, Drug
 from nanoenv.kinetics.formulation import PARAMETERS, Carrier, Formulation, ParameterSpec
 from nanoenv.kinetics.simulate import simulate_release
@@ -372,13 +373,14 @@ def _plot(
     drug: Drug,
     conditions_name: str,
     carrier: str,
+    constants: SimulatorConstants,
 ) -> None:
     from nanoenv.plotting import plot_release, save_figure
 
     horizon = max(times_h[-1], 1e-9)
     dense = torch.linspace(0.0, horizon, 400, dtype=torch.float64)
     dense = torch.unique(torch.cat([dense, torch.tensor(times_h, dtype=torch.float64)]))
-    curve = simulate_release(formulation, dense, conditions, drug)[0]
+    curve = simulate_release(formulation, dense, conditions, drug, constants=constants)[0]
     radius = formulation.radius_nm.item()
     fig = plot_release(
         dense,
@@ -448,7 +450,15 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         "flags given on the command line override it",
     )
 
-    add_medium_arguments(parser.add_argument_group("drug and release medium"))
+    medium = parser.add_argument_group("drug and release medium")
+    add_medium_arguments(medium)
+    medium.add_argument(
+        "--constants",
+        choices=list(CONSTANTS_NAMES),
+        default="literature",
+        help="simulator constants: the literature values, or those calibrated on the "
+        "shipped release data (microparticles to implants; see README) (default: literature)",
+    )
 
     grid = parser.add_argument_group("time grid")
     grid.add_argument(
@@ -499,12 +509,15 @@ def _run_simulate(args: argparse.Namespace) -> int:
     conditions = ReleaseConditions.preset(args.conditions)
     conditions_name = args.conditions.strip().lower()
     times = _times_from_args(args)
+    constants = resolve_constants(args.constants)
     release = simulate_release(
-        formulation, torch.tensor(times, dtype=torch.float64), conditions, drug
+        formulation, torch.tensor(times, dtype=torch.float64), conditions, drug,
+        constants=constants,
     )[0].tolist()
 
     carrier = Carrier(int(formulation.carrier[0])).name.lower()
     lines = _header(formulation, drug, conditions_name, conditions)
+    lines += [f"Constants: {args.constants}"]
     lines += ["", *_table(times, release), ""]
     mdt = mean_dissolution_time_h(times, release)
     lines.append(
@@ -524,7 +537,8 @@ def _run_simulate(args: argparse.Namespace) -> int:
         _write_csv(args.csv, times, release)
         lines.append(f"Wrote {args.csv}")
     if args.plot:
-        _plot(args.plot, formulation, times, release, conditions, drug, conditions_name, carrier)
+        _plot(args.plot, formulation, times, release, conditions, drug, conditions_name, carrier,
+              constants)  # fmt: skip
         lines.append(f"Wrote {args.plot}")
     print("\n".join(lines))
     return 0

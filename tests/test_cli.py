@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from nanoenv.cli import SUBCOMMANDS, add_medium_arguments, default_time_grid, main, t50_hours
-from nanoenv.kinetics import Formulation, ReleaseConditions, simulate_release
+from nanoenv.kinetics import Formulation, ReleaseConditions, calibrated_constants, simulate_release
 from nanoenv.plotting import figure_to_rgb_array, plot_release, save_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -82,6 +82,21 @@ def test_table_matches_simulator(capsys: pytest.CaptureFixture[str]) -> None:
     )[0]
     got = [r[2] for r in _rows(out)]
     assert got == pytest.approx((100 * expected).tolist(), abs=0.051)
+
+
+def test_calibrated_constants_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--radius-nm", "5000", "--times", "0,24,168")
+    code, out, _ = _run(capsys, *args, "--constants", "calibrated")
+    assert code == 0 and "Constants: calibrated" in out
+    expected = simulate_release(
+        Formulation.from_dict({"radius_nm": 5000.0}, dtype=torch.float64),
+        torch.tensor([0.0, 24.0, 168.0], dtype=torch.float64),
+        constants=calibrated_constants(),
+    )[0]
+    assert [r[2] for r in _rows(out)] == pytest.approx((100 * expected).tolist(), abs=0.051)
+    code, out, _ = _run(capsys, *args)
+    assert code == 0 and "Constants: literature" in out
+    assert [r[2] for r in _rows(out)] != pytest.approx((100 * expected).tolist(), abs=0.051)
 
 
 def test_json_and_flag_override(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
