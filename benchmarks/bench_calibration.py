@@ -45,6 +45,7 @@ import torch
 from nanoenv.calibration import (
     DEFAULT_CORRECTION_OPTIONS,
     DEFAULT_FIT_NAMES,
+    DEFAULT_MEMBERS,
     METHODS,
     PREVIOUS_CORRECTION_OPTIONS,
     PUBLISHED_PLAI_MAE,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-FULL = {"steps": 400, "correction_steps": 300, "members": 5, "n_splits": 5}
+FULL = {"steps": 400, "correction_steps": 300, "members": DEFAULT_MEMBERS, "n_splits": 5}
 QUICK = {"steps": 120, "correction_steps": 80, "members": 2, "n_splits": 5}
 
 #: Rows that rerun the calibration as it was before the physically bounded fit:

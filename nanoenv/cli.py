@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 import torch
 
+from nanoenv.calibration import DEFAULT_MEMBERS
 from nanoenv.kinetics.conditions import CONDITION_PRESETS, ReleaseConditions
 from nanoenv.kinetics.constants import CONSTANTS_NAMES, SimulatorConstants, resolve_constants
 from nanoenv.kinetics.drug import DRUGS, Drug
@@ -606,9 +607,10 @@ def _configure_calibrate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--members",
         type=int,
-        default=5,
+        default=DEFAULT_MEMBERS,
         metavar="K",
-        help="ensemble members of each learned correction (default: 5)",
+        help="ensemble members of each learned correction "
+        f"(default: {DEFAULT_MEMBERS})",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
