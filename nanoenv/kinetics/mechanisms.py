@@ -179,7 +179,9 @@ def burst_fraction(
     :returns: burst fraction in ``[0, max_fraction)``.
     """
     shield = 1.0 - peg_shield * peg_fraction / (peg_fraction + 0.05)
-    shell = shell_nm * torch.exp(radius_exponent * torch.log(radius_nm / radius_ref_nm))
+    shell = shell_nm
+    if isinstance(radius_exponent, torch.Tensor) or radius_exponent != 0.0:
+        shell = shell_nm * torch.exp(radius_exponent * torch.log(radius_nm / radius_ref_nm))
     s = (3.0 * shell / radius_nm) * (1.0 + loading_gain * loading)
     s = s * torch.exp(-logp_gain * _LN10 * (logp - 1.0)) * shield
     return max_fraction * -torch.expm1(-s)
