@@ -46,7 +46,6 @@ import pstats
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 import nanoenv  # noqa: E402, F401  (registers the gym ids)
 from benchmarks.machine_info import cpu_model  # noqa: E402
+from benchmarks.output import write_atomic  # noqa: E402
 from nanoenv.envs import FormulationDesignEnv, FormulationDesignVectorEnv  # noqa: E402
 from nanoenv.envs.sb3 import SB3VecEnvAdapter  # noqa: E402
 from nanoenv.tasks import TASK_FAMILIES  # noqa: E402
@@ -94,15 +94,6 @@ def load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        fh.write(text)
-    os.chmod(fh.name, 0o644)
-    os.replace(fh.name, path)
 
 
 def seed_everything(seed: int = SEED) -> None:

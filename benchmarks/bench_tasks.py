@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -35,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from agents.baselines import RandomSearch  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
+from benchmarks.output import write_atomic  # noqa: E402
 from nanoenv.kinetics import CONSTANTS_NAMES, resolve_constants  # noqa: E402
 from nanoenv.tasks import TASK_FAMILIES, benchmark_suite  # noqa: E402
 
@@ -83,14 +82,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=32, help="targets per family (default 32)")
@@ -132,8 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
     }
     out = Path(args.out)
-    _write_atomic(out / f"{args.name}.json", json.dumps(result, indent=2))
-    _write_atomic(out / f"{args.name}.md", markdown(result))
+    write_atomic(out / f"{args.name}.json", json.dumps(result, indent=2))
+    write_atomic(out / f"{args.name}.md", markdown(result))
     return result
 
 
