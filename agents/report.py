@@ -42,10 +42,12 @@ __all__ = [
     "find_results",
     "find_training_logs",
     "iqm",
+    "iqm_cell",
     "load_runs",
     "markdown_table",
     "plot_learning_curves",
     "stratified_bootstrap_ci",
+    "success_cell",
     "write_report",
 ]
 
@@ -214,6 +216,18 @@ def _fmt_calls(value: float | None) -> str:
     return "–" if value is None else f"{value:g}"
 
 
+def success_cell(s: dict[str, Any]) -> str:
+    """A summary row's success rate with its 95 % interval, as a table cell."""
+    lo, hi = s["success_rate_ci"]
+    return f"{s['success_rate']:.0%} [{lo:.0%}, {hi:.0%}]"
+
+
+def iqm_cell(s: dict[str, Any]) -> str:
+    """A summary row's best-f2 IQM with its 95 % interval, as a table cell."""
+    lo, hi = s["best_f2_iqm_ci"]
+    return f"{s['best_f2_iqm']:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
 def markdown_table(summary: list[dict[str, Any]], success_f2: float = SUCCESS_F2) -> str:
     """The summary as a Markdown table (one row per method × family)."""
     head = (
@@ -222,12 +236,9 @@ def markdown_table(summary: list[dict[str, Any]], success_f2: float = SUCCESS_F2
     )
     lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in summary:
-        lo, hi = s["success_rate_ci"]
-        flo, fhi = s["best_f2_iqm_ci"]
         lines.append(
             f"| {s['method']} | {s['family']} | {s['runs']} × {s['targets']} | "
-            f"{s['success_rate']:.0%} [{lo:.0%}, {hi:.0%}] | "
-            f"{s['best_f2_iqm']:.1f} [{flo:.1f}, {fhi:.1f}] | {s['best_f2_mean']:.1f} | "
+            f"{success_cell(s)} | {iqm_cell(s)} | {s['best_f2_mean']:.1f} | "
             f"{_fmt_calls(s['median_calls_to_success'])} | {s['mean_sim_calls']:.1f} |"
         )
     return "\n".join(lines) + "\n"

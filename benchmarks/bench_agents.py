@@ -45,7 +45,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.report import aggregate, load_runs, write_report  # noqa: E402
+from agents.report import (  # noqa: E402
+    aggregate,
+    iqm_cell,
+    load_runs,
+    success_cell,
+    write_report,
+)
 from agents.sweep import METHODS, SweepSettings, _load_plugins, make_jobs, sweep  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
 
@@ -193,12 +199,9 @@ def to_markdown(result: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in result["table"]:
-        lo, hi = c["success_rate_ci"]
-        flo, fhi = c["best_f2_iqm_ci"]
         lines.append(
             f"| {c['method']} | {c['family']} | {c['runs']} × {c['targets']} | "
-            f"{c['success_rate']:.0%} [{lo:.0%}, {hi:.0%}] | {_pct(c['within_10_edits'])} | "
-            f"{c['best_f2_iqm']:.1f} [{flo:.1f}, {fhi:.1f}] | "
+            f"{success_cell(c)} | {_pct(c['within_10_edits'])} | {iqm_cell(c)} | "
             f"{_num(c['median_calls_to_success'])} | {c['train_s_per_seed']:.0f} | "
             f"{c['design_s_per_seed']:.1f} |"
         )
