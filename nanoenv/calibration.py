@@ -42,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
-import importlib.resources
 import json
 import math
 import os
@@ -64,6 +63,7 @@ from nanoenv.kinetics.constants import (
     DEFAULT_CONSTANTS,
     SimulatorConstants,
     calibrated_constants,
+    read_calibration,
 )
 from nanoenv.kinetics.simulate import MechanismParameters, mechanism_parameters, release_curve
 from nanoenv.metrics import f2_similarity
@@ -1894,29 +1894,6 @@ def calibrated_constants_path() -> Path:
     return Path(__file__).resolve().parent / "kinetics" / _PACKAGE_FILE
 
 
-def _read_payload(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
-    if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read calibration file {str(path)!r}: {exc}") from None
-        source = str(path)
-    else:
-        resource = importlib.resources.files("nanoenv.kinetics").joinpath(_PACKAGE_FILE)
-        try:
-            text = resource.read_text(encoding="utf-8")
-        except (FileNotFoundError, OSError):
-            return None
-        source = f"nanoenv/kinetics/{_PACKAGE_FILE}"
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"calibration file {source!r} is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("constants"), dict):
-        raise ValueError(f"calibration file {source!r} has no 'constants' object")
-    return payload
-
-
 def load_calibrated_constants(path: str | os.PathLike[str] | None = None) -> SimulatorConstants:
     """The fitted constants shipped with the package (or read from ``path``).
 
@@ -1925,7 +1902,7 @@ def load_calibrated_constants(path: str | os.PathLike[str] | None = None) -> Sim
     """
     if path is None:
         return calibrated_constants()
-    payload = _read_payload(path)
+    payload = read_calibration(path)
     assert payload is not None  # a path is read or raises
     return SimulatorConstants.from_dict(payload["constants"])
 
@@ -1939,7 +1916,7 @@ def load_calibrated_model(
     :param path: a JSON file written by :func:`save_constants` (default: the shipped one).
     :raises ValueError: if ``path`` cannot be read or is not a calibration file.
     """
-    payload = _read_payload(path)
+    payload = read_calibration(path)
     if payload is None:
         warnings.warn(
             f"nanoenv/kinetics/{_PACKAGE_FILE} is missing; using the literature default "

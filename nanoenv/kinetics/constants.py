@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
+import os
 import warnings
 from dataclasses import dataclass, fields, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import torch
 
@@ -24,6 +26,7 @@ __all__ = [
     "ConstantsName",
     "SimulatorConstants",
     "calibrated_constants",
+    "read_calibration",
     "resolve_constants",
 ]
 
@@ -142,6 +145,37 @@ CONSTANTS_NAMES: tuple[str, ...] = ("literature", "calibrated")
 _CALIBRATED_FILE = "calibrated_constants.json"
 
 
+def read_calibration(path: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The JSON payload of a calibration file written by ``nanoenv calibrate``:
+    ``{"constants": {...}, "metadata": {...}, "corrections": {...}}``.
+
+    :param path: a file; ``None`` reads the shipped ``nanoenv/kinetics/calibrated_constants.json``
+        and returns ``None`` if the package carries none.
+    :raises ValueError: if ``path`` cannot be read, or the file is not JSON or has no
+        ``constants`` object.
+    """
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read calibration file {str(path)!r}: {exc}") from None
+        source = str(path)
+    else:
+        resource = importlib.resources.files("nanoenv.kinetics").joinpath(_CALIBRATED_FILE)
+        try:
+            text = resource.read_text(encoding="utf-8")
+        except (FileNotFoundError, OSError):
+            return None
+        source = f"nanoenv/kinetics/{_CALIBRATED_FILE}"
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"calibration file {source!r} is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("constants"), dict):
+        raise ValueError(f"calibration file {source!r} has no 'constants' object")
+    return payload
+
+
 @functools.cache
 def calibrated_constants() -> SimulatorConstants:
     """The constants fitted to the shipped release data (PLAI microparticles and implants,
@@ -152,24 +186,15 @@ def calibrated_constants() -> SimulatorConstants:
 
     :raises ValueError: if the shipped file is not a calibration file.
     """
-    resource = importlib.resources.files("nanoenv.kinetics").joinpath(_CALIBRATED_FILE)
-    try:
-        text = resource.read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
+    payload = read_calibration()
+    if payload is None:
         warnings.warn(
             f"nanoenv/kinetics/{_CALIBRATED_FILE} is missing; using the literature default "
             "constants (run `nanoenv calibrate` to fit them)",
             stacklevel=2,
         )
         return DEFAULT_CONSTANTS
-    try:
-        payload = json.loads(text)
-        values = payload["constants"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(
-            f"nanoenv/kinetics/{_CALIBRATED_FILE} is not a calibration file: {exc}"
-        ) from None
-    return SimulatorConstants.from_dict(values)
+    return SimulatorConstants.from_dict(payload["constants"])
 
 
 def resolve_constants(constants: SimulatorConstants | str) -> SimulatorConstants:
