@@ -343,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help="output directory")
     parser.add_argument("--datasets", default="plai,liposome", help="comma-separated")
     parser.add_argument(
-        "--methods", default=",".join([*METHODS, *NO_SIZE, *PREVIOUS]), help="comma-separated"
-    )
+        "--methods", default=None,
+        help="comma-separated (default: every method and comparison row; with "
+        "--learning-curve: calibrated+correction,tree)",
+    )  # fmt: skip
     parser.add_argument(
         "--learning-curve", metavar="SHARES", default=None,
         help="instead of the table: MAE vs share of training groups, e.g. 0.25,0.5,0.75,1 "
@@ -359,9 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.learning_curve is not None:
         shares = [float(x) for x in args.learning_curve.split(",")]
         seeds = [int(x) for x in args.seeds.split(",")]
-        methods = args.methods.split(",")
-        if "--methods" not in (argv if argv is not None else sys.argv[1:]):
-            methods = ["calibrated+correction", "tree"]
+        methods = (args.methods or "calibrated+correction,tree").split(",")
         for name in args.datasets.split(","):
             rows = learning_curve(_load(name), methods, shares, seeds, settings)
             lc_stem = f"{stem}_learning_curve" + ("" if name == "plai" else f"_{name}")
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.datasets.split(","):
         curves = _load(name)
         results: dict[str, CrossValidationResult] = {}
-        for method in args.methods.split(","):
+        for method in (args.methods or ",".join([*METHODS, *NO_SIZE, *PREVIOUS])).split(","):
             if method in NO_SIZE and not set(SIZE_TERMS) & set(DEFAULT_FIT_NAMES[name]):
                 continue  # same fit as the default rows
             t0 = time.perf_counter()
