@@ -58,6 +58,9 @@ __all__ = [
     "GradientDescent",
     "PolicyRollout",
     "RandomSearch",
+    "Search",
+    "SearchMethod",
+    "check_budget",
     "results_table",
     "run_suite",
     "summarize",
@@ -118,13 +121,13 @@ class DesignMethod(Protocol):
 # -- shared machinery -----------------------------------------------------------------------
 
 
-def _check_budget(budget: int) -> int:
+def check_budget(budget: int) -> int:
     if isinstance(budget, bool) or int(budget) != budget or budget < 1:
         raise ValueError(f"budget={budget!r} must be a positive number of simulator calls")
     return int(budget)
 
 
-class _Problem:
+class ProblemCache:
     """Problem specs built once per task family for one method's settings."""
 
     def __init__(
@@ -151,14 +154,14 @@ class _Problem:
         return self._specs[target.family]
 
 
-class _Search:
+class Search:
     """One search on one target: evaluates batches of ``z``, enforces the budget, and
     keeps the best design, the history and the call count of the first success."""
 
     def __init__(self, spec: ProblemSpec, target: Target, budget: int, method: str) -> None:
         self.spec = spec
         self.target = target
-        self.budget = _check_budget(budget)
+        self.budget = check_budget(budget)
         self.method = method
         self._table = TargetTable([target], spec.device)
         self._tables: dict[int, TargetTable] = {}
@@ -243,7 +246,7 @@ def _numpy_global_state(seed: int) -> Iterator[None]:
         np.random.set_state(state)  # noqa: NPY002
 
 
-class _Base:
+class SearchMethod:
     """Settings shared by the search baselines.
 
     :param design_space: the space searched (default: the target carrier's default space).
@@ -271,14 +274,14 @@ class _Base:
         dtype: torch.dtype = torch.float32,
         constants: SimulatorConstants | str | None = None,
     ) -> None:
-        self.problem = _Problem(design_space, reward_model, success_f2, device, constants)
+        self.problem = ProblemCache(design_space, reward_model, success_f2, device, constants)
         self.stop_on_success = bool(stop_on_success)
         self.dtype = dtype
 
-    def _start(self, target: Target, budget: int) -> _Search:
-        return _Search(self.problem.spec(target), target, budget, self.name)
+    def _start(self, target: Target, budget: int) -> Search:
+        return Search(self.problem.spec(target), target, budget, self.name)
 
-    def _done(self, search: _Search) -> bool:
+    def _done(self, search: Search) -> bool:
         return search.remaining <= 0 or (self.stop_on_success and search.succeeded)
 
     def __repr__(self) -> str:
@@ -288,12 +291,12 @@ class _Base:
 # -- baselines ------------------------------------------------------------------------------
 
 
-class RandomSearch(_Base):
+class RandomSearch(SearchMethod):
     """Uniform random search: batches of ``batch_size`` uniform draws of ``z``.
 
     :param batch_size: designs simulated per batched call (the last batch is cut to
         the budget left).
-    :param kwargs: shared settings (see ``_Base``: ``design_space``, ``reward_model``,
+    :param kwargs: shared settings (see :class:`SearchMethod`: ``design_space``, ``reward_model``,
         ``success_f2``, ``stop_on_success``, ``device``, ``dtype``, ``constants``).
     """
 
@@ -316,7 +319,7 @@ class RandomSearch(_Base):
         return search.result()
 
 
-class CMAES(_Base):
+class CMAES(SearchMethod):
     """CMA-ES (Hansen 2016, the ``cma`` package) minimising ``−score`` over ``z ∈ [-1, 1]``.
 
     A whole generation is simulated in one batched call. When CMA-ES meets one of its
@@ -327,7 +330,7 @@ class CMAES(_Base):
     :param popsize: population size (default ``4 + ⌊3 ln dim⌋``, 11 for the polymer space).
     :param sigma0: initial step size in normalised coordinates.
     :param x0: ``"center"`` (``z = 0``) or ``"random"`` (uniform) first mean.
-    :param kwargs: shared settings (see ``_Base``).
+    :param kwargs: shared settings (see :class:`SearchMethod`).
     """
 
     name = "cmaes"
@@ -381,7 +384,7 @@ class CMAES(_Base):
         return search.result()
 
 
-class GradientDescent(_Base):
+class GradientDescent(SearchMethod):
     """Multi-start gradient ascent on the reward model's score through the simulator.
 
     Each start is an unconstrained ``u ∈ R^dim`` with ``z = tanh(u)``; every step
@@ -396,7 +399,7 @@ class GradientDescent(_Base):
     :param lr: Adam step size in ``u`` units.
     :param steps: steps per start (default: as many as the budget allows).
     :param patience: steps without improvement before a start restarts (``None``: never).
-    :param kwargs: shared settings (see ``_Base``).
+    :param kwargs: shared settings (see :class:`SearchMethod`).
     """
 
     name = "gradient"
@@ -534,7 +537,7 @@ class PolicyRollout:
         """Roll out episodes on ``target`` within ``budget`` simulator calls, counted as
         the environment counts them (``info["sim_calls"]``: the first design, every edit,
         and whatever the environment's initial-design proposer spent)."""
-        budget = _check_budget(budget)
+        budget = check_budget(budget)
         env = self.make_env(target, budget)
         space = env.spec_.design_space
         spent, calls, calls_to_success = 0, 0, None  # spent: calls of finished episodes

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from agents.baselines import DesignResult, PolicyRollout, _check_budget, _Search
+from agents.baselines import DesignResult, PolicyRollout, Search, check_budget
 from agents.prior.models import GenerativePrior, load_prior
 from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
 from agents.prior.train import load_default_prior
@@ -95,7 +95,7 @@ class PriorScreen:
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
         """Best of ``min(m, budget)`` prior samples for ``target``."""
         spec = problem_spec(target, self.device, self.success_f2)
-        search = _Search(spec, target, budget, self.name)
+        search = Search(spec, target, budget, self.name)
         prior = self.priors.get(target)
         cond = TargetTable([target], torch.device("cpu")).condition()
         gen = torch.Generator().manual_seed(int(seed))
@@ -156,7 +156,7 @@ class PriorGuidedPolicy(PolicyRollout):
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
         """Screen, then edit, within ``budget`` simulator calls."""
-        budget = _check_budget(budget)
+        budget = check_budget(budget)
         if budget < 2:  # no call left for the episode: screen one candidate
             success_f2 = self.env_kwargs.get("success_f2", 50.0)
             return PriorScreen(self.prior, 1, success_f2=success_f2, name=self.name).design(
