@@ -60,6 +60,7 @@ __all__ = [
     "RandomSearch",
     "Search",
     "SearchMethod",
+    "best_at",
     "check_budget",
     "results_table",
     "run_suite",
@@ -87,6 +88,9 @@ class DesignResult:
         of every batch, for score-vs-calls plots.
     :param method: name of the method that produced it.
     :param z: ``(dim,)`` normalised coordinates of the design (CPU), if known.
+    :param score_history: ``(sim_calls, best reward-model score so far)`` at every
+        improvement and at the end of every batch: what the benchmark scores at fixed
+        budgets (:func:`best_at`).
     """
 
     target: Target
@@ -100,6 +104,7 @@ class DesignResult:
     history: list[tuple[int, float]] = field(default_factory=list)
     method: str = ""
     z: Tensor | None = None
+    score_history: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -154,6 +159,32 @@ class ProblemCache:
         return self._specs[target.family]
 
 
+def _append_running(
+    history: list[tuple[int, float]], start: int, values: Tensor, best: float
+) -> None:
+    """Extend a ``(calls, best so far)`` history by a batch of ``values`` evaluated after
+    ``start`` calls: an entry at every improvement and one at the batch's end."""
+    for j, value in enumerate(torch.cummax(values, 0).values.tolist()):
+        if value > best:
+            best = value
+            history.append((start + j + 1, value))
+    end = start + len(values)
+    if not history or history[-1][0] != end:
+        history.append((end, best))
+
+
+def best_at(history: list[tuple[int, float]], calls: int) -> float:
+    """The best value a ``(calls, best so far)`` history had reached after ``calls``
+    simulator calls (``-inf`` before its first evaluation). A method that stopped before
+    ``calls`` keeps its last value."""
+    best = -math.inf
+    for c, value in history:
+        if c > calls:
+            break
+        best = value
+    return best
+
+
 class Search:
     """One search on one target: evaluates batches of ``z``, enforces the budget, and
     keeps the best design, the history and the call count of the first success."""
@@ -168,7 +199,9 @@ class Search:
         self.calls = 0
         self.calls_to_success: int | None = None
         self.history: list[tuple[int, float]] = []
+        self.score_history: list[tuple[int, float]] = []
         self.best_f2 = -math.inf
+        self.best_score = -math.inf
         self._best: tuple[float, Tensor, Tensor, float, float] | None = None  # score, z, ...
 
     @property
@@ -206,13 +239,10 @@ class Search:
             hits = torch.nonzero(f2 >= self.spec.success_f2)
             if len(hits):
                 self.calls_to_success = start + int(hits[0]) + 1
-        running = torch.cummax(f2, 0).values.tolist()
-        for j, value in enumerate(running):
-            if value > self.best_f2:
-                self.best_f2 = value
-                self.history.append((start + j + 1, value))
-        if not self.history or self.history[-1][0] != self.calls:
-            self.history.append((self.calls, self.best_f2))
+        _append_running(self.history, start, f2, self.best_f2)
+        self.best_f2 = self.history[-1][1]
+        _append_running(self.score_history, start, score, self.best_score)
+        self.best_score = self.score_history[-1][1]
         i = int(torch.argmax(score))
         if self._best is None or float(score[i]) > self._best[0]:
             self._best = (
@@ -231,6 +261,7 @@ class Search:
         return DesignResult(
             self.target, formulation, release, f2, score, cost, self.calls,
             self.calls_to_success, list(self.history), self.method, z,
+            list(self.score_history),
         )  # fmt: skip
 
 
@@ -492,16 +523,19 @@ class PolicyRollout:
     (stable-baselines3 models, for instance). One episode is run on the target (the
     environment draws the initial design from ``seed``): ``1 + max_edits`` simulator
     calls at most, cut at ``budget``; with ``repeat=True`` further episodes (new
-    initial designs) are run until the budget is spent or one succeeds. The best
-    design seen (by score) is returned.
+    initial designs) are run until the budget is spent or, with ``stop_on_success``,
+    one succeeds. The best design seen (by score) is returned.
 
     :param policy: the trained policy.
     :param env_kwargs: keyword arguments of the environment (``task`` defaults to the
         target's family).
     :param discrete: use :class:`~nanoenv.envs.FormulationDesignDiscreteEnv`.
-    :param repeat: run further episodes while budget is left and none succeeded.
+    :param repeat: run further episodes while budget is left (and, with
+        ``stop_on_success``, none succeeded).
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (overrides ``env_kwargs``).
     :param name: the method's name in result tables.
+    :param stop_on_success: stop repeating episodes after the first success (the
+        benchmark sets ``False`` and ``repeat=True``: the whole budget is spent).
     """
 
     def __init__(
@@ -513,6 +547,7 @@ class PolicyRollout:
         repeat: bool = False,
         device: str | torch.device | None = None,
         name: str = "policy",
+        stop_on_success: bool = True,
     ) -> None:
         if not callable(getattr(policy, "predict", None)):
             raise ValueError(
@@ -526,6 +561,7 @@ class PolicyRollout:
         self.discrete = discrete
         self.repeat = repeat
         self.name = name
+        self.stop_on_success = bool(stop_on_success)
 
     def make_env(self, target: Target, budget: int) -> FormulationDesignEnv:
         """The environment an episode on ``target`` runs in (subclasses change how the
@@ -542,9 +578,12 @@ class PolicyRollout:
         space = env.spec_.design_space
         spent, calls, calls_to_success = 0, 0, None  # spent: calls of finished episodes
         history: list[tuple[int, float]] = []
+        score_history: list[tuple[int, float]] = []
         best_f2, best = -math.inf, None
         first = True
-        while calls < budget and (first or (self.repeat and calls_to_success is None)):
+        while calls < budget and (
+            first or (self.repeat and not (self.stop_on_success and calls_to_success is not None))
+        ):
             obs, info = env.reset(seed=seed if first else None, options={"target": target})
             first = False
             done = False
@@ -557,6 +596,7 @@ class PolicyRollout:
                     calls_to_success = calls
                 if best is None or info["score"] > best[0]:
                     best = (info["score"], obs[: space.dim].copy(), info)
+                    score_history.append((calls, float(info["score"])))
                 if done or calls >= budget:
                     break
                 action, _ = self.policy.predict(obs, deterministic=True)
@@ -565,6 +605,8 @@ class PolicyRollout:
             spent = calls
             if not history or history[-1][0] != calls:
                 history.append((calls, best_f2))
+            if score_history[-1][0] != calls:
+                score_history.append((calls, score_history[-1][1]))
         env.close()
         assert best is not None
         score, z, info = best
@@ -572,7 +614,7 @@ class PolicyRollout:
         return DesignResult(
             target, space.to_formulation(z_t[None], validate=False),
             torch.as_tensor(info["release_curve"]), info["f2"], score, info["cost"], calls,
-            calls_to_success, history, self.name, z_t,
+            calls_to_success, history, self.name, z_t, score_history,
         )  # fmt: skip
 
 

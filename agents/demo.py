@@ -1,14 +1,16 @@
 """``nanoenv demo``: train PPO and compare it with the generative prior, random search and
-CMA-ES.
+CMA-ES on the benchmark's normalised score.
 
 The quickest tour of the project, sized for a 2-core CPU (about a minute with the
 defaults): PPO is trained on the ``realisable`` task family with the settings of
 ``experiments/configs/ppo_realisable.yaml`` (:data:`DEMO_CONFIG`), then the trained
-policy (one episode of at most 20 edits per target), the shipped generative prior (best of
-16 proposals, :class:`agents.prior.PriorScreen`), random search and CMA-ES (200
-simulator calls per target) design for the same held-out targets,
-``benchmark_suite("realisable", 16, seed=1000)``. A results table is printed and
-everything is written to a new run folder::
+policy (episodes of at most 20 edits, repeated from new starts), the shipped generative
+prior (:class:`agents.prior.PriorScreen`), random search and CMA-ES design for the first
+16 ``realisable`` targets of the frozen suite ``nanoenv-bench-v1``, through the bench's
+one evaluation pipeline (:func:`agents.bench.runner.score_designer`): each method gets
+100 simulator calls per target and is scored on its best design after 1, 3, 10, 30 and
+100 calls, normalised between a random design (0) and the suite's reference optimum (1).
+A results table is printed and everything is written to a new run folder::
 
     runs/demo_<UTC timestamp>/
         config.yaml, meta.json   the training config and provenance (seed, versions, commit)
@@ -62,14 +64,16 @@ DEMO_CONFIG: dict[str, Any] = {
 }
 
 DEFAULT_STEPS = 20_000
-SUITE_SEED = 1000
+SUITE = "nanoenv-bench-v1"
 N_TARGETS = 16
-BASELINE_BUDGET = 200
+#: Simulator calls per target of every method (scored at each of :data:`BUDGETS` up to it).
+BASELINE_BUDGET = 100
+BUDGETS = (1, 3, 10, 30, 100)
+#: The budget of the headline column.
+HEADLINE = 10
 FAMILY = "realisable"
 _PRETTY = {"random": "random search", "cmaes": "CMA-ES", "ppo": "PPO",
            "prior": "the generative prior"}  # fmt: skip
-#: Candidates the shipped generative prior (agents.prior) proposes and screens per target.
-PRIOR_M = 16
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -112,48 +116,29 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 90 else f"{int(s // 60)} min {s % 60:04.1f} s"
 
 
-def _rows(results: list[Any]) -> list[dict[str, Any]]:
-    """Result rows (see :func:`agents.baselines.results_table`) with the per-target
-    history and the curves of the best design and the target, for the report's plots."""
-    from agents.baselines import results_table
-
-    rows = results_table(results)
-    for row, r in zip(rows, results, strict=True):
-        c = row["calls_to_success"]
-        row["edits_to_success"] = (c - 1 if c is not None else None) if r.method == "ppo" else None
-        row["history"] = [[int(n), round(float(f), 4)] for n, f in r.history]
-        row["times_h"] = [round(float(t), 6) for t in r.target.times_h]
-        row["target_release"] = [round(float(v), 6) for v in r.target.release]
-        row["release"] = [round(float(v), 6) for v in r.release]
-    return rows
-
-
 # -- table ----------------------------------------------------------------------------------
 
 
-def format_table(summary: dict[str, dict[str, Any]], budgets: dict[str, int]) -> str:
-    """A box-drawn table: one line per method (success rate, median simulator calls to
-    success, mean best f2, IQM best f2 with its 95 % interval, calls allowed)."""
-    head = ["method", "success", "median calls", "mean best f2", "IQM best f2 [95% CI]", "budget"]
+def format_table(summary: dict[str, dict[str, Any]]) -> str:
+    """A box-drawn table: one line per method (normalised score at :data:`HEADLINE` calls
+    and at the largest budget, IQM with its 95 % interval; success at ``HEADLINE``; the
+    simulator calls its training took)."""
+    head = ["method", "track", f"score @ {HEADLINE} calls [95% CI]", "score @ max [95% CI]",
+            f"f2 ≥ 50 @ {HEADLINE}", "training calls"]  # fmt: skip
     lines = []
     for method, s in summary.items():
-        lo, hi = s["best_f2_iqm_ci"]
-        calls = s["median_calls_to_success"]
-        lines.append(
-            [
-                method,
-                f"{s['success_rate']:.0%} ({round(s['success_rate'] * s['n'])}/{s['n']})",
-                "–" if calls is None else f"{calls:g}",
-                f"{s['mean_best_f2']:.1f}",
-                f"{s['best_f2_iqm']:.1f} [{lo:.1f}, {hi:.1f}]",
-                f"{budgets[method]} calls",
-            ]
-        )
+        lines.append([
+            method, s["track"],
+            f"{s['score']:.2f} [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]",
+            f"{s['score_max']:.2f} [{s['ci_max'][0]:.2f}, {s['ci_max'][1]:.2f}]",
+            f"{s['success']:.0%}",
+            "–" if s["train_sim_calls"] is None else f"{s['train_sim_calls']:,}",
+        ])  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
         out = [
-            c.ljust(w) if i == 0 else c.rjust(w)
+            c.ljust(w) if i < 2 else c.rjust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "│ " + " │ ".join(out) + " │"
@@ -191,26 +176,36 @@ def run_demo(
     :param threads: torch threads while training and evaluating on the CPU (1 is the
         fastest for this small network on a busy 2-core machine); ``None``: unchanged.
     """
-    from agents.baselines import CMAES, PolicyRollout, RandomSearch, summarize
-    from agents.report import aggregate, write_report
+    from agents.baselines import CMAES, PolicyRollout, RandomSearch
+    from agents.bench.runner import method_seed, score_designer
+    from agents.bench.stats import iqm_ci
+    from agents.prior import PriorScreen
+    from agents.report import write_report
     from agents.sb3_agents import (
-        METHOD_SEED_OFFSET,
+        RESULT_COLUMNS,
         TrainConfig,
+        _atomic_write_text,
         _resolve_device,
         load_model,
         train,
+        training_cost,
     )
-    from nanoenv.tasks import benchmark_suite
+    from nanoenv.bench import load_suite
 
     if steps < 1 or n_targets < 1 or budget < 1:
         raise ValueError("--steps, --targets and the budget must be positive")
+    suite = load_suite(SUITE)
+    n_suite = len(suite.families[FAMILY]["targets"])
+    if n_targets > n_suite:
+        raise ValueError(f"--targets {n_targets}: the suite has {n_suite} {FAMILY} targets")
+    budgets = tuple(sorted({b for b in BUDGETS if b < budget} | {budget}))
     data = json.loads(json.dumps(DEMO_CONFIG))
     # PPO learns in whole rollouts (n_steps x num_envs steps): train and record as many
     rollout = data["hyperparameters"]["n_steps"] * data["num_envs"]
     steps = -(-steps // rollout) * rollout
     data.update(total_steps=steps, seed=seed, device=device, checkpoint_every=0)
     data["env"]["device"] = device
-    data["eval"].update(n=n_targets, seed=SUITE_SEED, at_end=False)
+    data["eval"].update(n=n_targets, at_end=False)
     cfg = TrainConfig.from_dict(data)  # validated before any folder is made
     _resolve_device(device)  # no CUDA: an error before any folder is made
     if device != "cpu":
@@ -233,59 +228,58 @@ def run_demo(
     timings["train_s"] = time.perf_counter() - t0
     echo(f"      done in {_fmt_seconds(timings['train_s'])}\n")
 
-    targets = benchmark_suite(FAMILY, n_targets, SUITE_SEED)
-    policy_budget = 1 + cfg.env.max_edits
+    targets = suite.targets(FAMILY, n_targets)
+    references = suite.references(FAMILY)[:n_targets]
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
     model = load_model(run, device=device)
-    from agents.prior import PriorScreen
-
+    train_calls = (training_cost(run) or {}).get("sim_calls")
+    common = {"device": device, "stop_on_success": False}
     methods = [
-        (PolicyRollout(model, env_kwargs, device=device, name="ppo"), policy_budget),
-        (PriorScreen(m=PRIOR_M, device=device, name="prior"), min(PRIOR_M, budget)),
-        (RandomSearch(device=device), budget),
-        (CMAES(device=device), budget),
-    ]
-    # seed 0 draws as `nanoenv evaluate` does; other seeds vary the methods' draws too
-    method_seed = (SUITE_SEED + METHOD_SEED_OFFSET + seed) % 2**32
-    echo(
-        f"[2/3] Designing for {n_targets} held-out targets: benchmark_suite({FAMILY!r}, "
-        f"{n_targets}, seed={SUITE_SEED})"
-    )
-    echo(
-        f"      ppo: one episode of <= {cfg.env.max_edits} edits ({policy_budget} simulator calls)"
-    )
-    echo(f"      prior: best of {min(PRIOR_M, budget)} designs proposed by the pretrained "
-         "conditional VAE (one batched simulation)")  # fmt: skip
-    echo(f"      random search, CMA-ES: {budget} simulator calls per target")
+        (PolicyRollout(model, env_kwargs, device=device, name="ppo", repeat=True,
+                       stop_on_success=False), True, "amortised"),
+        (PriorScreen(m=None, device=device, name="prior"), False, "amortised"),
+        (RandomSearch(**common), False, "search"),
+        (CMAES(**common), False, "search"),
+    ]  # fmt: skip
+    mseed = method_seed(int(suite.families[FAMILY]["seed"]), seed)
+    echo(f"[2/3] Designing for {n_targets} held-out targets: the first {n_targets} "
+         f"{FAMILY!r} targets of {suite.version} [{suite.content_hash[:12]}]")  # fmt: skip
+    echo(f"      every method: {budget} simulator calls per target, scored on its best design "
+         f"after {', '.join(map(str, budgets))} calls")  # fmt: skip
+    echo(f"      ppo: episodes of <= {cfg.env.max_edits} edits from new starts; prior: samples "
+         "of the pretrained conditional VAE; random search; CMA-ES")  # fmt: skip
     rows: list[dict[str, Any]] = []
-    budgets: dict[str, int] = {}
     t0 = time.perf_counter()
     with _torch_threads(threads):
-        for method, b in methods:
-            iterator: Any = targets
-            if progress:
-                from tqdm.auto import tqdm
-
-                iterator = tqdm(
-                    targets, desc=f"      {method.name:7s}", unit="target", dynamic_ncols=True
-                )
-            results = [method.design(t, b, seed=method_seed) for t in iterator]
-            rows.extend(_rows(results))
-            budgets[method.name] = b
+        for method, trains, track in methods:
+            new = score_designer(method, targets, seed=mseed, budgets=budgets,
+                                 references=references, trains=trains, progress=progress,
+                                 desc=f"      {method.name:7s}")  # fmt: skip
+            for r in new:
+                r.update(seed=seed, track=track)
+            rows += new
     timings["evaluate_s"] = time.perf_counter() - t0
     echo(f"      done in {_fmt_seconds(timings['evaluate_s'])}\n")
 
     echo("[3/3] Writing results, report and plots")
+    head = budgets.index(HEADLINE) if HEADLINE in budgets else 0
     summary: dict[str, dict[str, Any]] = {}
-    for name in budgets:
-        s = summarize([r for r in rows if r["method"] == name])
-        summary[name] = {FAMILY: s}
+    for method, _, track in methods:
+        mine = [r for r in rows if r["method"] == method.name]
+        score, lo, hi = iqm_ci([[r["normalized_at"][head]] for r in mine])
+        smax, lmax, hmax = iqm_ci([[r["normalized_at"][-1]] for r in mine])
+        summary[method.name] = {
+            "track": track, "score": score, "ci": [lo, hi], "score_max": smax,
+            "ci_max": [lmax, hmax],
+            "success": sum(r["success_f2_50_at"][head] for r in mine) / len(mine),
+            "train_sim_calls": train_calls if method.name == "ppo" else None,
+        }  # fmt: skip
     settings = {
         "family": FAMILY,
+        "suite": {"version": suite.version, "content_hash": suite.content_hash},
         "n": n_targets,
-        "seed": SUITE_SEED,
-        "method_seed": method_seed,
-        "budgets": budgets,
+        "method_seed": mseed,
+        "budgets": list(budgets),
         "train_steps": steps,
         "train_seed": seed,
         "device": device,
@@ -293,44 +287,37 @@ def run_demo(
         "timings_s": timings,
     }
     payload = {"settings": settings, "summary": summary, "rows": rows}
-    (run / "results.json").write_text(json.dumps(payload, indent=1))
-    from agents.sb3_agents import _COLUMNS
 
-    with (run / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=_COLUMNS, extrasaction="ignore")
+    def save() -> None:
+        import io
+
+        _atomic_write_text(run / "results.json", json.dumps(payload, indent=1))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    report = write_report([run / "results.json"], run, title="nanoenv demo")
-    table_summary = {
-        s["method"]: {**s, **summary[s["method"]][FAMILY]}
-        for s in aggregate(
-            [{"method": m, "rows": [r for r in rows if r["method"] == m]} for m in budgets]
-        )
-    }
-    timings["total_s"] = time.perf_counter() - started
-    payload["settings"]["timings_s"] = timings
-    (run / "results.json").write_text(json.dumps(payload, indent=1))
+        _atomic_write_text(run / "results.csv", buffer.getvalue())
 
-    table = format_table(table_summary, budgets)
+    save()
+    report = write_report([run / "results.json"], run, title="nanoenv demo")
+    timings["total_s"] = time.perf_counter() - started
+    save()
+
+    k = budgets[head]
     echo(
-        f"\nResults on {n_targets} held-out targets (success: best f2 >= "
-        f"{cfg.env.success_f2:g}; calls: simulator calls)"
+        f"\nNormalised score on {n_targets} held-out targets (IQM over targets; 0 = a random "
+        "design, 1 = the suite's reference optimum)"
     )
-    echo(table)
-    ppo, best_base = (
-        table_summary["ppo"],
-        max((s for m, s in table_summary.items() if m != "ppo"), key=lambda s: s["success_rate"]),
-    )
-    calls_note = ""
-    if ppo["median_calls_to_success"] is not None:
-        calls_note = f", in a median {ppo['median_calls_to_success']:g} calls where it succeeded"
-    base_calls = best_base["median_calls_to_success"]
+    echo(format_table(summary))
+    rnd = summary["random"]
+    best = max((m for m in summary if m != "random"), key=lambda m: summary[m]["score"])
+    b = summary[best]
+    separated = b["ci"][0] > rnd["ci"][1]
     echo(
-        f"\nPPO ({steps:,} training steps) solved {ppo['success_rate']:.0%} of the targets "
-        f"in one episode of at most {policy_budget} calls{calls_note}; the best baseline, "
-        f"{_PRETTY.get(best_base['method'], best_base['method'])}, solved "
-        f"{best_base['success_rate']:.0%} with up to {budgets[best_base['method']]} "
-        f"calls (median {'–' if base_calls is None else f'{base_calls:g}'})."
+        f"\nAt {k} simulator calls, {_PRETTY.get(best, best)} scores {b['score']:.2f} "
+        f"[{b['ci'][0]:.2f}, {b['ci'][1]:.2f}] against random search's {rnd['score']:.2f} "
+        f"[{rnd['ci'][0]:.2f}, {rnd['ci'][1]:.2f}]: the intervals "
+        f"{'do not overlap' if separated else 'overlap'}."
     )
     echo(
         f"Total time {_fmt_seconds(timings['total_s'])} (training "
@@ -357,7 +344,7 @@ def run_demo(
     for name, what in files:
         echo(f"  {name.ljust(width)}  {what}")
     echo(
-        "\nNext: nanoenv train --config experiments/configs/ppo_realisable.yaml (50k steps), "
+        "\nNext: nanoenv bench run --quick (every method on every family), "
         f"nanoenv evaluate --run {run}, nanoenv report {run} [more runs ...]"
     )
     sys.stdout.flush()

@@ -126,13 +126,38 @@ def find_results(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return unique
 
 
-def load_runs(files: Sequence[Path]) -> list[dict[str, Any]]:
-    """One run per (file, method): ``{"source", "method", "rows"}``."""
+def _identity(f: Path, settings: dict[str, Any], method: str) -> str:
+    """What a results file evaluated: the trained model (whatever folder the evaluation
+    was written to, however often it was repeated or resumed), else the method with its
+    seed and settings."""
+    from agents.sb3_agents import model_identity
+
+    if settings.get("model"):
+        return str(settings["model"])
+    if settings.get("run"):
+        return model_identity(settings["run"])
+    if (f.parent / "meta.json").is_file() and (f.parent / "config.yaml").is_file():
+        return model_identity(f.parent)  # results written into a run folder (the demo)
+    keys = ("method_seed", "families", "n", "budget", "budgets", "suite", "job")
+    return json.dumps([method, {k: settings.get(k) for k in keys}], sort_keys=True, default=str)
+
+
+def load_runs(files: Sequence[Path], dedupe: bool = True) -> list[dict[str, Any]]:
+    """One run per (file, method): ``{"source", "method", "rows", "identity"}``.
+
+    With ``dedupe``, results of one trained model (or one seeded search) evaluated more
+    than once — the evaluation at the end of training, a later ``nanoenv evaluate``, a
+    resumed run — count as one run: the newest file is kept and the others are listed
+    under its ``"duplicates"``.
+    """
     runs: list[dict[str, Any]] = []
     for f in files:
         try:
             data = json.loads(Path(f).read_text())
             rows = data["rows"]
+            settings = data.get("settings") or {}
+            if not isinstance(settings, dict):
+                raise TypeError("settings is not a mapping")
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(f)!r} is not a results.json file: {exc}") from None
         for method in dict.fromkeys(r["method"] for r in rows):
@@ -141,9 +166,21 @@ def load_runs(files: Sequence[Path]) -> list[dict[str, Any]]:
                     "source": str(f),
                     "method": method,
                     "rows": [r for r in rows if r["method"] == method],
+                    "identity": _identity(Path(f), settings, method),
+                    "mtime": Path(f).stat().st_mtime_ns,
+                    "duplicates": [],
                 }
             )
-    return runs
+    if not dedupe:
+        return runs
+    kept: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in sorted(runs, key=lambda r: r["mtime"], reverse=True):
+        key = (run["method"], run["identity"])
+        if key in kept:
+            kept[key]["duplicates"].append(run["source"])
+        else:
+            kept[key] = run
+    return [r for r in runs if kept.get((r["method"], r["identity"])) is r]
 
 
 # -- aggregation ----------------------------------------------------------------------------
@@ -467,6 +504,7 @@ def write_report(
     ``plots/*.png`` into ``out``; returns the report (what ``report.json`` holds)."""
     files = find_results(paths)
     runs = load_runs(files)
+    dropped = sum(len(r["duplicates"]) for r in runs)
     summary = aggregate(runs, success_f2, n_boot, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -482,6 +520,7 @@ def write_report(
         plots["learning_curves"] = str(curves)
     report = {
         "sources": [str(f) for f in files],
+        "duplicates_dropped": [d for r in runs for d in r["duplicates"]],
         "success_f2": success_f2,
         "bootstrap": {
             "samples": n_boot,
@@ -497,7 +536,10 @@ def write_report(
     os.replace(tmp, out / "report.json")
     md = [
         f"# {title}\n",
-        f"{len(runs)} run(s) from {len(files)} results file(s). Success: best f2 ≥ "
+        f"{len(runs)} run(s) from {len(files)} results file(s)"
+        + (f" ({dropped} repeated evaluation(s) of a model or seeded search already counted "
+           "were left out: one model is one run)" if dropped else "")
+        + f". Success: best f2 ≥ "
         f"{success_f2:g}. IQM = interquartile mean; 95 % intervals by stratified bootstrap "
         f"({n_boot} samples, seed {seed}; runs resampled within each target, or targets "
         "resampled when a cell has a single run). Calls = simulator calls.\n",

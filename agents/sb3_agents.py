@@ -37,6 +37,7 @@ import dataclasses
 import datetime as _dt
 import importlib.util
 import inspect
+import io
 import json
 import os
 import re
@@ -750,6 +751,7 @@ def train_model(
             checkpoint.save_now()
         env.close()
         raise
+    _record_training_cost(run, model.num_timesteps, env.get_attr("total_sim_calls")[0])
     tmp = run / (FINAL_MODEL + ".tmp")
     model.save(tmp)
     os.replace(tmp, run / FINAL_MODEL)
@@ -759,15 +761,37 @@ def train_model(
     return model
 
 
+TRAINING_COST = "training_cost.json"
+
+
+def _record_training_cost(run: Path, env_steps: int, sim_calls: int) -> None:
+    """Add this session's simulator calls to the run's ``training_cost.json``."""
+    path = run / TRAINING_COST
+    before = json.loads(path.read_text())["sim_calls"] if path.is_file() else 0
+    _atomic_write_text(path, json.dumps({"env_steps": int(env_steps),
+                                         "sim_calls": int(before) + int(sim_calls)}))
+
+
+def training_cost(run: str | os.PathLike[str]) -> dict[str, int] | None:
+    """``{"env_steps", "sim_calls"}`` the run's training has spent (``None`` if unknown)."""
+    path = Path(run) / TRAINING_COST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 # -- evaluation -----------------------------------------------------------------------------
 
-_COLUMNS = ["method", "family", "target", "best_f2", "success", "calls_to_success",
-            "edits_to_success", "sim_calls", "cost", "score"]  # fmt: skip
+#: Columns of ``results.csv`` (``results.json`` rows carry more: per-budget scores,
+#: histories, curves and designs).
+RESULT_COLUMNS = ["method", "family", "target", "seed", "best_f2", "success",
+                  "calls_to_success", "edits_to_success", "sim_calls", "cost",
+                  "score"]  # fmt: skip
 
 
-def _save_results(
+def save_results(
     folder: Path, rows: list[dict[str, Any]], settings: dict[str, Any]
 ) -> dict[str, Any]:
+    """Write ``results.json`` (settings, a summary per family, every row) and
+    ``results.csv`` atomically into ``folder``; returns the summary."""
     from agents.baselines import summarize
 
     families = list(dict.fromkeys(r["family"] for r in rows))
@@ -781,20 +805,12 @@ def _save_results(
         summary[f]["median_edits_to_success"] = float(np.median(edits)) if edits else None
     payload = {"settings": settings, "summary": summary, "rows": rows}
     _atomic_write_text(folder / "results.json", json.dumps(payload, indent=1))
-    tmp = folder / "results.csv.tmp"
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, folder / "results.csv")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write_text(folder / "results.csv", buffer.getvalue())
     return summary
-
-
-#: Offset between the suite seed and the seed of the methods run on it. Suites draw
-#: from their own spawned streams (:data:`nanoenv.tasks.SUITE_STREAM`), so a method
-#: seeded like its suite no longer starts from a target's hidden design; the offset
-#: stays so that method seeds recorded in earlier results keep their meaning.
-METHOD_SEED_OFFSET = 7919
 
 
 def _evaluate(
@@ -804,25 +820,18 @@ def _evaluate(
     seed: int,
     budget: int,
     progress: bool,
+    trains: bool,
     constants: str | None = None,
 ) -> list[dict[str, Any]]:
-    from agents.baselines import results_table
+    from agents.bench.runner import method_seed, score_designer
     from nanoenv.tasks import benchmark_suite
 
     rows: list[dict[str, Any]] = []
     for family in families:
         targets = benchmark_suite(family, n, seed, constants=constants)
-        iterator: Any = targets
-        if progress:
-            from tqdm.auto import tqdm
-
-            iterator = tqdm(targets, desc=f"{method.name} {family}", unit="target")
-        method_seed = (seed + METHOD_SEED_OFFSET) % 2**32
-        results = [method.design(t, budget, seed=method_seed) for t in iterator]
-        for row in results_table(results):
-            c = row["calls_to_success"]
-            row["edits_to_success"] = c - 1 if c is not None else None
-            rows.append(row)
+        rows += score_designer(method, targets, seed=method_seed(seed), budgets=(budget,),
+                               trains=trains, progress=progress,
+                               desc=f"{method.name} {family}")  # fmt: skip
     return rows
 
 
@@ -861,16 +870,16 @@ def evaluate_run(
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
     method = PolicyRollout(model, env_kwargs, repeat=repeat, device=cfg.env.device,
                            name=cfg.algo)  # fmt: skip
-    rows = _evaluate(method, families, n, seed, budget, progress, cfg.env.constants)
+    from agents.bench.runner import method_seed
+
+    rows = _evaluate(method, families, n, seed, budget, progress, True, cfg.env.constants)
     folder = new_folder(Path(out) if out is not None else run_dir, f"eval_{_utc_stamp()}")
-    settings = {"run": str(run_dir), "families": families, "n": n, "seed": seed,
-                "method_seed": (seed + METHOD_SEED_OFFSET) % 2**32, "budget": budget,
+    settings = {"run": str(run_dir.resolve()), "model": model_identity(run_dir),
+                "families": families, "n": n, "seed": seed,
+                "method_seed": method_seed(seed), "budget": budget,
                 "repeat": repeat, "constants": cfg.env.constants}  # fmt: skip
-    _save_results(folder, rows, settings)
+    save_results(folder, rows, settings)
     return folder
-
-
-BASELINES = ("cma", "random", "gradient")
 
 
 def evaluate_baseline(
@@ -884,30 +893,47 @@ def evaluate_baseline(
     progress: bool = True,
     constants: str | None = None,
 ) -> Path:
-    """Run a search baseline (``cma``, ``random`` or ``gradient``) on the seeded benchmark
-    suites and save the results in a new folder ``<out>/eval_<method>_<UTC timestamp>``
-    (``constants``: ``"literature"``, ``"calibrated"`` or ``None`` for each family's
-    default)."""
-    from agents.baselines import CMAES, GradientDescent, RandomSearch
+    """Run an untrained designer of :mod:`agents.bench.registry` (``random``, ``cmaes``,
+    ``gradient``, ``bo``, ``prior``, an installed plug-in or ``module:Class``) on the seeded
+    benchmark suites and save the results in a new folder
+    ``<out>/eval_<method>_<UTC timestamp>`` (``constants``: ``"literature"``,
+    ``"calibrated"`` or ``None`` for each family's default)."""
+    import tempfile
 
-    factories = {"cma": CMAES, "random": RandomSearch, "gradient": GradientDescent}
-    if method not in factories:
-        raise ValueError(f"unknown method {method!r}; allowed: {list(BASELINES)}")
+    from agents.bench.registry import BuildContext, get_method
+    from agents.bench.runner import method_seed
+
+    entry = get_method(method)
+    if entry.trains:
+        raise ValueError(f"method {method!r} is trained per family; train it (nanoenv train) "
+                         "and evaluate the run with --run, or use nanoenv bench run")  # fmt: skip
     for family in families:
         get_family(family)
-    search = factories[method](device=device, constants=constants)
-    rows = _evaluate(search, families, n, seed, budget, progress, constants)
-    for row in rows:
-        row["edits_to_success"] = None  # search methods make no edits
-    folder = new_folder(out, f"eval_{method}_{_utc_stamp()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        ctx = BuildContext(method, families[0], seed, Path(scratch), device,
+                           constants=constants)  # fmt: skip
+        designer = entry.build(ctx).designer
+    rows = _evaluate(designer, families, n, seed, budget, progress, False, constants)
+    folder = new_folder(out, f"eval_{method.replace(':', '.')}_{_utc_stamp()}")
     settings = {
         "method": method,
         "families": families,
         "n": n,
         "seed": seed,
-        "method_seed": (seed + METHOD_SEED_OFFSET) % 2**32,
+        "method_seed": method_seed(seed),
         "budget": budget,
         "constants": constants,
     }
-    _save_results(folder, rows, settings)
+    save_results(folder, rows, settings)
     return folder
+
+
+def model_identity(run_dir: str | os.PathLike[str]) -> str:
+    """A name of the model a run trains that survives copies, resumes and re-evaluations
+    (algorithm, task, seed and the run's start time, from its ``meta.json``)."""
+    path = Path(run_dir) / "meta.json"
+    try:
+        meta = json.loads(path.read_text())
+        return f"{meta['algo']}:{meta['task']}:seed{meta['seed']}:{meta['started_utc']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"run:{Path(run_dir).resolve()}"

@@ -1,20 +1,21 @@
 """Methods × task families × seeds, in parallel processes on one machine.
 
-The engine behind ``experiments/sweep.py`` and ``benchmarks/bench_agents.py``. A
-:class:`Job` is one method on one family with one seed:
+The engine behind ``nanoenv bench run``, ``experiments/sweep.py`` and
+``benchmarks/bench_agents.py``. A :class:`Job` is one method on one family with one seed.
+Methods are the designers of :mod:`agents.bench.registry` (built-ins, installed plug-ins,
+``module:Class``): a trained method (``ppo``, ``sac``, ``prior+ppo``) trains on the
+family's generator with that seed first; a search method (``random``, ``cmaes``,
+``gradient``, ``bo``) is seeded by it.
 
-* an RL method (``ppo``, ``sac``) trains a policy on the family with that seed, from the
-  YAML config ``<configs_dir>/<algo>_<family>.yaml`` (training steps overridable), then
-  rolls it out for one episode (``1 + max_edits`` simulator calls) per target;
-* a search method (``random``, ``cmaes``, ``gradient``) designs with ``budget``
-  simulator calls per target, its random draws seeded by the job's seed;
-* methods registered in :data:`METHODS` by other modules (the generative prior's
-  ``prior`` and ``prior+ppo``) work the same way.
-
-Every job is evaluated on the same held-out targets, ``benchmark_suite(family, n,
-suite_seed)``, and writes ``<out>/<method>_<family>_s<seed>/results.json`` (+ ``.csv``)
-in the format :mod:`agents.report` reads, with its timings; RL jobs keep their run
-folder (config, checkpoints, logs, model) beside it. Jobs run in ``workers`` spawned
+Every job designs for the same held-out targets — the frozen suite's (``suite``, e.g.
+``"nanoenv-bench-v1"``, with its references: normalised scores) or
+``benchmark_suite(family, n, suite_seed)`` — through the one evaluation pipeline,
+:func:`agents.bench.runner.score_designer`, and writes
+``<out>/<method>_<family>_s<seed>/results.json`` (+ ``.csv``) in the format
+:mod:`agents.report` reads, with its timings; trained jobs keep their run folder beside
+it. With ``budgets`` every method spends ``max(budgets)`` simulator calls per target and
+is scored at each budget; without, each gets its own budget (one episode for a policy,
+``budget`` for a search) and stops at its first success. Jobs run in ``workers`` spawned
 processes, each with ``threads`` torch threads; a finished job is never rerun when the
 sweep is restarted on the same folder (``skip_done``).
 
@@ -35,13 +36,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.bench.registry import BuildContext, get_method
+
 __all__ = [
-    "METHODS",
     "Job",
-    "MethodEntry",
     "SweepSettings",
     "make_jobs",
-    "register_method",
     "run_job",
     "sweep",
 ]
@@ -51,18 +51,21 @@ __all__ = [
 class SweepSettings:
     """What every job of a sweep shares.
 
-    :param n: held-out targets per family.
-    :param suite_seed: seed of ``benchmark_suite`` (keep it away from training seeds).
-    :param budget: simulator calls per target for search methods.
-    :param steps: training steps per RL algorithm (``{"ppo": 50000}``); an algorithm not
+    :param n: held-out targets per family (``None`` with a suite: all of them).
+    :param suite_seed: seed of ``benchmark_suite`` when no frozen suite is given.
+    :param budget: simulator calls per target for search methods (without ``budgets``).
+    :param steps: training steps per trained method (``{"ppo": 50000}``); a method not
         listed trains for its config's ``total_steps``.
     :param configs_dir: folder of the ``<algo>_<family>.yaml`` training configs.
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"`` for networks and simulator.
     :param threads: torch threads per worker process (``None``: torch's default).
     :param success_f2: f2 that counts as success.
+    :param suite: a frozen suite (version or file) whose targets and references are used.
+    :param budgets: score every method at these simulator-call budgets, each spending the
+        largest (the bench); ``None``: each method's own budget, stopping at success.
     """
 
-    n: int = 16
+    n: int | None = 16
     suite_seed: int = 1000
     budget: int = 500
     steps: dict[str, int] = field(default_factory=dict)
@@ -70,10 +73,14 @@ class SweepSettings:
     device: str = "cpu"
     threads: int | None = 1
     success_f2: float = 50.0
+    suite: str | None = None
+    budgets: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, value in (("n", self.n), ("budget", self.budget)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
+            if value is None and name == "n" and self.suite is not None:
+                continue
+            if isinstance(value, bool) or value is None or int(value) != value or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
         for algo, steps in self.steps.items():
             if isinstance(steps, bool) or int(steps) != steps or steps < 1:
@@ -88,6 +95,15 @@ class SweepSettings:
                                  "'cpu', or 'auto' (CUDA when present)")  # fmt: skip
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads} must be positive (or None)")
+        if self.budgets is not None:
+            from agents.bench.runner import check_budgets
+
+            object.__setattr__(self, "budgets", check_budgets(self.budgets))
+
+    @property
+    def stop_on_success(self) -> bool:
+        """Methods stop at their first success only without fixed ``budgets``."""
+        return self.budgets is None
 
 
 @dataclass(frozen=True)
@@ -100,162 +116,81 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.method}_{self.family}_s{self.seed}"
-
-
-@dataclass(frozen=True)
-class MethodEntry:
-    """How a sweep builds a method.
-
-    :param build: ``(job, settings, job_dir) -> (method, budget, info)``: a
-        :class:`~agents.baselines.DesignMethod`, the simulator calls it gets per target,
-        and provenance to record (``train_s`` for training time, a run folder, …).
-    :param trains: whether the method is trained per job (scheduled first: longest).
-    """
-
-    build: Callable[[Job, SweepSettings, Path], tuple[Any, int, dict[str, Any]]]
-    trains: bool = False
-
-
-#: Method name → :class:`MethodEntry`. Extend with :func:`register_method`.
-METHODS: dict[str, MethodEntry] = {}
-
-
-def register_method(name: str, entry: MethodEntry) -> None:
-    """Make ``name`` available to sweeps (and to ``benchmarks/bench_agents.py``)."""
-    METHODS[name] = entry
-
-
-def _method_seed(job: Job, settings: SweepSettings) -> int:
-    from agents.sb3_agents import METHOD_SEED_OFFSET
-
-    return (settings.suite_seed + METHOD_SEED_OFFSET + job.seed) % 2**32
-
-
-# -- built-in methods ----------------------------------------------------------------------
-
-
-def _search(cls_name: str) -> MethodEntry:
-    def build(job: Job, settings: SweepSettings, job_dir: Path) -> tuple[Any, int, dict]:
-        import agents.baselines as baselines
-
-        cls = getattr(baselines, cls_name)
-        return cls(device=settings.device, success_f2=settings.success_f2), settings.budget, {}
-
-    return MethodEntry(build)
-
-
-def rl_config(algo: str, family: str, settings: SweepSettings, seed: int) -> Any:
-    """The validated :class:`~agents.sb3_agents.TrainConfig` of an RL job: the family's
-    config file with the job's seed, device and step count."""
-    from agents.sb3_agents import load_config
-
-    path = Path(settings.configs_dir) / f"{algo}_{family}.yaml"
-    if not path.is_file():
-        have = sorted(p.name for p in Path(settings.configs_dir).glob(f"{algo}_*.yaml"))
-        raise ValueError(
-            f"no training config {str(path)!r} for method {algo!r} on family {family!r}; "
-            f"configs found: {have or 'none'}"
-        )
-    cfg = load_config(path)
-    data = cfg.to_dict()
-    data.update(seed=seed, device=settings.device)
-    data["env"].update(device=settings.device, success_f2=settings.success_f2)
-    data["eval"].update(at_end=False)
-    if algo in settings.steps:
-        data["total_steps"] = int(settings.steps[algo])
-    return type(cfg).from_dict(data)
-
-
-def _rl(algo: str) -> MethodEntry:
-    def build(job: Job, settings: SweepSettings, job_dir: Path) -> tuple[Any, int, dict]:
-        from agents.baselines import PolicyRollout
-        from agents.sb3_agents import load_model, train
-
-        cfg = rl_config(algo, job.family, settings, job.seed)
-        t0 = time.perf_counter()
-        run = train(cfg, run_dir=job_dir / "run", progress=False)
-        train_s = time.perf_counter() - t0
-        env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
-        model = load_model(run, device=settings.device)
-        method = PolicyRollout(model, env_kwargs, device=cfg.env.device, name=algo)
-        info = {"train_s": train_s, "run": str(run), "total_steps": cfg.total_steps}
-        return method, 1 + cfg.env.max_edits, info
-
-    return MethodEntry(build, trains=True)
-
-
-for _name, _cls in (
-    ("random", "RandomSearch"), ("cmaes", "CMAES"), ("gradient", "GradientDescent")
-):  # fmt: skip
-    register_method(_name, _search(_cls))
-for _algo in ("ppo", "sac"):
-    register_method(_algo, _rl(_algo))
-
-
-def _load_plugins() -> None:
-    """Register methods of optional agent packages (the generative prior)."""
-    try:
-        import agents.prior.sweep  # noqa: F401  (registers "prior", "prior+ppo")
-    except ImportError:
-        pass
-
-
-# -- jobs ----------------------------------------------------------------------------------
+        return f"{self.method.replace(':', '.')}_{self.family}_s{self.seed}"
 
 
 def make_jobs(methods: Sequence[str], families: Sequence[str], seeds: Sequence[int]) -> list[Job]:
     """Every method × family × seed, with unknown names rejected before anything runs."""
     from nanoenv.tasks import get_family
 
-    _load_plugins()
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; allowed: {sorted(METHODS)}")
+    for m in methods:
+        get_method(m)
     for family in families:
         get_family(family)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds {list(seeds)} repeat a seed")
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods {list(methods)} repeat a method")
     return [Job(m, f, int(s)) for m in methods for f in families for s in seeds]
+
+
+def _targets(job: Job, settings: SweepSettings) -> tuple[list[Any], list[Any] | None, int]:
+    """The job's targets, their references (frozen suites only) and the suite seed."""
+    if settings.suite is None:
+        from nanoenv.tasks import benchmark_suite
+
+        assert settings.n is not None
+        seed = settings.suite_seed
+        return benchmark_suite(job.family, settings.n, seed), None, seed
+    from nanoenv.bench import load_suite
+
+    suite = load_suite(settings.suite)
+    targets = suite.targets(job.family, settings.n)
+    refs = None
+    if suite.has_references(job.family):
+        refs = suite.references(job.family)[: len(targets)]
+    return targets, refs, int(suite.families[job.family]["seed"])
 
 
 def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> Path:
     """Build, (train,) and evaluate one job; returns its ``results.json``."""
     import torch
 
-    from agents.baselines import results_table
-    from agents.sb3_agents import _save_results
-    from nanoenv.tasks import benchmark_suite
+    from agents.bench.runner import method_seed, score_designer
+    from agents.sb3_agents import save_results
 
-    _load_plugins()
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     job_dir = Path(out) / job.name
     job_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    method, budget, info = METHODS[job.method].build(job, settings, job_dir)
-    targets = benchmark_suite(job.family, settings.n, settings.suite_seed)
-    method_seed = _method_seed(job, settings)
+    entry = get_method(job.method)
+    targets, refs, suite_seed = _targets(job, settings)
+    ctx = BuildContext(job.method, job.family, job.seed, job_dir, settings.device,
+                       settings.success_f2, settings.stop_on_success, dict(settings.steps),
+                       settings.configs_dir)  # fmt: skip
+    built = entry.build(ctx)
+    budgets = settings.budgets or (built.budget or settings.budget,)
+    if settings.budgets is not None and entry.max_budget is not None:
+        budgets = tuple(b for b in budgets if b <= entry.max_budget) or (entry.max_budget,)
+    seed = method_seed(suite_seed, job.seed)
     t0 = time.perf_counter()
-    results = [method.design(t, budget, seed=method_seed) for t in targets]
+    rows = score_designer(built.designer, targets, seed=seed, budgets=budgets, references=refs,
+                          trains=entry.trains)  # fmt: skip
     eval_s = time.perf_counter() - t0
-    rows = results_table(results)
-    for row, r in zip(rows, results, strict=True):
+    for row in rows:
         row["method"] = job.method
         row["seed"] = job.seed
-        row["history"] = [list(h) for h in r.history]
-        row["times_h"] = r.target.times_h.tolist()
-        row["target_release"] = r.target.release.tolist()
-        row["release"] = r.release.tolist()
-        # edits: calls after the episode's first design (and any screening before it)
-        c, start = row["calls_to_success"], (r.history[0][0] if r.history else 1)
-        trained = METHODS[job.method].trains
-        row["edits_to_success"] = c - start if (c is not None and trained) else None
+        row["track"] = entry.track
+    info = dict(built.info)
     settings_out = {
         "job": asdict(job),
         "sweep": asdict(settings),
-        "budget": budget,
-        "method_seed": method_seed,
+        "track": entry.track,
+        "budget": budgets[-1],
+        "budgets": list(budgets),
+        "method_seed": seed,
+        "suite_seed": suite_seed,
         "timings_s": {
             "train_s": info.pop("train_s", 0.0),
             "eval_s": eval_s,
@@ -263,7 +198,12 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
         },
         **info,
     }
-    _save_results(job_dir, rows, settings_out)
+    if settings.suite is not None:
+        from nanoenv.bench import load_suite
+
+        suite = load_suite(settings.suite)
+        settings_out["suite"] = {"version": suite.version, "content_hash": suite.content_hash}
+    save_results(job_dir, rows, settings_out)
     return job_dir / "results.json"
 
 
@@ -298,10 +238,9 @@ def sweep(
     (out / "sweep.json").write_text(
         json.dumps({"settings": asdict(settings), "jobs": [asdict(j) for j in jobs]}, indent=1)
     )
-    _load_plugins()
     done = {j: out / j.name / "results.json" for j in jobs}
     todo = [j for j in jobs if not (skip_done and done[j].is_file())]
-    todo.sort(key=lambda j: not METHODS[j.method].trains)
+    todo.sort(key=lambda j: not get_method(j.method).trains)
     if len(todo) < len(jobs):
         echo(f"sweep: {len(jobs) - len(todo)} job(s) already done in {out}, skipped")
     bar: Any = None

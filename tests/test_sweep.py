@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from agents.bench.builtin import rl_config
+from agents.bench.registry import BuildContext, get_method
 from agents.report import find_training_logs, load_runs
-from agents.sweep import SweepSettings, make_jobs, rl_config, sweep
+from agents.sweep import SweepSettings, make_jobs, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = str(ROOT / "experiments" / "configs")
@@ -23,7 +25,7 @@ def test_make_jobs_is_the_product_and_rejects_bad_names():
     jobs = make_jobs(["random", "cmaes"], ["sustained", "realisable"], [0, 1])
     assert len(jobs) == 8
     assert {j.name for j in jobs} >= {"random_sustained_s0", "cmaes_realisable_s1"}
-    with pytest.raises(ValueError, match=r"unknown method\(s\) \['ppo2'\]; allowed: \["):
+    with pytest.raises(ValueError, match=r"unknown method 'ppo2'; allowed: \["):
         make_jobs(["ppo2"], ["sustained"], [0])
     with pytest.raises(ValueError, match="sustainable"):
         make_jobs(["random"], ["sustainable"], [0])
@@ -54,12 +56,17 @@ def test_cuda_without_a_device_is_refused_before_any_job():
 
 
 def test_rl_config_takes_the_family_config_with_the_job_seed_and_steps(tmp_path):
-    settings = SweepSettings(steps={"ppo": 3000}, configs_dir=CONFIGS)
-    cfg = rl_config("ppo", "ph_triggered", settings, seed=3)
+    ctx = BuildContext("ppo", "ph_triggered", 3, tmp_path, steps={"ppo": 3000},
+                       configs_dir=CONFIGS)  # fmt: skip
+    cfg = rl_config("ppo", ctx)
     assert (cfg.algo, cfg.task, cfg.seed, cfg.total_steps) == ("ppo", "ph_triggered", 3, 3000)
     assert cfg.eval.at_end is False
-    with pytest.raises(ValueError, match=r"no training config .*ppo_dataset\.yaml.*found: \["):
-        rl_config("ppo", "dataset", settings, seed=0)
+    # a family without its own config trains with the realisable one, on its own task
+    cfg = rl_config("ppo", BuildContext("ppo", "dataset", 0, tmp_path, configs_dir=CONFIGS))
+    assert cfg.task == "dataset" and cfg.total_steps == 50_000
+    empty = BuildContext("ppo", "dataset", 0, tmp_path, configs_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"no training config for method 'ppo'.*found: none"):
+        rl_config("ppo", empty)
 
 
 def test_search_sweep_writes_report_readable_results_and_skips_finished_jobs(tmp_path):
@@ -117,36 +124,12 @@ def test_a_failing_job_is_reported_and_the_others_finish(tmp_path):
     assert any("no training config" in m for m in messages)
 
 
-def test_bench_agents_tables_and_goal_check(tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT))
-    from benchmarks import bench_agents
-
-    settings = SweepSettings(n=2, budget=8, configs_dir=CONFIGS)
-    files = sweep(make_jobs(["random", "cmaes"], ["sustained"], [0, 1]), settings, tmp_path,
-                  workers=1, progress=False)  # fmt: skip
-    cells = bench_agents.summarise(files)
-    assert [(c["method"], c["family"], c["runs"], c["targets"]) for c in cells] == [
-        ("random", "sustained", 2, 2),
-        ("cmaes", "sustained", 2, 2),
-    ]
-    for c in cells:
-        assert c["within_10_edits"] is None and not c["trained"]
-        assert c["design_s_per_seed"] > 0
-    # a hand-made policy cell: solved all in 3 calls (2 edits); CMA-ES median 30 calls
-    policy = {**cells[0], "method": "ppo", "trained": True, "within_10_edits": 0.95,
-              "median_calls_to_success": 3.0}  # fmt: skip
-    cma = {**cells[1], "success_rate": 1.0, "median_calls_to_success": 30.0}
-    (goal,) = bench_agents.check_goal([policy, cma])
-    assert goal["success_goal_met"] and goal["ratio_goal_met"]
-    assert goal["cmaes_calls_ratio"] == pytest.approx(10.0)
-
-
 def test_sweep_script_reports_bad_input_before_running(tmp_path, capsys):
     sys.path.insert(0, str(ROOT))
     from experiments.sweep import main
 
     assert main(["--methods", "ppo", "dqn", "--out", str(tmp_path / "s")]) == 2
-    assert "unknown method(s) ['dqn']" in capsys.readouterr().err
+    assert "unknown method 'dqn'" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
     assert main(["--methods", "random", "--families", "sustained", "--seeds", "0", "--n", "1",
                  "--budget", "4", "--out", str(tmp_path / "s"), "--no-progress"]) == 0  # fmt: skip
@@ -156,11 +139,10 @@ def test_sweep_script_reports_bad_input_before_running(tmp_path, capsys):
 
 
 def test_the_prior_methods_register_and_run_in_a_sweep(tmp_path):
-    from agents.prior import sweep as prior_sweep
-    from agents.sweep import METHODS
+    from agents.prior import designers as prior_sweep
 
-    assert {"prior", "prior-flow", "prior+ppo", "prior+ppo-kl"} <= set(METHODS)
-    assert METHODS["prior+ppo"].trains and not METHODS["prior"].trains
+    assert get_method("prior+ppo").trains and not get_method("prior").trains
+    assert get_method("prior").track == get_method("prior+ppo").track == "amortised"
     settings = SweepSettings(n=2, configs_dir=CONFIGS)
     (file,) = sweep(make_jobs(["prior"], ["sustained"], [0]), settings, tmp_path, workers=1,
                     progress=False)  # fmt: skip
@@ -169,19 +151,3 @@ def test_the_prior_methods_register_and_run_in_a_sweep(tmp_path):
     assert all(r["sim_calls"] == prior_sweep.SCREEN_M for r in data["rows"])
     # the guided policy's whole episode fits the budget of 20 calls
     assert prior_sweep.GUIDED_M + 1 + prior_sweep.GUIDED_EDITS == 20
-
-
-def test_bench_agents_prior_goal_needs_success_budget_and_ratio():
-    sys.path.insert(0, str(ROOT))
-    from benchmarks import bench_agents
-
-    cell = {"method": "prior+ppo", "family": "sustained", "success_rate": 0.96,
-            "median_calls_to_success": 5.0}  # fmt: skip
-    cma = {"method": "cmaes", "family": "sustained", "success_rate": 1.0,
-           "median_calls_to_success": 60.0}  # fmt: skip
-    (g,) = bench_agents.check_prior_goal([cell, cma], {"prior+ppo": 20, "cmaes": 500})
-    assert g["success_goal_met"] and g["ratio_goal_met"] and g["cmaes_calls_ratio"] == 12.0
-    (g,) = bench_agents.check_prior_goal([cell, cma], {"prior+ppo": 21})  # over 20 calls
-    assert not g["success_goal_met"] and not g["ratio_goal_met"]
-    (g,) = bench_agents.check_prior_goal([{**cell, "success_rate": 0.9}, cma], {"prior+ppo": 20})
-    assert not g["success_goal_met"] and not g["ratio_goal_met"]

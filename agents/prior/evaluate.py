@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from agents.baselines import results_table, summarize
+from agents.bench.runner import METHOD_SEED_OFFSET
 from agents.prior.methods import train_prior_guided
 from agents.prior.screen import sample_and_screen, screen_designs
 from agents.prior.train import load_default_prior
@@ -30,7 +31,6 @@ from nanoenv.tasks import benchmark_suite, get_family
 
 __all__ = ["main", "screen_table"]
 
-METHOD_SEED_OFFSET = 7919
 
 
 def screen_table(

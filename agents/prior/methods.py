@@ -64,7 +64,8 @@ class PriorScreen:
     best is returned. ``sim_calls = min(m, budget)``.
 
     :param prior: a trained prior (``None``: the shipped prior of each target's carrier).
-    :param m: candidates per target.
+    :param m: candidates per target (``None``: the whole budget, the benchmark's
+        setting: the best of the first ``K`` samples is the design at ``K`` calls).
     :param kind: shipped prior used when ``prior`` is ``None``: ``"cvae"`` or ``"flow"``.
     :param temperature: scale of the prior's base noise.
     :param device: device of the simulation and of the prior.
@@ -75,7 +76,7 @@ class PriorScreen:
     def __init__(
         self,
         prior: GenerativePrior | None = None,
-        m: int = 16,
+        m: int | None = 16,
         *,
         kind: str = "cvae",
         temperature: float = 1.0,
@@ -84,10 +85,10 @@ class PriorScreen:
         name: str = "prior",
     ) -> None:
         self.success_f2 = float(success_f2)
-        if m < 1:
+        if m is not None and m < 1:
             raise ValueError(f"m={m} must be a positive number of candidates (simulator calls)")
         self.priors = _PriorCache(prior, kind, device)
-        self.m = int(m)
+        self.m = None if m is None else int(m)
         self.temperature = float(temperature)
         self.device = device
         self.name = name
@@ -99,7 +100,7 @@ class PriorScreen:
         prior = self.priors.get(target)
         cond = TargetTable([target], torch.device("cpu")).condition()
         gen = torch.Generator().manual_seed(int(seed))
-        m = min(self.m, search.remaining)
+        m = search.remaining if self.m is None else min(self.m, search.remaining)
         z = prior.sample(cond, m, generator=gen, temperature=self.temperature)[0]
         with torch.no_grad():
             search.evaluate(z.to(search.spec.device))

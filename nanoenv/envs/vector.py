@@ -134,6 +134,9 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._table: TargetTable | None = None
         self._state: DesignState | None = None
         self._sim_calls = np.zeros(num_envs, dtype=np.int64)
+        #: Simulator calls since construction, over every environment (resets, proposers'
+        #: screening and steps): the training cost reported beside amortised methods.
+        self.total_sim_calls = 0
 
     # -- episodes -----------------------------------------------------------------------
     def _seed(self, seed: int | Sequence[int | None] | None) -> None:
@@ -179,6 +182,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         edits = torch.zeros(self.num_envs, dtype=torch.long, device=z_t.device)
         self._state = DesignState(z_t, ev.release, ev.reward.score, ev.f2, edits)
         self._sim_calls[:] = 1 + extra
+        self.total_sim_calls += int(self._sim_calls.sum())
         return self._out(observe(self.spec_, self._table, self._state)), self._infos(ev)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -194,6 +198,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         delta, stop = action_to_delta(self.spec_, actions, self.discrete)
         tr = transition(self.spec_, self._table, self._state, delta, stop)
         self._sim_calls += 1
+        self.total_sim_calls += self.num_envs
         self._state = tr.state
         obs = observe(self.spec_, self._table, self._state)
         infos = self._infos(tr.evaluation)
@@ -236,6 +241,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         )
         s.edits[index] = 0
         self._sim_calls[rows] = 1 + extra
+        self.total_sim_calls += int(self._sim_calls[rows].sum())
         obs = obs.clone()
         obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
                                                           s.edits[index]))  # fmt: skip

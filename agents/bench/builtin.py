@@ -1,0 +1,98 @@
+"""The built-in designers of :mod:`agents.bench.registry` (declared as entry points of the
+group ``nanoenv.designers`` in ``pyproject.toml``).
+
+==============  ==========  ==============================================================
+name            track       what
+==============  ==========  ==============================================================
+``random``      search      uniform random designs in batches of 64
+``cmaes``       search      CMA-ES with restarts (the ``cma`` package)
+``gradient``    search      multi-start Adam through the differentiable simulator
+``bo``          search      Bayesian optimisation: GP + batch qLogEI (BoTorch)
+``ppo``         amortised   PPO (stable-baselines3) trained on the family's generator
+``sac``         amortised   SAC (stable-baselines3) trained on the family's generator
+==============  ==========  ==============================================================
+
+A trained policy designs by episodes of ``1 + max_edits`` simulator calls; under a fixed
+budget (``stop_on_success=False``, the bench) it runs further episodes from new initial
+designs until the budget is spent.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.bench.registry import BuildContext, Built, MethodEntry
+
+__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config"]
+
+
+def _search(cls_name: str, module: str = "agents.baselines") -> MethodEntry:
+    def build(ctx: BuildContext) -> Built:
+        import importlib
+
+        cls = getattr(importlib.import_module(module), cls_name)
+        designer = cls(device=ctx.device, success_f2=ctx.success_f2,
+                       stop_on_success=ctx.stop_on_success, constants=ctx.constants)  # fmt: skip
+        return Built(designer, None, {})
+
+    return MethodEntry(build, track="search")
+
+
+def rl_config(algo: str, ctx: BuildContext) -> Any:
+    """The validated :class:`~agents.sb3_agents.TrainConfig` of an RL job: the family's
+    config file ``<configs_dir>/<algo>_<family>.yaml`` (else ``<algo>_realisable.yaml``
+    with the family swapped in) with the job's seed, device and step count."""
+    from agents.sb3_agents import load_config
+
+    folder = Path(ctx.configs_dir)
+    path = folder / f"{algo}_{ctx.family}.yaml"
+    if not path.is_file():
+        path = folder / f"{algo}_realisable.yaml"
+    if not path.is_file():
+        have = sorted(p.name for p in folder.glob(f"{algo}_*.yaml"))
+        raise ValueError(
+            f"no training config for method {algo!r} on family {ctx.family!r} in "
+            f"{str(folder)!r}; configs found: {have or 'none'}"
+        )
+    data = load_config(path).to_dict()
+    data.update(task=ctx.family, seed=ctx.seed, device=ctx.device)
+    data["env"].update(device=ctx.device, success_f2=ctx.success_f2)
+    data["eval"].update(at_end=False, families=[ctx.family])
+    if ctx.steps and algo in ctx.steps:
+        data["total_steps"] = int(ctx.steps[algo])
+    from agents.sb3_agents import TrainConfig
+
+    return TrainConfig.from_dict(data)
+
+
+def _rl(algo: str) -> MethodEntry:
+    def build(ctx: BuildContext) -> Built:
+        from agents.baselines import PolicyRollout
+        from agents.sb3_agents import load_model, train, training_cost
+
+        cfg = rl_config(algo, ctx)
+        t0 = time.perf_counter()
+        run = train(cfg, run_dir=ctx.job_dir / "run", progress=False)
+        train_s = time.perf_counter() - t0
+        env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
+        model = load_model(run, device=ctx.device)
+        designer = PolicyRollout(
+            model, env_kwargs, device=cfg.env.device, name=ctx.method,
+            repeat=not ctx.stop_on_success, stop_on_success=ctx.stop_on_success,
+        )  # fmt: skip
+        cost = training_cost(run) or {}
+        info = {"train_s": train_s, "run": str(run), "total_steps": cfg.total_steps,
+                "train_sim_calls": cost.get("sim_calls")}  # fmt: skip
+        return Built(designer, 1 + cfg.env.max_edits, info)
+
+    return MethodEntry(build, trains=True, track="amortised")
+
+
+RANDOM = _search("RandomSearch")
+CMAES = _search("CMAES")
+GRADIENT = _search("GradientDescent")
+BO = _search("BayesianOptimization", "agents.bo")
+PPO = _rl("ppo")
+SAC = _rl("sac")

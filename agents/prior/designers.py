@@ -1,0 +1,88 @@
+"""The generative prior's designers (:mod:`agents.bench.registry` entries, declared as
+``nanoenv.designers`` entry points in ``pyproject.toml``):
+
+=================  ==========  ==========================================================
+``prior``          amortised   best of :data:`SCREEN_M` samples of the shipped cVAE prior
+                               (``SCREEN_M`` simulator calls per target); under fixed
+                               budgets, the best of the first ``K`` samples at ``K`` calls
+``prior-flow``     amortised   the same with the shipped conditional flow
+``prior+ppo``      amortised   PPO trained on episodes that start from the best of
+                               :data:`GUIDED_M` prior samples, then :data:`GUIDED_EDITS`
+                               edits at most: ``GUIDED_M + 1 + GUIDED_EDITS = 20`` calls
+``prior+ppo-kl``   amortised   the same policy regularised toward the prior's proposal
+                               (edit penalty :data:`KL_PENALTY`, see
+                               :func:`~agents.prior.methods.train_prior_guided`)
+=================  ==========  ==========================================================
+
+The priors were trained once, offline, on simulated designs (``agents.prior.train``);
+the guided policies train for ``steps[name]`` environment steps, else ``steps["ppo"]``,
+else :data:`DEFAULT_STEPS`.
+"""
+
+from __future__ import annotations
+
+from agents.bench.registry import BuildContext, Built, MethodEntry
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "GUIDED_EDITS",
+    "GUIDED_M",
+    "KL_PENALTY",
+    "PRIOR",
+    "PRIOR_FLOW",
+    "PRIOR_PPO",
+    "PRIOR_PPO_KL",
+    "SCREEN_M",
+]
+
+SCREEN_M = 16
+GUIDED_M = 4
+GUIDED_EDITS = 15
+KL_PENALTY = 0.05
+DEFAULT_STEPS = 30_000
+
+
+def _screen(kind: str) -> MethodEntry:
+    def build(ctx: BuildContext) -> Built:
+        from agents.prior.methods import PriorScreen
+
+        m = SCREEN_M if ctx.stop_on_success else None  # fixed budgets: sample them all
+        designer = PriorScreen(m=m, kind=kind, device=ctx.device,
+                               success_f2=ctx.success_f2, name=ctx.method)  # fmt: skip
+        return Built(designer, SCREEN_M, {"m": m, "kind": kind})
+
+    return MethodEntry(build, track="amortised")
+
+
+def _guided(edit_penalty: float) -> MethodEntry:
+    def build(ctx: BuildContext) -> Built:
+        import time
+
+        from agents.prior.methods import train_prior_guided
+        from agents.sb3_agents import training_cost
+
+        steps = ctx.steps or {}
+        total = steps.get(ctx.method, steps.get("ppo", DEFAULT_STEPS))
+        t0 = time.perf_counter()
+        designer = train_prior_guided(
+            ctx.family, total, seed=ctx.seed, device=ctx.device, run_dir=ctx.job_dir / "run",
+            m=GUIDED_M, max_edits=GUIDED_EDITS, edit_penalty=edit_penalty,
+            success_f2=ctx.success_f2, progress=False,
+        )  # fmt: skip
+        designer.name = ctx.method
+        designer.repeat = not ctx.stop_on_success
+        designer.stop_on_success = ctx.stop_on_success
+        cost = training_cost(designer.run_dir) or {}
+        info = {"train_s": time.perf_counter() - t0, "run": str(designer.run_dir),
+                "total_steps": total, "m": GUIDED_M, "max_edits": GUIDED_EDITS,
+                "edit_penalty": edit_penalty,
+                "train_sim_calls": cost.get("sim_calls")}  # fmt: skip
+        return Built(designer, GUIDED_M + 1 + GUIDED_EDITS, info)
+
+    return MethodEntry(build, trains=True, track="amortised")
+
+
+PRIOR = _screen("cvae")
+PRIOR_FLOW = _screen("flow")
+PRIOR_PPO = _guided(0.0)
+PRIOR_PPO_KL = _guided(KL_PENALTY)
