@@ -74,7 +74,9 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", metavar="RUN_DIR", help="evaluate the model of this run")
     which.add_argument(
-        "--method", choices=["cma", "random", "gradient"], help="evaluate a search baseline"
+        "--method",
+        help="evaluate an untrained designer: random, cmaes, gradient, bo, prior, prior-flow, "
+        "an installed plug-in, or module:Class (nanoenv bench list)",
     )
     parser.add_argument(
         "--families",
@@ -114,7 +116,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.n < 1 or args.budget < 1:
         raise ValueError("--n and --budget must be positive")
     if args.run is not None and args.constants is not None:
-        raise ValueError("--constants applies to --method baselines; a run evaluates with "
+        raise ValueError("--constants applies to --method designers; a run evaluates with "
                          "its config's env.constants")  # fmt: skip
     progress = not args.no_progress
     if args.run is not None:

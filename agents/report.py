@@ -139,6 +139,8 @@ def _identity(f: Path, settings: dict[str, Any], method: str) -> str:
     if (f.parent / "meta.json").is_file() and (f.parent / "config.yaml").is_file():
         return model_identity(f.parent)  # results written into a run folder (the demo)
     keys = ("method_seed", "families", "n", "budget", "budgets", "suite", "job")
+    if not any(k in settings for k in keys):  # nothing says what ran: the file is the run
+        return f"file:{f.resolve()}"
     return json.dumps([method, {k: settings.get(k) for k in keys}], sort_keys=True, default=str)
 
 

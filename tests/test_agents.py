@@ -296,9 +296,18 @@ def test_cli_train_resume_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert main(["evaluate", "--run", str(tmp_path / "nothing"), "--no-progress"]) == 2
     assert capsys.readouterr().err.startswith("nanoenv: error:")
-    assert main(["evaluate", "--method", "cma", "--families", "nope"]) == 2
+    assert main(["evaluate", "--method", "cmaes", "--families", "nope"]) == 2
+    assert main(["evaluate", "--method", "cma"]) == 2  # one name per method
+    assert "unknown method 'cma'; allowed: [" in capsys.readouterr().err
+    assert main(["evaluate", "--method", "ppo"]) == 2  # trained: evaluate its run
+    assert "is trained per family" in capsys.readouterr().err
     assert main(["evaluate", "--run", str(run), "--constants", "calibrated"]) == 2
     assert "--constants applies to --method" in capsys.readouterr().err
+    assert main(["evaluate", "--method", "prior", "--n", "2", "--budget", "8", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    (folder,) = out.glob("eval_prior_*")
+    rows = json.loads((folder / "results.json").read_text())["rows"]
+    assert [r["sim_calls"] for r in rows] == [8, 8]
     argv = ["evaluate", "--method", "random", "--families", "dataset", "--n", "2", "--budget",
             "8", "--out", str(out), "--constants", "literature", "--no-progress"]  # fmt: skip
     assert main(argv) == 0

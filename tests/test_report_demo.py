@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
-from agents.report import aggregate, iqm, load_runs, stratified_bootstrap_ci, write_report
+from agents.report import (
+    aggregate,
+    find_results,
+    iqm,
+    load_runs,
+    stratified_bootstrap_ci,
+    write_report,
+)
 from nanoenv.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +150,39 @@ def test_write_report_and_cli(
     assert "neither a folder" in capsys.readouterr().err
 
 
+def test_one_model_evaluated_twice_is_one_run(tmp_path: Path) -> None:
+    # the evaluation at the end of training and a later `nanoenv evaluate` of one model
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "meta.json").write_text(json.dumps(
+        {"algo": "ppo", "task": "realisable", "seed": 0, "started_utc": "20260101T000000Z"}))
+    for name, f2s in (("eval_a", [40, 60]), ("eval_b", [45, 65])):
+        folder = _results(run / name, "ppo", f2s)
+        data = json.loads((folder / "results.json").read_text())
+        data["settings"] = {"run": str(run), "n": 2}
+        (folder / "results.json").write_text(json.dumps(data))
+    # a copy of the run folder elsewhere evaluated again is still the same model
+    other = _results(tmp_path / "copy" / "eval_c", "ppo", [50, 70])
+    data = json.loads((other / "results.json").read_text())
+    data["settings"] = {"model": "ppo:realisable:seed0:20260101T000000Z"}
+    (other / "results.json").write_text(json.dumps(data))
+    # a second seed is another run
+    second = _results(tmp_path / "seed1" / "eval_d", "ppo", [30, 90])
+    data = json.loads((second / "results.json").read_text())
+    data["settings"] = {"model": "ppo:realisable:seed1:20260101T000000Z"}
+    (second / "results.json").write_text(json.dumps(data))
+    files = find_results([tmp_path])
+    assert len(files) == 4
+    runs = load_runs(files)
+    assert len(runs) == 2
+    assert sorted(len(r["duplicates"]) for r in runs) == [0, 2]
+    assert len(load_runs(files, dedupe=False)) == 4
+    report = write_report([tmp_path], tmp_path / "report")
+    assert report["summary"][0]["runs"] == 2
+    assert len(report["duplicates_dropped"]) == 2
+    assert "2 repeated evaluation(s)" in (tmp_path / "report" / "report.md").read_text()
+
+
 # -- demo -----------------------------------------------------------------------------------
 
 
@@ -165,7 +205,7 @@ def test_tiny_demo(
     assert run.name.startswith("demo_")
     for name in ("ppo", "prior", "random", "cmaes"):
         assert f"│ {name}" in out
-    assert "success" in out and "median calls" in out and "mean best f2" in out
+    assert "score @ 10 calls" in out and "f2 ≥ 50 @ 10" in out and "the intervals" in out
     assert run.name in out
     for f in (
         "config.yaml",
@@ -182,7 +222,10 @@ def test_tiny_demo(
     data = json.loads((run / "results.json").read_text())
     assert {r["method"] for r in data["rows"]} == {"ppo", "prior", "random", "cmaes"}
     assert len(data["rows"]) == 8
-    assert data["settings"]["budgets"] == {"ppo": 21, "prior": 16, "random": 40, "cmaes": 40}
+    assert data["settings"]["budgets"] == [1, 3, 10, 30, 40]
+    for row in data["rows"]:  # every method spends the whole budget, scored at each K
+        assert row["sim_calls"] == 40 and len(row["normalized_at"]) == 5
+        assert row["normalized_at"] == sorted(row["normalized_at"])
     assert yaml.safe_load((run / "config.yaml").read_text())["total_steps"] == 1024  # a rollout
     # a second demo makes a new folder; an explicit non-empty --out is refused
     assert main([*args, "--out", str(run)]) == 2
