@@ -281,8 +281,8 @@ class SearchMethod:
     """Settings shared by the search baselines.
 
     :param design_space: the space searched (default: the target carrier's default space).
-    :param reward_model: reward model name or object (default ``"f2"``, or
-        ``"therapeutic_window"`` for that family), as in the environment.
+    :param reward_model: reward model name or object (default: each target family's own,
+        ``TaskFamily.reward``), as in the environment.
     :param success_f2: f2 at or above which a design counts as a success.
     :param stop_on_success: stop as soon as a batch holds a successful design (as the
         environment ends its episode on success).

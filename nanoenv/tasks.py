@@ -1,27 +1,76 @@
 """Design targets: what release curve an agent must reproduce, in which medium.
 
 A :class:`Target` is a time grid (hours), a cumulative release curve on it, the
-medium schedule, the drug, the carrier family, and — for ``realisable``
-targets — the hidden formulation it came from (so the optimum is known), or —
-for ``therapeutic_window`` — the patient whose pharmacokinetics the design
-must serve.
+medium schedule, the drug, the carrier family, and — for families built around a hidden
+design (``realisable``, ``ph_triggered``, ``therapeutic_window``) — that formulation
+(a design scoring at least its score is known), and — for ``therapeutic_window`` — the
+patient whose pharmacokinetics the design must serve.
 
-Families (each a :class:`TaskFamily` in :data:`TASK_FAMILIES`):
+Families (each a :class:`TaskFamily` in :data:`TASK_FAMILIES`; *reward* is the family's
+default reward model, whose score in ``[0, 1]`` is its benchmark metric):
 
-========================  ================================================================
-``sustained``             near zero-order release to a horizon of 7–90 days, small burst
-``ph_triggered``          little release at pH 7.4, fast after a switch to pH 5.0–6.5
-``thermal_triggered``     liposomes: little release at 37 °C, a jump during a 42 °C pulse
-``burst_then_sustained``  a 20–50 % burst within hours, then zero order for 1–4 weeks
-``therapeutic_window``    a patient (clearance, volume) drawn from a population; the curve
-                          is the ideal input keeping plasma levels between MEC and MTC
-``realisable``            the curve of a random formulation up to 60–95 % release
-                          (its optimum, f2 = 100, is known)
-``dataset``               a measured PLAI curve (polymeric microparticles to implants,
-                          Bannigan et al., Nat. Commun. 14, 35 (2023)), in its medium
-``dataset_liposome``      a measured liposome release test (Yanes et al., Digital
-                          Discovery 2025) at its medium pH and temperature
-========================  ================================================================
+=================================  ========  ======================  ======================
+family                             tier      reward                  targets
+=================================  ========  ======================  ======================
+``sustained``                      standard  ``f2``                  analytic
+``ph_triggered``                   standard  ``f2``                  hidden design (v1)
+``thermal_triggered``              standard  ``f2``                  analytic
+``burst_then_sustained``           standard  ``f2``                  analytic
+``therapeutic_window``             standard  ``therapeutic_window``  hidden design (v1)
+``realisable``                     standard  ``f2``                  hidden design
+``dataset``                        standard  ``f2``                  measured
+``dataset_liposome``               standard  ``f2``                  measured
+``ph_triggered_strict``            hard      ``f2_feasible``         analytic
+``burst_then_sustained_strict``    hard      ``f2_feasible``         analytic
+=================================  ========  ======================  ======================
+
+* ``sustained``: near zero-order release to 7–90 days, burst below 10 %.
+* ``ph_triggered``: the curve of a hidden pH-responsive design that holds at pH 7.4
+  (≤ 20 % released by the switch) and releases ≥ 25 % more than at a constant pH 7.4
+  after a switch at 6–24 h to pH 5.0–6.5: reachable by construction.
+* ``thermal_triggered``: liposomes; little release at 37 °C, a jump during a 1 h
+  42 °C pulse.
+* ``burst_then_sustained``: a 20–50 % burst within hours, then zero order for 1–4 weeks.
+* ``therapeutic_window``: a patient (clearance, volume) and a window MTC/MEC of 2–5
+  placed where a hidden design keeps the plasma level inside it for ≥ 60 % of the
+  horizon; the curve is the ideal input for that window; the score is the share of the
+  horizon in the window.
+* ``realisable``: the curve of a random design up to 60–95 % release (optimum f2 = 100).
+* ``dataset``: a measured PLAI curve (polymeric microparticles to implants, Bannigan et
+  al., Nat. Commun. 14, 35 (2023)), in its medium.
+* ``dataset_liposome``: a measured liposome release test (Yanes et al., Digital
+  Discovery 2025) at its medium pH and temperature.
+* ``ph_triggered_strict`` (hard): the idealised trigger — leak below 5 %, first-order
+  release with a 1–8 h time constant after a switch at 6–24 h to pH 5.0–5.5 — by a
+  stable design: the physics only approximates the shape (the oracle reaches f2 ≈ 52),
+  and most of the space is unstable.
+* ``burst_then_sustained_strict`` (hard): a 20–50 % burst within hours, then zero order
+  for 2–8 weeks, by a stable design.
+
+Standard-tier families have references a good method approaches: the targets are drawn
+so that the physics can produce them (``ph_triggered`` and ``therapeutic_window`` around
+a hidden design, whose formulation the target carries). Hard-tier families leave
+headroom: their idealised shapes are reached only approximately, and only by designs
+that are colloidally stable and not over-loaded (:class:`nanoenv.rewards.FeasibleF2Reward`),
+so a few random designs score near 0. Measurements (best of 4096 random designs, the
+median random design, a gradient oracle, random search at K = 10 calls) are in
+``benchmarks/results/tasks.md`` (``python benchmarks/bench_tasks.py``).
+
+Version history (:attr:`TaskFamily.version`):
+
+* ``ph_triggered`` v1: curves of hidden pH-responsive designs that pass the trigger test
+  (v0: an analytic shape, unreachable by every design on half the targets; it lives on,
+  with endosomal pH, as ``ph_triggered_strict``).
+* ``therapeutic_window`` v1: the window (MTC/MEC 2–5) is placed where a hidden design
+  serves it, and the family's default reward is the time-in-window share (v0: a fixed
+  window of 0.05–0.5 mg/L; the environment special-cased its reward).
+* Every other family: v0.
+
+Training and suite targets never share a random stream: :func:`benchmark_suite` draws
+target ``i`` from ``SeedSequence(seed, spawn_key=(SUITE_STREAM, i))``, environments from
+Gymnasium's ``SeedSequence(seed)`` (spawn key ``()``). The measured-curve families
+(``dataset*``) draw from a finite set of curves, so a training episode can still meet a
+curve that is also in a suite.
 
 Every sampler draws only from the ``numpy.random.Generator`` it is given and
 builds curves in float64 on the CPU, so :func:`benchmark_suite` returns the
@@ -51,7 +100,10 @@ random designs on each of 32 suite targets:
   (median 56 % in 24 h at pH 7.4 for Tm > 40 °C, 11 curves), unlike the thermosensitive
   liposomes that family describes, which hold their drug until a heat pulse.
 
-The measurements: ``python benchmarks/bench_tasks.py`` (``benchmarks/results/tasks.md``).
+These constant-set measurements (of ``ph_triggered`` and ``therapeutic_window`` v0, by
+f2) were made with ``benchmarks/bench_tasks.py`` as of commit 7e39f9c
+(``benchmarks/results/tasks_constants.md``); the bench now measures each family under its
+default constants and reward (``benchmarks/results/tasks.md``).
 """
 
 from __future__ import annotations
@@ -79,10 +131,13 @@ from nanoenv.kinetics import (
     simulate_release,
 )
 from nanoenv.kinetics.drug import DRUG_BOUNDS
+from nanoenv.kinetics.pk import concentration_from_release
+from nanoenv.rewards import REWARD_MODELS, TargetBatch, TherapeuticWindowReward
 
 __all__ = [
     "N_TIMES",
     "TASK_FAMILIES",
+    "TIERS",
     "Patient",
     "Target",
     "TaskFamily",
@@ -92,6 +147,9 @@ __all__ = [
     "sample_target",
     "time_grid",
 ]
+
+#: Benchmark tiers of task families (:attr:`TaskFamily.tier`).
+TIERS = ("standard", "hard")
 
 #: Spawn key that separates benchmark-suite streams from every other use of a seed.
 SUITE_STREAM = 0x5E1EC7
@@ -136,7 +194,8 @@ class Target:
     :param conditions: release-medium schedule.
     :param drug: the drug to deliver.
     :param carrier: carrier family the design must use.
-    :param formulation: the hidden formulation (``realisable`` targets only).
+    :param formulation: the hidden formulation the target was built around (``realisable``,
+        ``ph_triggered``, ``therapeutic_window``), else ``None``.
     :param patient: the patient (``therapeutic_window`` targets only).
     """
 
@@ -170,9 +229,17 @@ class TaskFamily:
         otherwise (:data:`~nanoenv.kinetics.CONSTANTS_NAMES`): ``"calibrated"`` where
         the calibration is validated on the family's design space (``dataset``),
         ``"literature"`` elsewhere (the module docstring gives the measurements).
-    :param simulated: its targets are simulator curves (``realisable``): ``sampler`` and
+    :param simulated: its targets are built from simulator curves of hidden designs
+        (``realisable``, ``ph_triggered``, ``therapeutic_window``): ``sampler`` and
         ``batch_sampler`` take the environment's constants as a third argument, so that
-        the hidden design still scores f2 = 100 under other constants.
+        the hidden design keeps its score under other constants.
+    :param reward: name of the family's default reward model in
+        :data:`nanoenv.rewards.REWARD_MODELS`, used by the environments, the baselines and
+        the benchmark when no reward model is given; its score (in ``[0, 1]``) is the
+        family's benchmark metric.
+    :param tier: ``"standard"`` (good methods approach the reference) or ``"hard"``
+        (headroom left at small budgets); the module docstring says why for each family.
+    :param version: bumped whenever the family's targets or default reward change.
     """
 
     name: str
@@ -183,6 +250,9 @@ class TaskFamily:
     space_factory: Callable[[], DesignSpace] | None = None
     constants: str = "literature"
     simulated: bool = False
+    reward: str = "f2"
+    tier: str = "standard"
+    version: int = 0
 
     def __post_init__(self) -> None:
         if self.constants not in CONSTANTS_NAMES:
@@ -190,6 +260,13 @@ class TaskFamily:
                 f"task family {self.name!r}: constants={self.constants!r}; allowed: "
                 f"{list(CONSTANTS_NAMES)}"
             )
+        if self.reward not in REWARD_MODELS:
+            raise ValueError(
+                f"task family {self.name!r}: reward={self.reward!r}; allowed: "
+                f"{sorted(REWARD_MODELS)}"
+            )
+        if self.tier not in TIERS:
+            raise ValueError(f"task family {self.name!r}: tier={self.tier!r}; allowed: {TIERS}")
 
     def sample(
         self,
@@ -259,17 +336,20 @@ def _sustained(rng: np.random.Generator, space: DesignSpace) -> Target:
     )
 
 
-def _ph_triggered(rng: np.random.Generator, space: DesignSpace) -> Target:
+def _ph_triggered_strict(rng: np.random.Generator, space: DesignSpace) -> Target:
+    # the idealised shape ``ph_triggered`` v0 drew, with the acid switch to endosomal pH
     switch_h = rng.uniform(6.0, 24.0)
-    ph_after = rng.uniform(5.0, 6.5)
-    tau_h = _log_uniform(rng, 2.0, 24.0)
-    leak = rng.uniform(0.0, 0.1)
+    ph_after = rng.uniform(5.0, 5.5)
+    tau_h = _log_uniform(rng, 1.0, 8.0)
+    leak = rng.uniform(0.0, 0.05)
     t = time_grid(switch_h + rng.uniform(48.0, 120.0))
     before = leak * t / switch_h
     after = leak + (1.0 - leak) * -torch.expm1(-(t - switch_h).clamp(min=0) / tau_h)
     release = torch.where(t < switch_h, before, after)
     conditions = ReleaseConditions([0.0, switch_h], [7.4, ph_after], [37.0, 37.0])
-    return Target("ph_triggered", t, release, conditions, Drug.preset("doxorubicin"), space.carrier)
+    return Target(
+        "ph_triggered_strict", t, release, conditions, Drug.preset("doxorubicin"), space.carrier
+    )
 
 
 def _thermal_triggered(rng: np.random.Generator, space: DesignSpace) -> Target:
@@ -304,25 +384,14 @@ def _burst_then_sustained(rng: np.random.Generator, space: DesignSpace) -> Targe
     )
 
 
-def _therapeutic_window(rng: np.random.Generator, space: DesignSpace) -> Target:
-    # population PK: log-normal clearance and volume (typical adult small molecule)
-    clearance = float(5.0 * math.exp(rng.normal(0.0, 0.4)))
-    volume = float(40.0 * math.exp(rng.normal(0.0, 0.3)))
-    patient = Patient(dose_mg=100.0, clearance_l_h=clearance, volume_l=volume,
-                      mec_mg_l=0.05, mtc_mg_l=0.5)  # fmt: skip
-    # ideal input: a loading dose reaching the window's geometric centre, then the
-    # zero-order rate that holds it there until the dose is spent
-    centre = math.sqrt(patient.mec_mg_l * patient.mtc_mg_l)
-    loading = centre * volume / patient.dose_mg
-    rate = centre * clearance / patient.dose_mg  # fraction per hour
-    duration = (1.0 - loading) / rate
-    t = time_grid(1.25 * duration)
-    release = (loading + rate * t).clamp(max=1.0)
-    release[0] = 0.0
+def _burst_then_sustained_strict(rng: np.random.Generator, space: DesignSpace) -> Target:
+    burst = rng.uniform(0.2, 0.5)
+    burst_h = rng.uniform(1.0, 6.0)
+    horizon_d = rng.uniform(14.0, 56.0)
+    t = time_grid(horizon_d * 24.0)
+    release = burst * -torch.expm1(-t / burst_h) + (1.0 - burst) * t / t[-1]
     sink = ReleaseConditions.preset("sink")
-    return Target(
-        "therapeutic_window", t, release, sink, _drug(rng), space.carrier, patient=patient
-    )
+    return Target("burst_then_sustained_strict", t, release, sink, _drug(rng), space.carrier)
 
 
 # candidates are screened on a coarse float32 grid; the chosen one is simulated in float64
@@ -419,6 +488,227 @@ def _realisable(
     return _realisable_batch([rng], space, constants)[0]
 
 
+# -- targets built around hidden designs ---------------------------------------------------
+
+#: Candidate designs per generator and round, and rounds, when a target is built around a
+#: hidden design that must pass a test on its simulated curve.
+_HIDDEN_CANDIDATES = 64
+_HIDDEN_ROUNDS = 8
+
+
+def _screen_hidden(
+    rngs: list[np.random.Generator],
+    propose: Callable[[int, np.random.Generator], np.ndarray],
+    margin: Callable[[list[int], torch.Tensor], torch.Tensor],
+) -> list[torch.Tensor]:
+    """One hidden design per generator: rounds of ``_HIDDEN_CANDIDATES`` candidates
+    (``propose(i, rng)`` draws generator ``i``'s, ``(C, dim)`` in ``[-1, 1]``) are
+    simulated in one batched call for all generators still searching; ``margin(owner, z)``
+    scores each candidate (``owner[k]``: its generator), and the first candidate with
+    margin ≥ 0 is kept. After ``_HIDDEN_ROUNDS`` rounds the best candidate seen is kept
+    (the sampler's test still describes the target; it never fails). What a generator
+    draws depends on that generator only, so a target is the same alone or in a batch.
+    """
+    best: dict[int, tuple[float, torch.Tensor]] = {}
+    pending = list(range(len(rngs)))
+    for _ in range(_HIDDEN_ROUNDS):
+        if not pending:
+            break
+        z = torch.cat([torch.as_tensor(propose(i, rngs[i])) for i in pending])
+        owner = [i for i in pending for _ in range(_HIDDEN_CANDIDATES)]
+        m = margin(owner, z).detach().cpu()
+        still = []
+        for j, i in enumerate(pending):
+            rows = m[j * _HIDDEN_CANDIDATES : (j + 1) * _HIDDEN_CANDIDATES]
+            passing = torch.nonzero(rows >= 0)
+            k = int(passing[0]) if len(passing) else int(torch.argmax(rows))
+            value = float(rows[k])
+            if i not in best or value > best[i][0]:
+                best[i] = (value, z[j * _HIDDEN_CANDIDATES + k])
+            if not len(passing):
+                still.append(i)
+        pending = still
+    return [best[i][1] for i in range(len(rngs))]
+
+
+#: ``ph_triggered``: at most this fraction released before the acid switch ...
+PH_LEAK_MAX = 0.2
+#: ... and at least this much more released by the horizon than at a constant pH 7.4.
+PH_EXTRA_MIN = 0.25
+
+
+def _ph_triggered_batch(
+    rngs: list[np.random.Generator],
+    space: DesignSpace,
+    constants: SimulatorConstants = DEFAULT_CONSTANTS,
+) -> list[Target]:
+    """``ph_triggered`` targets: the curve of a hidden design that shows the trigger.
+
+    Each generator draws the medium (pH 7.4 until a switch at 6–24 h to pH 5.0–6.5, to a
+    horizon 48–120 h after the switch), then candidate designs (uniform in the space, the
+    pH-responsive fraction in the upper half of its range) until one releases at most
+    :data:`PH_LEAK_MAX` before the switch and at least :data:`PH_EXTRA_MIN` more by the
+    horizon than the same design at a constant pH 7.4 (see :func:`_screen_hidden`).
+    """
+    ctx = []
+    for rng in rngs:
+        switch_h = rng.uniform(6.0, 24.0)
+        ph_after = rng.uniform(5.0, 6.5)
+        ctx.append((switch_h, ph_after, switch_h + rng.uniform(48.0, 120.0)))
+    names = space.names
+    ph_col = names.index("ph_responsive_fraction") if "ph_responsive_fraction" in names else None
+    doxorubicin = Drug.preset("doxorubicin")
+
+    def schedules(owner: list[int]) -> ReleaseConditions:
+        switch = torch.tensor([ctx[i][0] for i in owner], dtype=torch.float64)
+        ph_after = torch.tensor([ctx[i][1] for i in owner], dtype=torch.float64)
+        return ReleaseConditions(
+            torch.stack([torch.zeros_like(switch), switch], 1),
+            torch.stack([torch.full_like(ph_after, 7.4), ph_after], 1),
+            torch.full((len(owner), 2), 37.0, dtype=torch.float64),
+        )
+
+    def propose(i: int, rng: np.random.Generator) -> np.ndarray:
+        z = rng.uniform(-1.0, 1.0, size=(_HIDDEN_CANDIDATES, space.dim))
+        if ph_col is not None:
+            z[:, ph_col] = np.abs(z[:, ph_col])
+        return z
+
+    def margin(owner: list[int], z: torch.Tensor) -> torch.Tensor:
+        designs = space.to_formulation(z, validate=False)
+        times = torch.tensor([[ctx[i][0], ctx[i][2]] for i in owner], dtype=torch.float64)
+        switched = simulate_release(designs, times, schedules(owner), doxorubicin,
+                                    constants=constants, validate=False)  # fmt: skip
+        held = simulate_release(designs, times[:, 1:], ReleaseConditions.preset("sink"),
+                                doxorubicin, constants=constants, validate=False)  # fmt: skip
+        leak_margin = PH_LEAK_MAX - switched[:, 0]
+        extra_margin = switched[:, 1] - held[:, 0] - PH_EXTRA_MIN
+        return torch.minimum(leak_margin, extra_margin)
+
+    hidden = torch.stack(_screen_hidden(rngs, propose, margin))
+    order = list(range(len(rngs)))
+    grids = torch.stack([time_grid(ctx[i][2]) for i in order])
+    conditions = schedules(order)
+    designs = space.to_formulation(hidden)
+    curves = simulate_release(designs, grids, conditions, doxorubicin, constants=constants,
+                              validate=False)  # fmt: skip
+    return [
+        Target("ph_triggered", grids[i], curves[i],
+               ReleaseConditions([0.0, ctx[i][0]], [7.4, ctx[i][1]], [37.0, 37.0]),
+               doxorubicin, space.carrier, formulation=designs[i])
+        for i in order
+    ]  # fmt: skip
+
+
+def _ph_triggered(
+    rng: np.random.Generator, space: DesignSpace, constants: SimulatorConstants = DEFAULT_CONSTANTS
+) -> Target:
+    return _ph_triggered_batch([rng], space, constants)[0]
+
+
+#: ``therapeutic_window``: the hidden design keeps the patient in the window for at least
+#: this share of the horizon (the family's reward, ``TherapeuticWindowReward``).
+WINDOW_SHARE_MIN = 0.6
+_DOSE_MG = 100.0
+_WINDOW_MIN_HORIZON_H = 24.0  # sustained delivery: the window is held for a day or more
+# the window's lower edge is tried at C_max / ratio^u for these u (u = 1: MTC at the peak)
+_WINDOW_POSITIONS = torch.linspace(0.5, 1.5, 21, dtype=torch.float64)
+
+
+def _therapeutic_window_batch(
+    rngs: list[np.random.Generator],
+    space: DesignSpace,
+    constants: SimulatorConstants = DEFAULT_CONSTANTS,
+) -> list[Target]:
+    """``therapeutic_window`` targets: a patient, and a window some hidden design serves.
+
+    Each generator draws a patient (clearance 5 L/h and volume 40 L with log-normal
+    spread 0.4 and 0.3, a typical adult small molecule; dose 100 mg), a window width
+    MTC/MEC log-uniform in 3–10, a drug and a release level in 70–90 %; then candidate
+    designs (uniform in the space) until one, simulated in sink conditions to the time it
+    releases that level (1 to 90 days: the horizon), keeps the plasma concentration
+    inside a window of that width for at least :data:`WINDOW_SHARE_MIN` of the horizon,
+    the window placed where it serves the design best (see :func:`_screen_hidden`). The
+    target's curve is the ideal input for that window: a loading dose reaching the
+    window's geometric centre, then the zero-order rate that holds it there.
+    """
+    ctx = []
+    for rng in rngs:
+        clearance = float(5.0 * math.exp(rng.normal(0.0, 0.4)))
+        volume = float(40.0 * math.exp(rng.normal(0.0, 0.3)))
+        ratio = _log_uniform(rng, 2.0, 5.0)
+        ctx.append((clearance, volume, ratio, _drug(rng), rng.uniform(0.7, 0.9)))
+    reward = TherapeuticWindowReward()
+    drug_table = {d: torch.tensor([float(getattr(Drug.preset(d), k)) for k in _DRUG_FIELDS],
+                                  dtype=torch.float64) for d in _DRUGS}  # fmt: skip
+
+    def drugs(owner: list[int]) -> Drug:
+        return Drug("batch", *torch.stack([drug_table[ctx[i][3].name] for i in owner]).unbind(1))
+
+    def placed(owner: list[int], z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Horizon, grid, curve, best window share and its MEC of each candidate."""
+        designs = space.to_formulation(z, validate=False)
+        sink = ReleaseConditions.preset("sink")
+        probe = simulate_release(designs, _PROBE_H.to(torch.float64), sink, drugs(owner),
+                                 constants=constants, validate=False)  # fmt: skip
+        level = torch.tensor([ctx[i][4] for i in owner], dtype=torch.float64)
+        reached = probe >= level[:, None]
+        first = torch.where(reached.any(1), reached.float().argmax(1), len(_PROBE_H) - 1)
+        horizon = _PROBE_H.to(torch.float64)[first]
+        usable = reached.any(1) & (horizon >= _WINDOW_MIN_HORIZON_H)
+        horizon = horizon.clamp(min=_WINDOW_MIN_HORIZON_H)
+        grid = time_grid(1.0)[None, :] * horizon[:, None]
+        curve = simulate_release(designs, grid, sink, drugs(owner), constants=constants,
+                                 validate=False)  # fmt: skip
+        clearance = torch.tensor([ctx[i][0] for i in owner], dtype=torch.float64)
+        volume = torch.tensor([ctx[i][1] for i in owner], dtype=torch.float64)
+        ratio = torch.tensor([ctx[i][2] for i in owner], dtype=torch.float64)
+        peak = (
+            concentration_from_release(grid, curve, _DOSE_MG, clearance, volume, validate=False)
+            .amax(1)
+            .clamp(min=1e-12)
+        )
+        n, k = len(owner), len(_WINDOW_POSITIONS)
+        mec = (peak[:, None] * ratio[:, None] ** -_WINDOW_POSITIONS).reshape(-1)
+        rep = torch.arange(n).repeat_interleave(k)
+        patient = torch.stack([torch.full_like(mec, _DOSE_MG), clearance[rep], volume[rep],
+                               mec, mec * ratio[rep]], 1)  # fmt: skip
+        share = reward(curve[rep], TargetBatch(grid[rep], curve[rep], patient), designs[rep])
+        share = share.score.reshape(n, k)
+        best, where = share.max(1)
+        best = torch.where(usable, best, torch.full_like(best, -1.0))
+        return horizon, grid, best, mec.reshape(n, k).gather(1, where[:, None])[:, 0]
+
+    def margin(owner: list[int], z: torch.Tensor) -> torch.Tensor:
+        return placed(owner, z)[2] - WINDOW_SHARE_MIN
+
+    hidden = torch.stack(_screen_hidden(rngs, lambda i, rng: rng.uniform(
+        -1.0, 1.0, size=(_HIDDEN_CANDIDATES, space.dim)), margin))  # fmt: skip
+    order = list(range(len(rngs)))
+    _, grids, _, mecs = placed(order, hidden)
+    targets = []
+    for i in order:
+        clearance, volume, ratio, drug, _ = ctx[i]
+        mec = float(mecs[i])
+        patient = Patient(_DOSE_MG, clearance, volume, mec, mec * ratio)
+        centre = math.sqrt(patient.mec_mg_l * patient.mtc_mg_l)
+        loading = centre * volume / _DOSE_MG  # fraction of the dose
+        rate = centre * clearance / _DOSE_MG  # fraction per hour
+        release = (loading + rate * grids[i]).clamp(max=1.0)
+        release[0] = 0.0
+        targets.append(Target("therapeutic_window", grids[i], release,
+                              ReleaseConditions.preset("sink"), drug,
+                              space.carrier, formulation=space.to_formulation(hidden[i]),
+                              patient=patient))  # fmt: skip
+    return targets
+
+
+def _therapeutic_window(
+    rng: np.random.Generator, space: DesignSpace, constants: SimulatorConstants = DEFAULT_CONSTANTS
+) -> Target:
+    return _therapeutic_window_batch([rng], space, constants)[0]
+
+
 @functools.cache
 def _measured_curves(
     dataset: str,
@@ -495,13 +785,17 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
         TaskFamily("sustained", Carrier.POLYMER, _sustained,
                    "near zero-order release to 7-90 days, burst below 10 %"),
         TaskFamily("ph_triggered", Carrier.POLYMER, _ph_triggered,
-                   "hold at pH 7.4, release fast after a switch to pH 5.0-6.5"),
+                   "a hidden design's curve that holds at pH 7.4 and releases after a switch "
+                   "to pH 5.0-6.5", batch_sampler=_ph_triggered_batch, simulated=True,
+                   version=1),
         TaskFamily("thermal_triggered", Carrier.LIPOSOME, _thermal_triggered,
                    "liposomes: hold at 37 degC, release 30-70 % in a 1 h 42 degC pulse"),
         TaskFamily("burst_then_sustained", Carrier.POLYMER, _burst_then_sustained,
                    "20-50 % burst within hours, then zero order for 1-4 weeks"),
         TaskFamily("therapeutic_window", Carrier.POLYMER, _therapeutic_window,
-                   "keep a sampled patient's plasma level between MEC and MTC"),
+                   "keep a sampled patient's plasma level between MEC and MTC (a window "
+                   "some hidden design serves)", batch_sampler=_therapeutic_window_batch,
+                   simulated=True, reward="therapeutic_window", version=1),
         TaskFamily("realisable", Carrier.POLYMER, _realisable,
                    "the curve of a hidden random design, to 60-95 % release (optimum f2 = 100)",
                    batch_sampler=_realisable_batch, simulated=True),
@@ -510,6 +804,14 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
                    space_factory=_microparticle_space, constants="calibrated"),
         TaskFamily("dataset_liposome", Carrier.LIPOSOME, _dataset_liposome,
                    "a measured liposome release test (Yanes et al. 2025) in its medium"),
+        TaskFamily("ph_triggered_strict", Carrier.POLYMER, _ph_triggered_strict,
+                   "idealised trigger: leak < 10 % at pH 7.4, first-order release after a "
+                   "switch to pH 5.0-5.5; stable designs only", reward="f2_feasible",
+                   tier="hard"),
+        TaskFamily("burst_then_sustained_strict", Carrier.POLYMER,
+                   _burst_then_sustained_strict,
+                   "20-50 % burst within hours, then zero order for 2-8 weeks; stable designs "
+                   "only", reward="f2_feasible", tier="hard"),
     )
 }  # fmt: skip
 

@@ -389,21 +389,28 @@ def test_measured_targets_are_the_dataset_families_curves():
         measured_targets("pla")
 
 
-def test_bench_tasks_reports_each_family_under_both_constant_sets(tmp_path):
+def test_bench_tasks_reports_reach_floor_and_oracle_per_family_and_tier(tmp_path):
     from benchmarks import bench_tasks
 
-    result = bench_tasks.main(["--n", "2", "--budget", "32", "--families", "realisable",
-                               "dataset", "--out", str(tmp_path)])  # fmt: skip
-    rows = {(r["family"], r["constants"]): r for r in result["rows"]}
-    assert set(rows) == {(f, c) for f in ("realisable", "dataset")
-                         for c in ("literature", "calibrated")}  # fmt: skip
-    assert rows[("dataset", "calibrated")]["default"]
-    assert rows[("realisable", "literature")]["default"]
+    result = bench_tasks.main(["--n", "2", "--budget", "64", "--oracle-starts", "2",
+                               "--oracle-budget", "8", "--families", "ph_triggered_strict",
+                               "realisable", "--out", str(tmp_path)])  # fmt: skip
+    rows = {r["family"]: r for r in result["rows"]}
+    assert [r["family"] for r in result["rows"]] == ["realisable", "ph_triggered_strict"]
+    assert rows["ph_triggered_strict"]["tier"] == "hard"
+    assert rows["ph_triggered_strict"]["reward"] == "f2_feasible"
     for r in rows.values():
-        assert len(r["best_f2"]) == 2 and 0.0 <= r["reached_50"] <= 1.0
-        assert r["median_best_f2"] == pytest.approx(sorted(r["best_f2"])[0] / 2
-                                                    + sorted(r["best_f2"])[1] / 2)  # fmt: skip
+        assert len(r["targets"]) == 2
+        for t in r["targets"]:
+            assert 0.0 <= t["floor"] <= t["random_k10"] <= t["random_best"] <= t["oracle"] <= 1.0
+            assert t["oracle"] == max(t["random_best"], t["gradient"])
+        assert r["median_oracle"] == pytest.approx(
+            sum(t["oracle"] for t in r["targets"]) / 2
+        )
     text = (tmp_path / "tasks.md").read_text()
-    assert "| dataset | calibrated * |" in text and "| realisable | literature * |" in text
+    assert "| ph_triggered_strict | hard | f2_feasible | 0 |" in text
     with pytest.raises(SystemExit):
         bench_tasks.main(["--n", "0"])
+    assert bench_tasks.expected_best_of(torch.tensor([0.0, 1.0, 2.0, 3.0]), 2) == (
+        pytest.approx((1 + 2 + 3 + 2 + 3 + 3) / 6)
+    )

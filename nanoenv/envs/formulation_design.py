@@ -49,14 +49,14 @@ def make_problem_spec(
             f"task {task!r} designs {family.carrier.name.lower()} carriers; the design space "
             f"given is for {space.carrier.name.lower()}"
         )
-    if reward_model is None and task == "therapeutic_window":
-        reward_model = "therapeutic_window"
     device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                           "cpu" if device == "auto" else device)  # fmt: skip
     return ProblemSpec(
         family=family,
         design_space=space,
-        reward_model=make_reward_model(reward_model),
+        reward_model=make_reward_model(
+            family.reward if reward_model is None else reward_model
+        ),
         max_edits=int(max_edits),
         max_step=float(max_step),
         success_f2=float(success_f2),
@@ -128,9 +128,11 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Rewards
 
-    Potential-based: the change of the reward model's score (default
-    ``f2/100``) from the previous design, plus ``success_bonus`` on the edit
-    that reaches ``f2 ≥ success_f2``. ``info["cost"]`` carries a
+    Potential-based: the change of the reward model's score from the previous
+    design (default: the task family's own, ``TaskFamily.reward``: ``f2/100`` for most
+    families, the time-in-window share for ``therapeutic_window``, ``f2/100`` reduced
+    by the stability cost for the hard tier), plus ``success_bonus`` on the edit that
+    reaches ``f2 ≥ success_f2``. ``info["cost"]`` carries a
     colloidal-stability / manufacturability cost for constrained RL.
 
     ## Starting State
@@ -152,7 +154,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     | Argument         | Default        | Meaning                                            |
     |------------------|----------------|----------------------------------------------------|
     | `task`           | `"realisable"` | task family name                                   |
-    | `reward_model`   | `"f2"`         | registered name or a callable (see nanoenv.rewards)|
+    | `reward_model`   | family default | registered name or a callable (see nanoenv.rewards)|
     | `max_edits`      | 20             | edit budget per episode                            |
     | `max_step`       | 0.25           | largest coordinate change per edit                 |
     | `design_space`   | family default | a :class:`nanoenv.design_space.DesignSpace`        |
