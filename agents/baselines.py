@@ -309,10 +309,14 @@ class SearchMethod:
         self.stop_on_success = bool(stop_on_success)
         self.dtype = dtype
 
-    def _start(self, target: Target, budget: int) -> Search:
+    def start(self, target: Target, budget: int) -> Search:
+        """A :class:`Search` on ``target`` with ``budget`` simulator calls: it simulates and
+        scores the designs you give it, counts calls, and keeps the best design and the
+        histories the benchmark scores."""
         return Search(self.problem.spec(target), target, budget, self.name)
 
-    def _done(self, search: Search) -> bool:
+    def done(self, search: Search) -> bool:
+        """The budget is spent, or (with ``stop_on_success``) a design succeeded."""
         return search.remaining <= 0 or (self.stop_on_success and search.succeeded)
 
     def __repr__(self) -> str:
@@ -340,10 +344,10 @@ class RandomSearch(SearchMethod):
         self.batch_size = int(batch_size)
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
-        search = self._start(target, budget)
+        search = self.start(target, budget)
         space, device = search.spec.design_space, search.spec.device
         generator = torch.Generator().manual_seed(seed)
-        while not self._done(search):
+        while not self.done(search):
             n = min(self.batch_size, search.remaining)
             z = space.sample(n, generator=generator, dtype=self.dtype).to(device)
             search.evaluate(z)
@@ -383,7 +387,7 @@ class CMAES(SearchMethod):
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
         import cma
 
-        search = self._start(target, budget)
+        search = self.start(target, budget)
         dim, device = search.spec.design_space.dim, search.spec.device
         rng = np.random.default_rng(seed)
         options: dict[str, Any] = {
@@ -398,10 +402,10 @@ class CMAES(SearchMethod):
             options["popsize"] = self.popsize
         x0 = np.zeros(dim) if self.x0 == "center" else rng.uniform(-1.0, 1.0, dim)
         with _numpy_global_state(seed):
-            while not self._done(search):
+            while not self.done(search):
                 es = cma.CMAEvolutionStrategy(x0, self.sigma0, options)
                 used = search.calls
-                while not self._done(search) and not es.stop():
+                while not self.done(search) and not es.stop():
                     candidates = es.ask()
                     n = min(len(candidates), search.remaining)
                     z = torch.as_tensor(np.clip(np.asarray(candidates[:n]), -1.0, 1.0))
@@ -470,7 +474,7 @@ class GradientDescent(SearchMethod):
         return u.to(device=device, dtype=self.dtype)
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
-        search = self._start(target, budget)
+        search = self.start(target, budget)
         device = search.spec.device
         dim = search.spec.design_space.dim
         starts = min(self.starts, search.budget)
@@ -487,7 +491,7 @@ class GradientDescent(SearchMethod):
         tanh = self.parameterization == "tanh"
         bound = 8.0 if tanh else 1.0  # tanh(8) = 1 − 2e-7; ``clip`` projects onto the box
         for _ in range(steps):
-            if self._done(search):
+            if self.done(search):
                 break
             u.requires_grad_(True)
             ev = search.evaluate(torch.tanh(u) if tanh else u)

@@ -104,6 +104,9 @@ class EnvConfig:
     :param constants: simulator constants, ``"literature"`` or ``"calibrated"``
         (``None``: the task family's default, see :mod:`nanoenv.tasks`); held-out
         ``realisable`` targets are drawn under the same constants.
+    :param reward_model: a registered reward model (:data:`nanoenv.rewards.REWARD_MODELS`)
+        or ``"module:Class"`` of your own, built with no arguments (``None``: the task
+        family's default reward).
     """
 
     max_edits: int = 20
@@ -113,6 +116,7 @@ class EnvConfig:
     initial_design: str = "random"
     device: str = "cpu"
     constants: str | None = None
+    reward_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.constants is not None and self.constants not in CONSTANTS_NAMES:
@@ -120,10 +124,34 @@ class EnvConfig:
                 f"env.constants={self.constants!r}; allowed: {list(CONSTANTS_NAMES)} or null "
                 "(the task family's default)"
             )
+        if self.reward_model is not None:
+            _reward_model(self.reward_model)  # unknown names fail before any folder is made
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :class:`~nanoenv.envs.FormulationDesignEnv`."""
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.reward_model is not None:
+            out["reward_model"] = _reward_model(self.reward_model)
+        return out
+
+
+def _reward_model(spec: str) -> Any:
+    """A registered reward model's name, or an instance of ``"module:Class"``."""
+    import importlib
+
+    from nanoenv.rewards import REWARD_MODELS
+
+    if ":" not in spec:
+        if spec not in REWARD_MODELS:
+            raise ValueError(f"env.reward_model={spec!r}; allowed: {sorted(REWARD_MODELS)} or "
+                             "module:Class")  # fmt: skip
+        return spec
+    module, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"env.reward_model={spec!r} cannot be loaded: {exc}") from None
+    return factory()
 
 
 @dataclass

@@ -140,10 +140,10 @@ class _OneByOne(SearchMethod):
     name = "one-by-one"
 
     def design(self, target, budget, *, seed=0):
-        search = self._start(target, budget)
+        search = self.start(target, budget)
         gen = torch.Generator().manual_seed(seed)
         self.seen: list[float] = []
-        while not self._done(search):
+        while not self.done(search):
             z = search.spec.design_space.sample(1, generator=gen)
             self.seen.append(float(search.evaluate(z).reward.score[0]))
         return search.result()
@@ -214,7 +214,7 @@ class TinyES:
         self.random = RandomSearch(device=device, stop_on_success=False)
 
     def design(self, target, budget, *, seed=0) -> DesignResult:
-        search: Search = self.random._start(target, budget)
+        search: Search = self.random.start(target, budget)
         gen = torch.Generator().manual_seed(seed)
         space = search.spec.design_space
         best = space.sample(1, generator=gen)
@@ -278,3 +278,16 @@ def test_unknown_designers_are_named(tmp_path):
     with pytest.raises(ValueError, match="cannot load designer 'no_such_module:X'"):
         get_method("no_such_module:X")
     assert math.isfinite(SMALL_ORACLE.total_calls)
+
+
+def test_training_configs_take_a_reward_model_by_name_or_module_path():
+    from agents.sb3_agents import EnvConfig
+    from nanoenv.rewards import F2Reward
+
+    assert EnvConfig(reward_model="rmse").kwargs()["reward_model"] == "rmse"
+    assert isinstance(EnvConfig(reward_model="nanoenv.rewards:F2Reward").kwargs()["reward_model"],
+                      F2Reward)  # fmt: skip
+    with pytest.raises(ValueError, match=r"env.reward_model='nope'; allowed: \["):
+        EnvConfig(reward_model="nope")
+    with pytest.raises(ValueError, match="env.reward_model='no.such:Thing' cannot be loaded"):
+        EnvConfig(reward_model="no.such:Thing")

@@ -29,3 +29,11 @@ def test_quickstart_has_exactly_two_commands():
     assert len(commands) == 2
     assert commands[0].strip().endswith("nanoenv demo")
     assert commands[1].strip().endswith("pytest")
+
+
+def test_bring_your_own_designer_example_runs(capsys):
+    exec(compile(_python_block_after("### Bring your own designer"), "README", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.startswith("normalised score at K=100: [")
+    values = [float(v) for v in out.split("[", 1)[1].rstrip().rstrip("]").split(",")]
+    assert len(values) == 4 and all(v > 0 for v in values)
