@@ -289,5 +289,5 @@ def test_training_configs_take_a_reward_model_by_name_or_module_path():
                       F2Reward)  # fmt: skip
     with pytest.raises(ValueError, match=r"env.reward_model='nope'; allowed: \["):
         EnvConfig(reward_model="nope")
-    with pytest.raises(ValueError, match="env.reward_model='no.such:Thing' cannot be loaded"):
+    with pytest.raises(ValueError, match=r"env.reward_model=.no.such:Thing. cannot be loaded"):
         EnvConfig(reward_model="no.such:Thing")
