@@ -46,10 +46,16 @@ def _screen(kind: str) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
         from agents.prior.methods import PriorScreen
 
+        from agents.prior.train import load_default_prior
+        from nanoenv.tasks import get_family
+
         m = SCREEN_M if ctx.stop_on_success else None  # fixed budgets: sample them all
         designer = PriorScreen(m=m, kind=kind, device=ctx.device,
                                success_f2=ctx.success_f2, name=ctx.method)  # fmt: skip
-        return Built(designer, SCREEN_M, {"m": m, "kind": kind})
+        carrier = get_family(ctx.family).carrier.name.lower()
+        # its training pairs are simulated designs, one simulator call each
+        pairs = getattr(load_default_prior(carrier, kind), "meta", {}).get("n_pairs")
+        return Built(designer, SCREEN_M, {"m": m, "kind": kind, "train_sim_calls": pairs})
 
     return MethodEntry(build, track="amortised")
 
