@@ -78,11 +78,13 @@ def test_new_family_targets_are_curves_on_the_grid_and_seeded(family):
         assert bool((t.release.diff() >= -1e-12).all())
 
 
-def test_ph_triggered_targets_are_hidden_designs_that_show_the_trigger():
-    env = FormulationDesignEnv(task="ph_triggered")
-    for target in benchmark_suite("ph_triggered", 4, seed=11):
+@pytest.mark.parametrize(("family", "ph_low", "ph_high"),
+                         [("ph_triggered", 5.0, 6.5), ("ph_triggered_strict", 5.0, 5.5)])
+def test_ph_triggered_targets_are_hidden_designs_that_show_the_trigger(family, ph_low, ph_high):
+    env = FormulationDesignEnv(task=family)
+    for target in benchmark_suite(family, 4, seed=11):
         switch_h, ph_after = float(target.conditions.start_h[1]), float(target.conditions.ph[1])
-        assert 6.0 <= switch_h <= 24.0 and 5.0 <= ph_after <= 6.5
+        assert 6.0 <= switch_h <= 24.0 and ph_low <= ph_after <= ph_high
         assert 48.0 <= target.horizon_h - switch_h <= 120.0
         times = torch.tensor([switch_h, target.horizon_h], dtype=torch.float64)
         held = simulate_release(target.formulation, times, ReleaseConditions.sink(), target.drug)
@@ -91,6 +93,9 @@ def test_ph_triggered_targets_are_hidden_designs_that_show_the_trigger():
         assert float(switched[0, 1] - held[0, 1]) >= tasks.PH_EXTRA_MIN
         _, info = env.reset(seed=0, options={"target": target, "z": _hidden_z(target)})
         assert info["f2"] == pytest.approx(100.0, abs=0.05)
+        if family == "ph_triggered_strict":  # the hidden design is stable: optimum score 1
+            assert float(stability_cost(target.formulation)[0]) == 0.0
+            assert info["score"] == pytest.approx(1.0, abs=5e-4) and info["cost"] == 0.0
 
 
 def test_therapeutic_window_targets_have_a_window_a_hidden_design_serves():
@@ -113,11 +118,12 @@ def test_therapeutic_window_targets_have_a_window_a_hidden_design_serves():
     assert np.median(shares) >= tasks.WINDOW_SHARE_MIN
 
 
-@pytest.mark.parametrize(("family", "floor"), [("ph_triggered", 0.9), ("therapeutic_window", 0.6),
-                                               ("ph_triggered_strict", 0.35),
+@pytest.mark.parametrize(("family", "floor"), [("ph_triggered", 0.95), ("therapeutic_window", 0.7),
+                                               ("ph_triggered_strict", 0.95),
                                                ("burst_then_sustained_strict", 0.55)])  # fmt: skip
 def test_a_small_gradient_search_reaches_new_family_targets(family, floor):
-    # measured: 0.99 / 0.62-0.84 / 0.43-0.44 / 0.63-0.75 on benchmark_suite(family, 3, seed=7)
+    # 8 starts, 320 calls; measured on benchmark_suite(family, 3, seed=7): 0.99 / 0.79-0.92
+    # / 0.99 / 0.63-0.75 (a 1600-call oracle: 1.00 / 0.99 / 1.00 / 0.92, median of 16)
     for target in benchmark_suite(family, 2, seed=7):
         result = GradientDescent(starts=8, stop_on_success=False).design(target, 320, seed=0)
         assert result.score >= floor, (family, result.score)
