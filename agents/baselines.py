@@ -567,6 +567,12 @@ class PolicyRollout:
         self.name = name
         self.stop_on_success = bool(stop_on_success)
 
+    def reset_calls(self, env: FormulationDesignEnv) -> int:
+        """Simulator calls a reset of ``env`` spends (its first design; a proposer's
+        screening too): a further episode starts only if the budget left covers them."""
+        designer = env.spec_.initial_design
+        return 1 + int(getattr(designer, "m", 0)) if callable(designer) else 1
+
     def make_env(self, target: Target, budget: int) -> FormulationDesignEnv:
         """The environment an episode on ``target`` runs in (subclasses change how the
         first design is proposed, for instance)."""
@@ -585,7 +591,7 @@ class PolicyRollout:
         score_history: list[tuple[int, float]] = []
         best_f2, best = -math.inf, None
         first = True
-        while calls < budget and (
+        while (first or budget - calls >= self.reset_calls(env)) and (
             first or (self.repeat and not (self.stop_on_success and calls_to_success is not None))
         ):
             obs, info = env.reset(seed=seed if first else None, options={"target": target})
