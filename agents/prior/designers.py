@@ -45,7 +45,6 @@ DEFAULT_STEPS = 30_000
 def _screen(kind: str) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
         from agents.prior.methods import PriorScreen
-
         from agents.prior.train import load_default_prior
         from nanoenv.tasks import get_family
 
