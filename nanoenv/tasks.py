@@ -641,13 +641,16 @@ def _therapeutic_window_batch(
 
     Each generator draws a patient (clearance 5 L/h and volume 40 L with log-normal
     spread 0.4 and 0.3, a typical adult small molecule; dose 100 mg), a window width
-    MTC/MEC log-uniform in 3–10, a drug and a release level in 70–90 %; then candidate
-    designs (uniform in the space) until one, simulated in sink conditions to the time it
-    releases that level (1 to 90 days: the horizon), keeps the plasma concentration
-    inside a window of that width for at least :data:`WINDOW_SHARE_MIN` of the horizon,
-    the window placed where it serves the design best (see :func:`_screen_hidden`). The
-    target's curve is the ideal input for that window: a loading dose reaching the
-    window's geometric centre, then the zero-order rate that holds it there.
+    MTC/MEC log-uniform in 2–5 (narrow-therapeutic-index drugs), a drug and a release
+    level in 70–90 %; then candidate designs (uniform in the space) until one, simulated
+    in sink conditions to the time it releases that level (1 to 90 days: the horizon),
+    keeps the plasma concentration inside a window of that width for at least
+    :data:`WINDOW_SHARE_MIN` of the horizon, the window placed where it serves the
+    design best (see :func:`_screen_hidden`; when none of 512 candidates does, the best
+    of them). Measured on 24 suite targets, the hidden designs keep 59–100 % of the
+    horizon in the window (median about 0.78). The target's curve is the ideal input for
+    that window: a loading dose reaching the window's geometric centre, then the
+    zero-order rate that holds it there.
     """
     ctx = []
     for rng in rngs:
@@ -663,7 +666,8 @@ def _therapeutic_window_batch(
         return Drug("batch", *torch.stack([drug_table[ctx[i][3].name] for i in owner]).unbind(1))
 
     def placed(owner: list[int], z: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Horizon, grid, curve, best window share and its MEC of each candidate."""
+        """Horizon (h), time grid, best window share (−1 when the design does not release
+        the level within 1–90 days) and that window's MEC (mg/L) of each candidate."""
         designs = space.to_formulation(z, validate=False)
         sink = ReleaseConditions.preset("sink")
         probe = simulate_release(designs, _PROBE_H.to(torch.float64), sink, drugs(owner),
