@@ -6,8 +6,10 @@ design (``realisable``, ``ph_triggered``, ``therapeutic_window``) — that formu
 (a design scoring at least its score is known), and — for ``therapeutic_window`` — the
 patient whose pharmacokinetics the design must serve.
 
-Families (each a :class:`TaskFamily` in :data:`TASK_FAMILIES`; *reward* is the family's
-default reward model, whose score in ``[0, 1]`` is its benchmark metric):
+## Families
+
+Each a :class:`TaskFamily` in :data:`TASK_FAMILIES`; *reward* is the family's default
+reward model, whose score in ``[0, 1]`` is its benchmark metric:
 
 =================================  ========  ======================  ======================
 family                             tier      reward                  targets
@@ -23,6 +25,8 @@ family                             tier      reward                  targets
 ``ph_triggered_strict``            hard      ``f2_feasible``         hidden design
 ``burst_then_sustained_strict``    hard      ``f2_feasible``         analytic
 =================================  ========  ======================  ======================
+
+## Description
 
 * ``sustained``: near zero-order release to 7–90 days, burst below 10 %.
 * ``ph_triggered``: the curve of a hidden pH-responsive design that holds at pH 7.4
@@ -49,6 +53,8 @@ family                             tier      reward                  targets
   the physics only approximates it (the oracle reaches f2 ≈ 92), and only stable
   designs score.
 
+## Tiers
+
 Standard-tier families have references a good method approaches: the targets are drawn
 so that the physics can produce them (``ph_triggered`` and ``therapeutic_window`` around
 a hidden design, whose formulation the target carries). Hard-tier families leave
@@ -56,9 +62,14 @@ headroom at small budgets: only designs that are colloidally stable and not over
 score (:class:`nanoenv.rewards.FeasibleF2Reward`), so the median random design scores
 about 0 and a good score takes a precise, stable design. Measurements (best of 4096
 random designs, the median random design, a gradient oracle, random search at K = 10
-calls) are in ``benchmarks/results/tasks.md`` (``python benchmarks/bench_tasks.py``).
+calls) are in ``benchmarks/results/tasks.md`` (``python benchmarks/bench_tasks.py``):
+on 16 suite targets per family the gradient oracle reaches score ≥ 0.5 on 81–100 % of
+every standard family's targets, and 10 random designs reach normalised scores of
+0.33–0.76 (standard) and 0.39 / 0.41 (hard; oracle 0.999 / 0.915, floor 0).
 
-Version history (:attr:`TaskFamily.version`):
+## Version History
+
+:attr:`TaskFamily.version`:
 
 * ``ph_triggered`` v1: curves of hidden pH-responsive designs that pass the trigger test
   (v0: an analytic shape — leak up to 10 %, then first-order release — that no design
@@ -67,6 +78,8 @@ Version history (:attr:`TaskFamily.version`):
   serves it, and the family's default reward is the time-in-window share (v0: a fixed
   window of 0.05–0.5 mg/L; the environment special-cased its reward).
 * Every other family: v0.
+
+## Seeds
 
 Training and suite targets never share a random stream: :func:`benchmark_suite` draws
 target ``i`` from ``SeedSequence(seed, spawn_key=(SUITE_STREAM, i))``, environments from
