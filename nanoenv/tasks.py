@@ -6,8 +6,10 @@ design (``realisable``, ``ph_triggered``, ``therapeutic_window``) — that formu
 (a design scoring at least its score is known), and — for ``therapeutic_window`` — the
 patient whose pharmacokinetics the design must serve.
 
-Families (each a :class:`TaskFamily` in :data:`TASK_FAMILIES`; *reward* is the family's
-default reward model, whose score in ``[0, 1]`` is its benchmark metric):
+## Families
+
+Each a :class:`TaskFamily` in :data:`TASK_FAMILIES`; *reward* is the family's default
+reward model, whose score in ``[0, 1]`` is its benchmark metric:
 
 =================================  ========  ======================  ======================
 family                             tier      reward                  targets
@@ -23,6 +25,8 @@ family                             tier      reward                  targets
 ``ph_triggered_strict``            hard      ``f2_feasible``         hidden design
 ``burst_then_sustained_strict``    hard      ``f2_feasible``         analytic
 =================================  ========  ======================  ======================
+
+## Description
 
 * ``sustained``: near zero-order release to 7–90 days, burst below 10 %.
 * ``ph_triggered``: the curve of a hidden pH-responsive design that holds at pH 7.4
@@ -49,6 +53,8 @@ family                             tier      reward                  targets
   the physics only approximates it (the oracle reaches f2 ≈ 92), and only stable
   designs score.
 
+## Tiers
+
 Standard-tier families have references a good method approaches: the targets are drawn
 so that the physics can produce them (``ph_triggered`` and ``therapeutic_window`` around
 a hidden design, whose formulation the target carries). Hard-tier families leave
@@ -56,9 +62,14 @@ headroom at small budgets: only designs that are colloidally stable and not over
 score (:class:`nanoenv.rewards.FeasibleF2Reward`), so the median random design scores
 about 0 and a good score takes a precise, stable design. Measurements (best of 4096
 random designs, the median random design, a gradient oracle, random search at K = 10
-calls) are in ``benchmarks/results/tasks.md`` (``python benchmarks/bench_tasks.py``).
+calls) are in ``benchmarks/results/tasks.md`` (``python benchmarks/bench_tasks.py``):
+on 16 suite targets per family the gradient oracle reaches score ≥ 0.5 on 81–100 % of
+every standard family's targets, and 10 random designs reach normalised scores of
+0.33–0.76 (standard) and 0.39 / 0.41 (hard; oracle 0.999 / 0.915, floor 0).
 
-Version history (:attr:`TaskFamily.version`):
+## Version History
+
+:attr:`TaskFamily.version`:
 
 * ``ph_triggered`` v1: curves of hidden pH-responsive designs that pass the trigger test
   (v0: an analytic shape — leak up to 10 %, then first-order release — that no design
@@ -67,6 +78,8 @@ Version history (:attr:`TaskFamily.version`):
   serves it, and the family's default reward is the time-in-window share (v0: a fixed
   window of 0.05–0.5 mg/L; the environment special-cased its reward).
 * Every other family: v0.
+
+## Seeds
 
 Training and suite targets never share a random stream: :func:`benchmark_suite` draws
 target ``i`` from ``SeedSequence(seed, spawn_key=(SUITE_STREAM, i))``, environments from
@@ -641,13 +654,16 @@ def _therapeutic_window_batch(
 
     Each generator draws a patient (clearance 5 L/h and volume 40 L with log-normal
     spread 0.4 and 0.3, a typical adult small molecule; dose 100 mg), a window width
-    MTC/MEC log-uniform in 3–10, a drug and a release level in 70–90 %; then candidate
-    designs (uniform in the space) until one, simulated in sink conditions to the time it
-    releases that level (1 to 90 days: the horizon), keeps the plasma concentration
-    inside a window of that width for at least :data:`WINDOW_SHARE_MIN` of the horizon,
-    the window placed where it serves the design best (see :func:`_screen_hidden`). The
-    target's curve is the ideal input for that window: a loading dose reaching the
-    window's geometric centre, then the zero-order rate that holds it there.
+    MTC/MEC log-uniform in 2–5 (narrow-therapeutic-index drugs), a drug and a release
+    level in 70–90 %; then candidate designs (uniform in the space) until one, simulated
+    in sink conditions to the time it releases that level (1 to 90 days: the horizon),
+    keeps the plasma concentration inside a window of that width for at least
+    :data:`WINDOW_SHARE_MIN` of the horizon, the window placed where it serves the
+    design best (see :func:`_screen_hidden`; when none of 512 candidates does, the best
+    of them). Measured on 24 suite targets, the hidden designs keep 59–100 % of the
+    horizon in the window (median about 0.78). The target's curve is the ideal input for
+    that window: a loading dose reaching the window's geometric centre, then the
+    zero-order rate that holds it there.
     """
     ctx = []
     for rng in rngs:
@@ -663,7 +679,8 @@ def _therapeutic_window_batch(
         return Drug("batch", *torch.stack([drug_table[ctx[i][3].name] for i in owner]).unbind(1))
 
     def placed(owner: list[int], z: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Horizon, grid, curve, best window share and its MEC of each candidate."""
+        """Horizon (h), time grid, best window share (−1 when the design does not release
+        the level within 1–90 days) and that window's MEC (mg/L) of each candidate."""
         designs = space.to_formulation(z, validate=False)
         sink = ReleaseConditions.preset("sink")
         probe = simulate_release(designs, _PROBE_H.to(torch.float64), sink, drugs(owner),
