@@ -270,9 +270,10 @@ class Suite:
         for family in families:
             fam = get_family(family)
             out[family] = {
-                "tier": getattr(fam, "tier", "standard"),
+                "tier": fam.tier,
+                "version": fam.version,
                 "constants": fam.constants,
-                "reward": getattr(fam, "reward", None) or "f2",
+                "reward": fam.reward,
                 "seed": int(seed),
                 "targets": [target_to_dict(t) for t in benchmark_suite(family, n, seed)],
                 "references": [],
