@@ -203,13 +203,13 @@ class BayesianOptimization(SearchMethod):
         self.trust_region = bool(trust_region)
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
-        search = self._start(target, budget)
+        search = self.start(target, budget)
         device = torch.device(search.spec.device)
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
             _quiet_botorch()
             torch.manual_seed(seed)
-            while not self._done(search):
+            while not self.done(search):
                 self._run(search, seed)
                 seed += 1
         return search.result()
@@ -227,7 +227,7 @@ class BayesianOptimization(SearchMethod):
         x, y = self._evaluate(search, z)
         region = _TrustRegion(dim, best=float(y.max()))
         model = None
-        while not self._done(search):
+        while not self.done(search):
             q = min(self.q, math.ceil(self.growth * search.calls), search.remaining)
             z, model = self._propose(x, y, q, region, model)
             x_new, y_new = self._evaluate(search, z)
