@@ -40,7 +40,7 @@ def test_the_first_designs_are_the_scrambled_sobol_points(target):
         target, n_init, seed=seed
     )
     z = SobolEngine(11, scramble=True, seed=seed).draw(n_init, dtype=torch.float64) * 2 - 1
-    search = RandomSearch(stop_on_success=False)._start(target, n_init)
+    search = RandomSearch(stop_on_success=False).start(target, n_init)
     f2 = search.evaluate(z.float()).f2.double()
     expected = torch.cummax(f2, 0).values
     for calls, best in result.history:
