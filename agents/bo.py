@@ -173,9 +173,9 @@ class BayesianOptimization(SearchMethod):
         if n_init is not None:
             _positive_int("n_init", n_init, "Sobol designs before the first GP")
         _positive_int("q", q, "most designs per batched simulator call")
-        if isinstance(growth, bool) or not 0.0 < growth <= 1.0:
+        if isinstance(growth, bool) or not isinstance(growth, int | float) or not 0 < growth <= 1:
             raise ValueError(
-                f"growth={growth!r} must be in (0, 1] (batch size per design evaluated)"
+                f"growth={growth!r} must be in (0, 1] (a round's batch per call made so far)"
             )
         _positive_int("max_train", max_train, "designs the GP is trained on")
         if max_train < 2:
@@ -203,12 +203,20 @@ class BayesianOptimization(SearchMethod):
         self.trust_region = bool(trust_region)
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
+        """Design for ``target`` with ``budget`` simulator calls (all of them unless
+        ``stop_on_success``); the same ``seed`` gives the same result on one device,
+        and torch's global random state is left as it was."""
         search = self.start(target, budget)
         device = torch.device(search.spec.device)
-        devices = [device.index or 0] if device.type == "cuda" else []
+        devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
             _quiet_botorch()
-            torch.manual_seed(seed)
+            # seed only the generators forked above (torch.manual_seed would also seed
+            # every CUDA device, lazily, outside the fork)
+            torch.default_generator.manual_seed(seed)
+            if device.type == "cuda":
+                with torch.cuda.device(device):
+                    torch.cuda.manual_seed(seed)
             while not self.done(search):
                 self._run(search, seed)
                 seed += 1
