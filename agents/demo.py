@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nanoenv.files import atomic_open, atomic_write
+
 __all__ = ["DEMO_CONFIG", "configure", "format_table", "run", "run_demo"]
 
 #: The values of ``experiments/configs/ppo_realisable.yaml`` (the demo does not need the
@@ -293,10 +295,10 @@ def run_demo(
         "timings_s": timings,
     }
     payload = {"settings": settings, "summary": summary, "rows": rows}
-    (run / "results.json").write_text(json.dumps(payload, indent=1))
+    atomic_write(run / "results.json", json.dumps(payload, indent=1))
     from agents.sb3_agents import _COLUMNS
 
-    with (run / "results.csv").open("w", newline="") as f:
+    with atomic_open(run / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -309,7 +311,7 @@ def run_demo(
     }
     timings["total_s"] = time.perf_counter() - started
     payload["settings"]["timings_s"] = timings
-    (run / "results.json").write_text(json.dumps(payload, indent=1))
+    atomic_write(run / "results.json", json.dumps(payload, indent=1))
 
     table = format_table(table_summary, budgets)
     echo(

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from nanoenv.files import atomic_write
+
 __all__ = [
     "aggregate",
     "find_results",
@@ -492,9 +494,7 @@ def write_report(
         "summary": summary,
         "plots": plots,
     }
-    tmp = out / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, out / "report.json")
+    atomic_write(out / "report.json", json.dumps(report, indent=1))
     md = [
         f"# {title}\n",
         f"{len(runs)} run(s) from {len(files)} results file(s). Success: best f2 ≥ "
@@ -506,9 +506,7 @@ def write_report(
     for name, p in plots.items():
         md.append(f"![{name}]({Path(p).relative_to(out).as_posix()})\n")
     md.append("Sources:\n\n" + "".join(f"- `{f}`\n" for f in files))
-    tmp = out / "report.md.tmp"
-    tmp.write_text("\n".join(md))
-    os.replace(tmp, out / "report.md")
+    atomic_write(out / "report.md", "\n".join(md))
     return report
 
 

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nanoenv.files import atomic_write
+
 __all__ = [
     "METHODS",
     "Job",
@@ -295,8 +297,9 @@ def sweep(
         raise ValueError(f"workers={workers} must be a positive number of processes")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(
-        json.dumps({"settings": asdict(settings), "jobs": [asdict(j) for j in jobs]}, indent=1)
+    atomic_write(
+        out / "sweep.json",
+        json.dumps({"settings": asdict(settings), "jobs": [asdict(j) for j in jobs]}, indent=1),
     )
     _load_plugins()
     done = {j: out / j.name / "results.json" for j in jobs}

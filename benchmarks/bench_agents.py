@@ -54,6 +54,7 @@ from agents.report import (  # noqa: E402
 )
 from agents.sweep import METHODS, SweepSettings, _load_plugins, make_jobs, sweep  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 
 SUCCESS_F2 = 50.0
 GOAL_EDITS = 10
@@ -348,9 +349,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "prior_goal": check_prior_goal(cells, budgets) if args.success_f2 == SUCCESS_F2 else [],
         "plots": plots,
     }
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1, default=str))
+    atomic_write(out / f"{stem}.json", json.dumps(result, indent=1, default=str))
     md = to_markdown(result)
-    (out / f"{stem}.md").write_text(md)
+    atomic_write(out / f"{stem}.md", md)
     print(md)
     print(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")
     return result

@@ -47,7 +47,6 @@ import math
 import os
 import subprocess
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -58,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nanoenv.files import atomic_open
 from nanoenv.kinetics.constants import _CALIBRATED_FILE as _PACKAGE_FILE
 from nanoenv.kinetics.constants import (
     DEFAULT_CONSTANTS,
@@ -1843,16 +1843,9 @@ def save_constants(
         },
     }
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(target, "w", name="calibration file") as handle:
+        json.dump(payload, handle, indent=1, allow_nan=False)
+        handle.write("\n")
     return target
 
 

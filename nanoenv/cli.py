@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import torch
 
 from nanoenv.calibration import DEFAULT_MEMBERS
+from nanoenv.files import atomic_open
 from nanoenv.kinetics.conditions import CONDITION_PRESETS, ReleaseConditions
 from nanoenv.kinetics.constants import CONSTANTS_NAMES, SimulatorConstants, resolve_constants
 from nanoenv.kinetics.drug import DRUGS, Drug
@@ -350,19 +351,11 @@ def _table(times_h: Sequence[float], release: Sequence[float]) -> list[str]:
 
 
 def _write_csv(path: str, times_h: Sequence[float], release: Sequence[float]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["time_h", "time_d", "released_fraction", "released_percent"])
-            for t, f in zip(times_h, release, strict=True):
-                writer.writerow([f"{t:.6g}", f"{t / 24:.6g}", f"{f:.6f}", f"{100 * f:.4f}"])
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="", name="--csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time_h", "time_d", "released_fraction", "released_percent"])
+        for t, f in zip(times_h, release, strict=True):
+            writer.writerow([f"{t:.6g}", f"{t / 24:.6g}", f"{f:.6f}", f"{100 * f:.4f}"])
 
 
 def _plot(
@@ -847,23 +840,11 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _write_predictions(path: str, rows: list[tuple[Any, str, float, float, float | None]]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["curve_id", "group", "time_h", "predicted_release", "measured_release"]
-            )
-            for cid, group, t, p, y in rows:
-                writer.writerow(
-                    [cid, group, f"{t:.6g}", f"{p:.6f}", "" if y is None else f"{y:.6f}"]
-                )
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="", name="--out") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["curve_id", "group", "time_h", "predicted_release", "measured_release"])
+        for cid, group, t, p, y in rows:
+            writer.writerow([cid, group, f"{t:.6g}", f"{p:.6f}", "" if y is None else f"{y:.6f}"])
 
 
 # ---------------------------------------------------------------------------------------

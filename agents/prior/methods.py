@@ -30,6 +30,7 @@ from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
 from agents.prior.train import load_default_prior
 from nanoenv.envs.formulation_design import FormulationDesignEnv
 from nanoenv.envs.problem import TargetTable
+from nanoenv.files import atomic_write
 from nanoenv.tasks import Target, get_family
 
 __all__ = ["PriorGuidedPolicy", "PriorScreen", "load_prior_guided", "train_prior_guided"]
@@ -242,7 +243,7 @@ def train_prior_guided(
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "initial_design"}
     info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
             "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
-    (run / "prior.json").write_text(json.dumps(info, indent=1))
+    atomic_write(run / "prior.json", json.dumps(info, indent=1))
     penalty = float(edit_penalty)
     model = sa.train_model(
         cfg, run, progress=progress,
