@@ -40,8 +40,12 @@ import inspect
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +55,7 @@ import numpy as np
 import torch
 import yaml
 
+from nanoenv.files import atomic_open, atomic_write
 from nanoenv.kinetics import CONSTANTS_NAMES
 from nanoenv.tasks import TASK_FAMILIES, get_family
 
@@ -433,7 +438,11 @@ def _resolve_device(device: str) -> str:
 
 
 def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None, int] | None:
-    """``(model, replay buffer or None, steps)`` of the latest checkpoint of a run."""
+    """``(model, replay buffer or None, steps)`` of the latest checkpoint of a run.
+
+    A checkpoint's replay buffer (``.npz``) is written before its model zip, so the
+    latest model always comes with its buffer when one was saved; a crash between the
+    two leaves the previous checkpoint as the latest."""
     folder = Path(run_dir) / "checkpoints"
     best: tuple[int, Path] | None = None
     for path in folder.glob(f"{CHECKPOINT_PREFIX}_*_steps.zip"):
@@ -443,13 +452,32 @@ def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None,
     if best is None:
         return None
     steps, model = best
-    buffer = folder / f"{CHECKPOINT_PREFIX}_replay_buffer_{steps}_steps.pkl"
-    return model, (buffer if buffer.is_file() else None), steps
+    for suffix in ("npz", "pkl"):  # a .pkl (older runs) is found so that it can be refused
+        buffer = folder / f"{CHECKPOINT_PREFIX}_replay_buffer_{steps}_steps.{suffix}"
+        if buffer.is_file():
+            return model, buffer, steps
+    return model, None, steps
+
+
+def _new_model(cfg: TrainConfig, env: Any, device: str, **overrides: Any) -> Any:
+    """A fresh SB3 model of ``cfg`` on ``env`` (``overrides``: hyperparameters)."""
+    hp = {**_hyperparameters(cfg), **overrides}
+    return _algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0, **hp)
 
 
 def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
-    """The final model of a run (its latest checkpoint if it has none yet)."""
+    """The final model of a run (its latest checkpoint if it has none yet).
+
+    Nothing in the run folder is unpickled: the model is rebuilt from the run's
+    validated ``config.yaml`` and the zip's weights are read as plain tensors
+    (:func:`agents.checkpoints.load_model_file`); a crafted file is refused with a
+    ``ValueError``. A SAC model gets a one-slot replay buffer (evaluation needs none).
+    """
+    from agents.checkpoints import load_model_file
+
     run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ValueError(f"{str(run_dir)!r} is not a run folder (no config.yaml)")
     cfg = load_config(run_dir / "config.yaml")
     path = run_dir / FINAL_MODEL
     if not path.is_file():
@@ -458,7 +486,12 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
             raise ValueError(f"run folder {str(run_dir)!r} has neither {FINAL_MODEL} nor a "
                              "checkpoint")  # fmt: skip
         path = last[0]
-    return _algo_class(cfg.algo).load(path, device=_resolve_device(device))
+    env = make_vec_env(cfg)
+    overrides = {"buffer_size": 1, "learning_starts": 0} if cfg.algo == "sac" else {}
+    try:
+        return load_model_file(_new_model(cfg, env, _resolve_device(device), **overrides), path)
+    finally:
+        env.close()
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -525,12 +558,6 @@ def _git_commit() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _rich_available() -> bool:
     return importlib.util.find_spec("rich") is not None
 
@@ -542,29 +569,49 @@ def _tensorboard_available() -> bool:
 # -- callbacks ------------------------------------------------------------------------------
 
 
+#: Replay buffers kept in ``checkpoints/`` (those of the latest checkpoints; older ones,
+#: up to ~100 MB each, are deleted).
+KEEP_REPLAY_BUFFERS = 2
+
+
+class _StopRequested(Exception):
+    """SIGTERM arrived: stop at the next step, save and exit (like Ctrl-C)."""
+
+
 def _checkpoint_callback_class() -> type:
     from stable_baselines3.common.callbacks import CheckpointCallback
 
     class AtomicCheckpointCallback(CheckpointCallback):
-        """SB3's ``CheckpointCallback`` whose files are written to a temporary name and
-        moved into place with ``os.replace``: an interruption never leaves a truncated
-        checkpoint."""
+        """SB3's ``CheckpointCallback`` with safe, atomic checkpoints: the replay buffer
+        (SAC) as ``.npz`` first, then the model zip, each written atomically
+        (:mod:`nanoenv.files`), so a checkpoint whose model exists is complete; buffers
+        older than the last :data:`KEEP_REPLAY_BUFFERS` checkpoints are deleted. It
+        also ends training at the next step once ``stop_requested`` is set (SIGTERM)."""
+
+        stop_requested = False
 
         def save_now(self) -> None:
             """Save a checkpoint at the current step count."""
-            model_path = self._checkpoint_path(extension="zip")
-            tmp = model_path + ".tmp"
-            self.model.save(tmp)
-            os.replace(tmp, model_path)
+            from agents.checkpoints import prune_replay_buffers, save_model, save_replay_buffer
+
             buffer = getattr(self.model, "replay_buffer", None)
-            if self.save_replay_buffer and buffer is not None:
-                buffer_path = self._checkpoint_path("replay_buffer_", extension="pkl")
-                self.model.save_replay_buffer(buffer_path + ".tmp")
-                os.replace(buffer_path + ".tmp", buffer_path)
+            with_buffer = self.save_replay_buffer and buffer is not None
+            if with_buffer:
+                save_replay_buffer(buffer, self._checkpoint_path("replay_buffer_", "npz"))
+            save_model(self.model, self._checkpoint_path(extension="zip"))
+            if with_buffer:
+                steps = sorted(
+                    int(m.group(1))
+                    for p in Path(self.save_path).glob(f"{self.name_prefix}_*_steps.zip")
+                    if (m := re.fullmatch(rf"{self.name_prefix}_(\d+)_steps\.zip", p.name))
+                )
+                prune_replay_buffers(self.save_path, set(steps[-KEEP_REPLAY_BUFFERS:]))
 
         def _on_step(self) -> bool:
             if self.save_freq > 0 and self.n_calls % self.save_freq == 0:
                 self.save_now()
+            if self.stop_requested:
+                raise _StopRequested
             return True
 
     return AtomicCheckpointCallback
@@ -593,7 +640,7 @@ def _progress_callback(total: int, initial: int) -> Any:
 
 
 def _write_run_files(run_dir: Path, cfg: TrainConfig, notes: list[str]) -> None:
-    _atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    atomic_write(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     meta = {
         "seed": cfg.seed,
         "algo": cfg.algo,
@@ -606,7 +653,7 @@ def _write_run_files(run_dir: Path, cfg: TrainConfig, notes: list[str]) -> None:
         "command": sys.argv,
         "notes": notes,
     }
-    _atomic_write_text(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
+    atomic_write(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
 
 
 def train(
@@ -627,8 +674,11 @@ def train(
     :param progress: show a progress bar.
 
     The training is :func:`train_model`'s; the held-out evaluation (``eval.at_end``)
-    follows it. A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is
-    re-raised; earlier checkpoints are never touched.
+    follows it. A ``KeyboardInterrupt`` or SIGTERM saves one more (atomic) checkpoint and
+    raises ``KeyboardInterrupt``; earlier checkpoints are never touched. A new run that
+    fails before its first checkpoint (a config that SB3 rejects, say) leaves no run
+    folder behind. While it trains, the run folder is locked: a second ``train`` or
+    ``--resume`` of it fails at once with a ``ValueError``.
     """
     if resume is not None:
         resume = Path(resume)
@@ -649,8 +699,23 @@ def train(
         if config is None:
             raise ValueError("a config is needed unless resuming")
         cfg = config if isinstance(config, TrainConfig) else load_config(config)
+        existed = run_dir is not None and Path(run_dir).exists()
         run = make_run_folder(run_dir, cfg.runs_dir, f"{cfg.algo}_{cfg.task}", cfg.seed)
-    train_model(cfg, run, resume=resume is not None, progress=progress)
+        try:
+            train_model(cfg, run, progress=progress)
+        except Exception:
+            # nothing trained yet (no checkpoint, no model): leave no half-made run folder
+            if last_checkpoint(run) is None and not (run / FINAL_MODEL).exists():
+                if existed:
+                    for child in run.iterdir():
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+                else:
+                    shutil.rmtree(run, ignore_errors=True)
+            raise
+        if cfg.eval.at_end:
+            evaluate_run(run, out=run, progress=False)
+        return run
+    train_model(cfg, run, resume=True, progress=progress)
     if cfg.eval.at_end:
         evaluate_run(run, out=run, progress=False)
     return run
@@ -688,47 +753,93 @@ def train_model(
     :param final_checkpoint: also save a checkpoint at the last step (what
         :func:`train` resumes from; it carries SAC's replay buffer).
 
-    A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is re-raised; earlier
-    checkpoints are never touched.
+    A ``KeyboardInterrupt`` or SIGTERM (in the main thread) saves one more (atomic)
+    checkpoint and raises ``KeyboardInterrupt``; earlier checkpoints are never touched.
+    The run folder is locked while this runs (:func:`agents.checkpoints.run_lock`); nothing
+    in it is unpickled on resume (:mod:`agents.checkpoints`).
     """
+    from agents.checkpoints import run_lock
+
+    with run_lock(run):
+        return _train_locked(cfg, run, resume, progress, list(notes), initial_design,
+                             env_wrapper, final_checkpoint)  # fmt: skip
+
+
+def _restore(cfg: TrainConfig, run: Path, model: Any) -> Path:
+    """Load the run's last checkpoint (or final model) and, for SAC, its replay buffer into
+    the fresh ``model``; returns the model file. Nothing is unpickled."""
+    from agents.checkpoints import load_model_file, load_replay_buffer
+
+    last = last_checkpoint(run)
+    path, buffer = (last[0], last[1]) if last is not None else (run / FINAL_MODEL, None)
+    if buffer is not None and buffer.suffix != ".npz":
+        raise ValueError(
+            f"replay buffer {str(buffer)!r} is a pickle, which nanoenv never loads (it can run "
+            "code); delete it to resume with an empty replay buffer"
+        )
+    load_model_file(model, path)
+    if hasattr(model, "replay_buffer"):
+        if buffer is None:
+            warnings.warn(
+                f"resuming {cfg.algo} from {str(path)!r} with an EMPTY replay buffer: no "
+                "buffer was saved with it", stacklevel=3,
+            )  # fmt: skip
+        else:
+            load_replay_buffer(model.replay_buffer, buffer)
+    return path
+
+
+def _sigterm_stops(checkpoint: Any) -> Any:
+    """Make SIGTERM stop training like Ctrl-C (checkpoint saved); returns the previous
+    handler (``None`` outside the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        checkpoint.stop_requested = True
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _train_locked(
+    cfg: TrainConfig,
+    run: Path,
+    resume: bool,
+    progress: bool,
+    notes: list[str],
+    initial_design: InitialDesigner | None,
+    env_wrapper: Callable[[Any], Any] | None,
+    final_checkpoint: bool,
+) -> Any:
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
 
-    notes = list(notes)
     device = _resolve_device(cfg.device)
-    algo_cls = _algo_class(cfg.algo)
     formats = ["csv"]
     if _tensorboard_available():
         formats.append("tensorboard")
     else:
         notes.append("tensorboard is not installed: no TensorBoard logs")
-    logs = new_folder(run / "logs", "session")
     env = make_vec_env(cfg, initial_design=initial_design, wrapper=env_wrapper)
+    try:
+        # built before anything is written: a config SB3 rejects leaves no files behind
+        model = _new_model(cfg, env, device)
+        if resume:
+            for stale in (run / "checkpoints").glob(".*.tmp"):  # a killed writer's (lock held)
+                stale.unlink(missing_ok=True)
+            path = _restore(cfg, run, model)
+            # fresh environment randomness: not the targets of the first segment again
+            model.set_random_seed(cfg.seed + model.num_timesteps)
+    except BaseException:
+        env.close()
+        raise
+    logs = new_folder(run / "logs", "session")
     if not resume:
         _write_run_files(run, cfg, notes)
-        model = algo_cls("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
-                         **_hyperparameters(cfg))  # fmt: skip
     else:
-        # the last checkpoint (one is saved with the final model) or else the final model
-        last = last_checkpoint(run)
-        path, buffer = (last[0], last[1]) if last is not None else (run / FINAL_MODEL, None)
-        model = algo_cls.load(path, env=env, device=device)
-        if buffer is not None and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(buffer)
-        # fresh environment randomness: not the targets of the first segment again
-        model.set_random_seed(cfg.seed + model.num_timesteps)
-        _atomic_write_text(
-            logs / "resume.json",
-            json.dumps(
-                {
-                    "from": str(path),
-                    "steps": model.num_timesteps,
-                    "utc": _utc_stamp(),
-                    "total_steps": cfg.total_steps,
-                },
-                indent=1,
-            ),
-        )
+        record = {"from": str(path), "steps": model.num_timesteps, "utc": _utc_stamp(),
+                  "total_steps": cfg.total_steps}  # fmt: skip
+        atomic_write(logs / "resume.json", json.dumps(record, indent=1))
     model.set_logger(configure(str(logs), formats))
     remaining = cfg.total_steps - model.num_timesteps
     checkpoint = _checkpoint_callback_class()(
@@ -741,18 +852,24 @@ def train_model(
     sb3_bar = progress and _rich_available()
     if progress and not sb3_bar:
         callbacks.append(_progress_callback(cfg.total_steps, model.num_timesteps))
+    previous = _sigterm_stops(checkpoint)
     try:
         if remaining > 0:
             model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
                         reset_num_timesteps=not resume, progress_bar=sb3_bar)  # fmt: skip
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _StopRequested) as exc:
         if getattr(checkpoint, "model", None) is not None:  # learning had started
             checkpoint.save_now()
         env.close()
+        if isinstance(exc, _StopRequested):
+            raise KeyboardInterrupt("SIGTERM: checkpoint saved") from None
         raise
-    tmp = run / (FINAL_MODEL + ".tmp")
-    model.save(tmp)
-    os.replace(tmp, run / FINAL_MODEL)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    from agents.checkpoints import save_model
+
+    save_model(model, run / FINAL_MODEL)
     if cfg.checkpoint_every and final_checkpoint:
         checkpoint.save_now()
     env.close()
@@ -780,13 +897,11 @@ def _save_results(
         ]
         summary[f]["median_edits_to_success"] = float(np.median(edits)) if edits else None
     payload = {"settings": settings, "summary": summary, "rows": rows}
-    _atomic_write_text(folder / "results.json", json.dumps(payload, indent=1))
-    tmp = folder / "results.csv.tmp"
-    with tmp.open("w", newline="") as f:
+    atomic_write(folder / "results.json", json.dumps(payload, indent=1))
+    with atomic_open(folder / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, folder / "results.csv")
     return summary
 
 
