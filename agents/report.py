@@ -128,6 +128,36 @@ def find_results(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return unique
 
 
+def _number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))  # fmt: skip
+
+
+def _check_row(source: Path, i: int, row: Any) -> None:
+    """A results row has what the report reads: ``method`` and ``family`` (strings),
+    ``target``, ``best_f2`` (finite), ``sim_calls`` (>= 0) and ``calls_to_success``
+    (an integer or null); a one-line ``ValueError`` names the file, row and field."""
+    where = f"{str(source)!r} row {i}"
+    if not isinstance(row, dict):
+        raise ValueError(f"{where} is {type(row).__name__}, not an object")
+    checks = (
+        ("method", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        ("family", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        ("target", lambda v: isinstance(v, str | int) and not isinstance(v, bool),
+         "a target id (string or integer)"),
+        ("best_f2", _number, "a finite number (f2)"),
+        ("sim_calls", lambda v: _number(v) and v >= 0, "a number of simulator calls >= 0"),
+    )  # fmt: skip
+    for key, ok, text in checks:
+        if row.get(key) is None:
+            raise ValueError(f"{where} has no {key!r} (missing or null); expected {text}")
+        if not ok(row[key]):
+            raise ValueError(f"{where}: {key}={row[key]!r}; expected {text}")
+    calls = row.get("calls_to_success")
+    if calls is not None and not (_number(calls) and calls >= 0):
+        raise ValueError(f"{where}: calls_to_success={calls!r}; expected a number >= 0 or null")
+
+
 def load_runs(files: Sequence[Path]) -> list[dict[str, Any]]:
     """One run per (file, method): ``{"source", "method", "rows"}``."""
     runs: list[dict[str, Any]] = []
@@ -137,6 +167,10 @@ def load_runs(files: Sequence[Path]) -> list[dict[str, Any]]:
             rows = data["rows"]
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(f)!r} is not a results.json file: {exc}") from None
+        if not isinstance(rows, list) or not rows:
+            raise ValueError(f"{str(f)!r}: 'rows' must be a non-empty list of result rows")
+        for i, row in enumerate(rows):
+            _check_row(f, i, row)
         for method in dict.fromkeys(r["method"] for r in rows):
             runs.append(
                 {

@@ -38,6 +38,7 @@ import datetime as _dt
 import importlib.util
 import inspect
 import json
+import math
 import os
 import re
 import shutil
@@ -68,6 +69,7 @@ __all__ = [
     "EnvConfig",
     "EvalConfig",
     "TrainConfig",
+    "check_evaluation_size",
     "evaluate_baseline",
     "evaluate_run",
     "last_checkpoint",
@@ -88,6 +90,10 @@ _RESERVED = {"self", "policy", "env", "device", "seed", "verbose", "tensorboard_
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
                 "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU}  # fmt: skip
 FINAL_MODEL = "final_model.zip"
+#: Most held-out targets per family an evaluation may ask for (``eval.n``, ``--n``).
+MAX_EVAL_TARGETS = 10_000
+#: Most simulator calls per target an evaluation may ask for (``--budget``).
+MAX_EVAL_BUDGET = 1_000_000
 CHECKPOINT_PREFIX = "model"
 
 
@@ -288,11 +294,79 @@ def _validate_policy_kwargs(algo: str, policy_kwargs: Any) -> None:
                 f"unknown config key 'hyperparameters.policy_kwargs.{key}' for {algo}; "
                 f"allowed: {sorted(allowed)}"
             )
+        if key == "net_arch":
+            _check_net_arch(algo, value)
+        elif isinstance(value, int | float):
+            _check_number(f"hyperparameters.policy_kwargs.{key}", value)
         if key == "activation_fn" and value not in _ACTIVATIONS:
             raise ValueError(
                 f"config key 'hyperparameters.policy_kwargs.activation_fn' is {value!r}; "
                 f"allowed: {sorted(_ACTIVATIONS)}"
             )
+
+
+#: Allowed ranges of numeric hyperparameters: ``(low, high, low_open, high_open)``.
+_HP_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "learning_rate": (0.0, math.inf, True, True), "gamma": (0.0, 1.0, False, False),
+    "gae_lambda": (0.0, 1.0, False, False), "clip_range": (0.0, math.inf, True, True),
+    "clip_range_vf": (0.0, math.inf, True, True), "vf_coef": (0.0, math.inf, False, True),
+    "max_grad_norm": (0.0, math.inf, True, True), "target_kl": (0.0, math.inf, True, True),
+    "tau": (0.0, 1.0, True, False), "n_steps": (1, math.inf, False, True),
+    "batch_size": (1, math.inf, False, True), "n_epochs": (1, math.inf, False, True),
+    "buffer_size": (1, math.inf, False, True), "learning_starts": (0, math.inf, False, True),
+    "target_update_interval": (1, math.inf, False, True),
+    "stats_window_size": (1, math.inf, False, True), "train_freq": (1, math.inf, False, True),
+    "sde_sample_freq": (-1, math.inf, False, True),
+}  # fmt: skip
+
+
+def _range_text(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def _check_number(key: str, value: Any) -> None:
+    """Finite, and inside :data:`_HP_RANGES` when listed there."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    name = key.rsplit(".", 1)[-1]
+    if not math.isfinite(value):
+        raise ValueError(f"config key {key!r} must be a finite number; got {value}")
+    if name == "gradient_steps" and not (value == -1 or value >= 1):
+        raise ValueError(f"config key {key!r} is {value}; allowed: -1 (as many as environment "
+                         "steps) or >= 1")  # fmt: skip
+    if name == "ent_coef" and value < 0:
+        raise ValueError(f"config key {key!r} is {value}; allowed: >= 0 (or 'auto' for SAC)")
+    if name in _HP_RANGES:
+        low, high, low_open, high_open = _HP_RANGES[name]
+        inside = (value > low if low_open else value >= low) and (
+            value < high if high_open else value <= high)  # fmt: skip
+        if not inside:
+            raise ValueError(f"config key {key!r} is {value}; allowed: "
+                             f"{_range_text(low, high, low_open, high_open)}")  # fmt: skip
+
+
+def _check_net_arch(algo: str, value: Any) -> None:
+    """``net_arch``: a list of positive layer widths, or (per network) a mapping of such
+    lists (``pi``/``vf`` for PPO, ``pi``/``qf`` for SAC)."""
+    key = "hyperparameters.policy_kwargs.net_arch"
+    heads = ("pi", "vf") if algo == "ppo" else ("pi", "qf")
+
+    def widths(where: str, layers: Any) -> None:
+        ok = isinstance(layers, list) and all(
+            isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 1_000_000
+            for w in layers)  # fmt: skip
+        if not ok:
+            raise ValueError(f"config key {where!r} is {layers!r}; allowed: a list of layer "
+                             "widths, integers in [1, 1000000] (e.g. [64, 64])")  # fmt: skip
+
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(heads), key=str)
+        if unknown:
+            raise ValueError(f"config key {key!r} names {unknown[0]!r}; allowed: {list(heads)}")
+        for head, layers in value.items():
+            widths(f"{key}.{head}", layers)
+    else:
+        widths(key, value)
 
 
 def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
@@ -319,6 +393,7 @@ def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
                 f"config key 'hyperparameters.{key}' must be {_type_name(type(default))} "
                 f"(default {default!r}); got {type(value).__name__} {value!r}"
             )
+        _check_number(f"hyperparameters.{key}", value)
 
 
 def _validate(cfg: TrainConfig) -> None:
@@ -347,18 +422,45 @@ def _validate(cfg: TrainConfig) -> None:
             raise ValueError(f"config key {key!r} must be positive; got {value}")
     if cfg.checkpoint_every < 0:
         raise ValueError(f"config key 'checkpoint_every' must be >= 0; got {cfg.checkpoint_every}")
-    if cfg.eval.budget is not None and cfg.eval.budget < 1:
-        raise ValueError(f"config key 'eval.budget' must be positive; got {cfg.eval.budget}")
+    if cfg.eval.budget is not None and not 1 <= cfg.eval.budget <= MAX_EVAL_BUDGET:
+        raise ValueError(f"config key 'eval.budget' is {cfg.eval.budget}; allowed: [1, "
+                         f"{MAX_EVAL_BUDGET}] simulator calls")  # fmt: skip
     if not 0 < cfg.env.max_step <= 2:
         raise ValueError(f"config key 'env.max_step' must be in (0, 2]; got {cfg.env.max_step}")
     if cfg.env.initial_design not in ("random", "center"):
         raise ValueError(f"config key 'env.initial_design' is {cfg.env.initial_design!r}; "
                          "allowed: ['center', 'random']")  # fmt: skip
     _validate_hyperparameters(cfg.algo, cfg.hyperparameters)
+    if not math.isfinite(cfg.env.success_f2):
+        raise ValueError(f"config key 'env.success_f2' is {cfg.env.success_f2}; allowed: a "
+                         "finite f2 (50: similar curves)")  # fmt: skip
+    if not math.isfinite(cfg.env.success_bonus):
+        raise ValueError(f"config key 'env.success_bonus' is {cfg.env.success_bonus}; allowed: "
+                         "a finite reward")  # fmt: skip
+    if cfg.eval.n > MAX_EVAL_TARGETS:
+        raise ValueError(f"config key 'eval.n' is {cfg.eval.n}; allowed: [1, "
+                         f"{MAX_EVAL_TARGETS}] targets per family")  # fmt: skip
+    if cfg.algo == "ppo":
+        n_steps = cfg.hyperparameters.get("n_steps", 2048)
+        if n_steps * cfg.num_envs < 2:
+            raise ValueError(f"config keys 'hyperparameters.n_steps' x 'num_envs' = "
+                             f"{n_steps} x {cfg.num_envs} must be > 1 (PPO's rollout)")  # fmt: skip
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
+    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does,
+    and refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ValueError(f"config key {key!r} is given twice (lines {seen[key]} and "
+                                 f"{line}); give each key once")  # fmt: skip
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -374,8 +476,8 @@ def load_config(path: str | os.PathLike[str]) -> TrainConfig:
     if not path.is_file():
         raise ValueError(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)
-    except yaml.YAMLError as exc:
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
     try:
         return TrainConfig.from_dict(data if data is not None else {})
@@ -462,7 +564,12 @@ def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None,
 def _new_model(cfg: TrainConfig, env: Any, device: str, **overrides: Any) -> Any:
     """A fresh SB3 model of ``cfg`` on ``env`` (``overrides``: hyperparameters)."""
     hp = {**_hyperparameters(cfg), **overrides}
-    return _algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0, **hp)
+    try:
+        return _algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
+                                     **hp)  # fmt: skip
+    except (AssertionError, ValueError, TypeError) as exc:  # SB3's own checks
+        raise ValueError(f"stable-baselines3 rejects the config's hyperparameters: "
+                         f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
 def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
@@ -971,6 +1078,8 @@ def evaluate_run(
     n = cfg.eval.n if n is None else n
     seed = cfg.eval.seed if seed is None else seed
     budget = budget or cfg.eval.budget or 1 + cfg.env.max_edits
+    check_evaluation_size(n, budget)
+    _check_out_folder(out)
     repeat = cfg.eval.repeat if repeat is None else repeat
     model = load_model(run_dir, device=device)
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
@@ -983,6 +1092,21 @@ def evaluate_run(
                 "repeat": repeat, "constants": cfg.env.constants}  # fmt: skip
     _save_results(folder, rows, settings)
     return folder
+
+
+def _check_out_folder(out: str | os.PathLike[str] | None) -> None:
+    """An evaluation's ``--out`` is a folder (existing or new), checked before the work."""
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a folder; give a folder for "
+                         "the results folder")  # fmt: skip
+
+
+def check_evaluation_size(n: int, budget: int) -> None:
+    """``n`` targets per family in ``[1, MAX_EVAL_TARGETS]`` and ``budget`` simulator calls
+    per target in ``[1, MAX_EVAL_BUDGET]`` (``ValueError`` naming the flag otherwise)."""
+    for flag, value, high in (("--n", n, MAX_EVAL_TARGETS), ("--budget", budget, MAX_EVAL_BUDGET)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise ValueError(f"{flag}={value!r} must be an integer in [1, {high}]")
 
 
 BASELINES = ("cma", "random", "gradient")
@@ -1010,6 +1134,8 @@ def evaluate_baseline(
         raise ValueError(f"unknown method {method!r}; allowed: {list(BASELINES)}")
     for family in families:
         get_family(family)
+    check_evaluation_size(n, budget)
+    _check_out_folder(out)
     search = factories[method](device=device, constants=constants)
     rows = _evaluate(search, families, n, seed, budget, progress, constants)
     for row in rows:

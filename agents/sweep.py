@@ -16,7 +16,8 @@ suite_seed)``, and writes ``<out>/<method>_<family>_s<seed>/results.json`` (+ ``
 in the format :mod:`agents.report` reads, with its timings; RL jobs keep their run
 folder (config, checkpoints, logs, model) beside it. Jobs run in ``workers`` spawned
 processes, each with ``threads`` torch threads; a finished job is never rerun when the
-sweep is restarted on the same folder (``skip_done``).
+sweep is restarted on the same folder (``skip_done``), and an RL job interrupted
+(``kill -9``) resumes from its last checkpoint.
 
 >>> jobs = make_jobs(["random"], ["realisable"], seeds=[0, 1])
 >>> [j.name for j in jobs]
@@ -169,6 +170,26 @@ def rl_config(algo: str, family: str, settings: SweepSettings, seed: int) -> Any
     return type(cfg).from_dict(data)
 
 
+def _run_or_resume(run: Path) -> dict[str, Path]:
+    """``train`` keywords for a job's run folder: a new run, or the resumption of one
+    interrupted (``kill -9``, a crash) after its first checkpoint. A folder interrupted
+    before any checkpoint holds nothing to resume; it is moved aside to
+    ``run.interrupted[_n]`` (runs are never deleted) and the job starts afresh."""
+    from agents.sb3_agents import FINAL_MODEL, last_checkpoint
+
+    if not run.exists() or not any(run.iterdir()):
+        return {"run_dir": run}
+    if (run / "config.yaml").is_file() and (
+        last_checkpoint(run) is not None or (run / FINAL_MODEL).is_file()
+    ):
+        return {"resume": run}
+    n = 0
+    while (aside := run.with_name(f"{run.name}.interrupted" + (f"_{n}" if n else ""))).exists():
+        n += 1
+    run.rename(aside)
+    return {"run_dir": run}
+
+
 def _rl(algo: str) -> MethodEntry:
     def build(job: Job, settings: SweepSettings, job_dir: Path) -> tuple[Any, int, dict]:
         from agents.baselines import PolicyRollout
@@ -176,7 +197,7 @@ def _rl(algo: str) -> MethodEntry:
 
         cfg = rl_config(algo, job.family, settings, job.seed)
         t0 = time.perf_counter()
-        run = train(cfg, run_dir=job_dir / "run", progress=False)
+        run = train(cfg, progress=False, **_run_or_resume(job_dir / "run"))
         train_s = time.perf_counter() - t0
         env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
         model = load_model(run, device=settings.device)

@@ -1342,7 +1342,8 @@ def _optimise(
     """
     optimiser = torch.optim.AdamW(groups)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))
+        optimiser,
+        lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))),
     )
     parameters = [p for g in groups for p in g["params"]]
     history: list[float] = []

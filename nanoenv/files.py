@@ -98,7 +98,8 @@ def check_output_path(
     :param inputs: the command's input files; the output must be none of them.
     :param follow_symlinks: accept a symbolic link (its target is then written).
     :raises ValueError: (one line) the path is a symlink, an existing non-regular file
-        (device, FIFO, folder), one of ``inputs``, or its folder is a file.
+        (device, FIFO, folder), one of ``inputs``, or its folder is a file or not
+        writable.
     """
     target = _target(path, name, follow_symlinks)
     for source in inputs:
@@ -112,6 +113,8 @@ def check_output_path(
         parent = parent.parent
     if not parent.is_dir():
         raise ValueError(f"{name} {str(path)!r}: {str(parent)!r} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {str(path)!r}: folder {str(parent)!r} is not writable")
     return target
 
 

@@ -49,7 +49,9 @@ def _guided(name: str, edit_penalty: float) -> MethodEntry:
         import time
 
         from agents.prior.methods import train_prior_guided
+        from agents.sweep import _run_or_resume
 
+        _run_or_resume(job_dir / "run")  # moves aside a run killed before its first checkpoint
         steps = settings.steps.get(name, settings.steps.get("ppo", DEFAULT_STEPS))
         t0 = time.perf_counter()
         method = train_prior_guided(
