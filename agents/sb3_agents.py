@@ -807,6 +807,7 @@ def train(
             raise ValueError("a config is needed unless resuming")
         cfg = config if isinstance(config, TrainConfig) else load_config(config)
         existed = run_dir is not None and Path(run_dir).exists()
+        first_new = _first_missing(Path(run_dir) if run_dir is not None else Path(cfg.runs_dir))
         run = make_run_folder(run_dir, cfg.runs_dir, f"{cfg.algo}_{cfg.task}", cfg.seed)
         try:
             train_model(cfg, run, progress=progress)
@@ -816,8 +817,8 @@ def train(
                 if existed:
                     for child in run.iterdir():
                         shutil.rmtree(child) if child.is_dir() else child.unlink()
-                else:
-                    shutil.rmtree(run, ignore_errors=True)
+                else:  # the run folder and any parent folder made for it
+                    shutil.rmtree(first_new or run, ignore_errors=True)
             raise
         if cfg.eval.at_end:
             evaluate_run(run, out=run, progress=False)
@@ -826,6 +827,16 @@ def train(
     if cfg.eval.at_end:
         evaluate_run(run, out=run, progress=False)
     return run
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself included) that does not exist yet."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
 
 
 def train_model(

@@ -65,7 +65,7 @@ def _target(path: str | os.PathLike[str], name: str, follow_symlinks: bool) -> P
         target = Path(os.path.realpath(target))
     try:
         mode = target.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # new (or under a file: checked later)
         return target
     except OSError as exc:
         raise ValueError(f"{name} {str(target)!r} cannot be examined: {exc.strerror}") from None
