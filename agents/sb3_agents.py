@@ -989,6 +989,8 @@ def _train_locked(
 
     save_model(model, run / FINAL_MODEL)
     if cfg.checkpoint_every and final_checkpoint:
+        if getattr(checkpoint, "model", None) is None:  # nothing left to learn on a resume
+            checkpoint.init_callback(model)
         checkpoint.save_now()
     env.close()
     return model
