@@ -13,7 +13,7 @@ take raises ``ValueError`` naming the key and what is allowed.
     runs/<algo>_<task>_<UTC timestamp>_s<seed>[_<n>]/
         config.yaml          the full, validated configuration
         meta.json            seed, package versions, git commit, start time, device
-        checkpoints/         model_<steps>_steps.zip (+ SAC replay buffer), written atomically
+        checkpoints/         model_<steps>_steps.zip (+ SAC replay buffer .npz), atomic
         logs/<session>/      progress.csv (+ TensorBoard events when tensorboard is installed)
         final_model.zip      the trained model
         eval/                held-out evaluation at the end (``eval.at_end``)
