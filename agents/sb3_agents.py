@@ -809,17 +809,20 @@ def train(
         existed = run_dir is not None and Path(run_dir).exists()
         first_new = _first_missing(Path(run_dir) if run_dir is not None else Path(cfg.runs_dir))
         run = make_run_folder(run_dir, cfg.runs_dir, f"{cfg.algo}_{cfg.task}", cfg.seed)
-        try:
-            train_model(cfg, run, progress=progress)
-        except Exception:
-            # nothing trained yet (no checkpoint, no model): leave no half-made run folder
-            if last_checkpoint(run) is None and not (run / FINAL_MODEL).exists():
-                if existed:
-                    for child in run.iterdir():
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
-                else:  # the run folder and any parent folder made for it
-                    shutil.rmtree(first_new or run, ignore_errors=True)
-            raise
+        from agents.checkpoints import run_lock
+
+        with run_lock(run):  # taken first: a process that loses the race deletes nothing
+            try:
+                _train_locked(cfg, run, False, progress, [], None, None, True)
+            except Exception:
+                # nothing trained yet (no checkpoint, no model): leave no half-made folder
+                if last_checkpoint(run) is None and not (run / FINAL_MODEL).exists():
+                    if existed:
+                        for child in run.iterdir():
+                            shutil.rmtree(child) if child.is_dir() else child.unlink()
+                    else:  # the run folder and any parent folder made for it
+                        shutil.rmtree(first_new or run, ignore_errors=True)
+                raise
         if cfg.eval.at_end:
             evaluate_run(run, out=run, progress=False)
         return run
