@@ -75,9 +75,14 @@ class SweepSettings:
     success_f2: float = 50.0
 
     def __post_init__(self) -> None:
-        for name, value in (("n", self.n), ("budget", self.budget)):
+        from agents.sb3_agents import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
+
+        for name, value, high in (("n", self.n, MAX_EVAL_TARGETS),
+                                  ("budget", self.budget, MAX_EVAL_BUDGET)):  # fmt: skip
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
+            if value > high:
+                raise ValueError(f"{name}={value!r} must be at most {high}")
         for algo, steps in self.steps.items():
             if isinstance(steps, bool) or int(steps) != steps or steps < 1:
                 raise ValueError(f"steps[{algo!r}]={steps!r} must be a positive integer")

@@ -391,6 +391,15 @@ def test_a_sweep_resumes_an_interrupted_rl_job(tmp_path: Path) -> None:
 # -- 4. validation: garbage in, one line out -------------------------------------------------
 
 
+def test_sweep_sizes_have_an_upper_bound() -> None:
+    from agents.sweep import SweepSettings
+
+    with pytest.raises(ValueError, match="n=1000000000 must be at most 10000"):
+        SweepSettings(n=10**9)
+    with pytest.raises(ValueError, match="budget=1000000000 must be at most 1000000"):
+        SweepSettings(budget=10**9)
+
+
 def _train_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], data: dict[str, Any] | str
 ) -> str:
