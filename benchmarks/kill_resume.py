@@ -17,10 +17,16 @@ resumed with ``nanoenv train --resume`` to the configured total. A trial FAILS w
   the only one a kill loses.);
 * the final model does not have ``total_steps`` steps.
 
+With ``--algos sweep`` the same is done to ``experiments/sweep.py`` running a PPO, a
+SAC and a random-search job (one process, the whole process group killed): the rerun
+sweep must finish every job, resuming each interrupted RL job from its newest
+checkpoint with its replay buffer.
+
 Run from the repository root::
 
     OMP_NUM_THREADS=1 python benchmarks/kill_resume.py --trials 20
     OMP_NUM_THREADS=1 python benchmarks/kill_resume.py --trials 3 --algos sac --out /tmp/k
+    OMP_NUM_THREADS=1 python benchmarks/kill_resume.py --trials 10 --algos sweep
 
 Writes ``<out>/kill_resume.json`` and ``.md`` (default ``benchmarks/results``).
 """
@@ -62,8 +68,22 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+#: The sweep of ``--algos sweep``: the two RL configs above (shorter) and random search.
+SWEEP_METHODS = ("ppo", "sac", "random")
+SWEEP_STEPS = {"ppo": 1024, "sac": 384}
+
+
 def _command(*args: str) -> list[str]:
+    if args[0] == "sweep":
+        return [sys.executable, str(ROOT / "experiments" / "sweep.py"), "--methods",
+                *SWEEP_METHODS, "--families", "realisable", "--seeds", "0", "--workers", "1",
+                "--n", "2", "--budget", "16", "--ppo-steps", str(SWEEP_STEPS["ppo"]),
+                "--sac-steps", str(SWEEP_STEPS["sac"]), *args[1:], "--no-progress"]  # fmt: skip
     return [sys.executable, "-m", "nanoenv", *args, "--no-progress"]
+
+
+def _sweep_args(work: Path, out: Path) -> list[str]:
+    return ["sweep", "--configs", str(work / "configs"), "--out", str(out)]
 
 
 def _env() -> dict[str, str]:
@@ -80,6 +100,11 @@ def _checkpoint_steps(run: Path) -> list[int]:
     return sorted(int(p.name.split("_")[1]) for p in folder.glob("model_*_steps.zip"))
 
 
+def _rl_runs(out: Path) -> dict[str, Path]:
+    """RL job name -> its run folder, in a sweep folder."""
+    return {m: out / f"{m}_realisable_s0" / "run" for m in ("ppo", "sac")}
+
+
 def reference_run(algo: str, work: Path) -> dict[str, float]:
     """An uninterrupted run: the times (from process start) of its first checkpoint and its
     end, between which the kills are drawn."""
@@ -87,11 +112,16 @@ def reference_run(algo: str, work: Path) -> dict[str, float]:
     run = work / f"{algo}_reference"
     start = time.monotonic()
     log = (work / f"{algo}_reference.log").open("w")
-    argv = _command("train", "--config", str(config), "--run-dir", str(run))
+    if algo == "sweep":
+        argv = _command(*_sweep_args(work, run))
+        watched = list(_rl_runs(run).values())
+    else:
+        argv = _command("train", "--config", str(config), "--run-dir", str(run))
+        watched = [run]
     proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=log)
     first = None
     while proc.poll() is None:
-        if first is None and _checkpoint_steps(run):
+        if first is None and any(_checkpoint_steps(r) for r in watched):
             first = time.monotonic() - start
         time.sleep(0.05)
     end = time.monotonic() - start
@@ -100,6 +130,72 @@ def reference_run(algo: str, work: Path) -> dict[str, float]:
         text = (work / f"{algo}_reference.log").read_text()[-2000:]
         raise RuntimeError(f"reference {algo} run failed: {text}")
     return {"first_checkpoint_s": first if first is not None else 0.0, "end_s": end}
+
+
+def _buffer_count(run: Path) -> int | None:
+    """Transitions per environment in the newest checkpoint's replay buffer."""
+    from agents.sb3_agents import last_checkpoint
+
+    last = last_checkpoint(run) if run.is_dir() else None
+    if last is None or last[1] is None:
+        return None
+    with np.load(last[1], allow_pickle=False) as b:
+        return int(b["buffer_size"]) if bool(b["full"]) else int(b["pos"])
+
+
+def sweep_trial(work: Path, index: int, kill_at_s: float) -> dict[str, Any]:
+    """Kill the sweep (its process group) at ``kill_at_s``, rerun it to the end, check."""
+    out = work / f"sweep_trial{index}"
+    proc = subprocess.Popen(_command(*_sweep_args(work, out)), env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    start = time.monotonic()
+    while proc.poll() is None and time.monotonic() - start < kill_at_s:
+        time.sleep(0.01)
+    finished_before_kill = proc.poll() is not None
+    if not finished_before_kill:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    runs = _rl_runs(out)
+    at_kill = {m: _checkpoint_steps(r) for m, r in runs.items()}
+    done_at_kill = {m: (r.parent / "results.json").is_file() for m, r in runs.items()}
+    buffers = {"sac": _buffer_count(runs["sac"])}
+    record: dict[str, Any] = {
+        "trial": index, "kill_at_s": round(kill_at_s, 2),
+        "finished_before_kill": finished_before_kill, "checkpoints_at_kill": at_kill,
+        "temporaries_left": len(list(out.rglob("*.tmp"))) if out.exists() else 0,
+    }  # fmt: skip
+    if finished_before_kill:
+        record.update(outcome="finished before the kill", failed=False)
+        return record
+    rerun = subprocess.run(_command(*_sweep_args(work, out)), env=_env(), capture_output=True,
+                           text=True)  # fmt: skip
+    record["resume_rc"] = rerun.returncode
+    failed = rerun.returncode != 0
+    if failed:
+        record["resume_error"] = rerun.stderr.strip().splitlines()[-3:]
+    jobs_done = all((out / f"{m}_realisable_s0" / "results.json").is_file()
+                    for m in SWEEP_METHODS)  # fmt: skip
+    record["all_jobs_done"] = jobs_done
+    failed = failed or not jobs_done
+    lost = False
+    for m, run in runs.items():
+        if done_at_kill[m] or not at_kill[m]:
+            continue  # finished already, or killed before its first checkpoint
+        sessions = sorted(run.glob("logs/*/resume.json"))
+        resumed = json.loads(sessions[-1].read_text())["steps"] if sessions else None
+        record[f"{m}_resumed_from"] = resumed
+        lost = lost or resumed is None or resumed < max(at_kill[m])
+        if m == "sac" and resumed is not None:
+            new = (SWEEP_STEPS["sac"] - resumed) // CONFIGS["sac"]["num_envs"]
+            held = _buffer_count(run)
+            record["buffer_restored"] = buffers["sac"] is not None and held == (
+                buffers["sac"] + new)  # fmt: skip
+            failed = failed or not record["buffer_restored"]
+    record["lost_more_than_one_interval"] = lost
+    record["failed"] = failed or lost
+    record["outcome"] = "FAILED" if record["failed"] else "resumed"
+    return record
 
 
 def trial(algo: str, work: Path, index: int, kill_at_s: float) -> dict[str, Any]:
@@ -202,8 +298,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     algos = [a for a in args.algos.split(",") if a]
     for algo in algos:
-        if algo not in CONFIGS:
-            parser.error(f"--algos names {algo!r}; allowed: {sorted(CONFIGS)}")
+        if algo not in (*CONFIGS, "sweep"):
+            parser.error(f"--algos names {algo!r}; allowed: {[*CONFIGS, 'sweep']}")
     if args.trials < 1:
         parser.error(f"--trials={args.trials} must be positive")
     rng = random.Random(args.seed)
@@ -211,8 +307,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "configs": CONFIGS,
                               "reference": {}, "trials": {}, "summary": {}}  # fmt: skip
+    (work / "configs").mkdir(exist_ok=True)
+    for name, cfg in CONFIGS.items():
+        (work / "configs" / f"{name}_realisable.yaml").write_text(yaml.safe_dump(cfg))
     for algo in algos:
-        (work / f"{algo}.yaml").write_text(yaml.safe_dump(CONFIGS[algo]))
+        if algo in CONFIGS:
+            (work / f"{algo}.yaml").write_text(yaml.safe_dump(CONFIGS[algo]))
         ref = reference_run(algo, work)
         result["reference"][algo] = ref
         print(f"{algo}: reference run {ref['end_s']:.1f} s, first checkpoint at "
@@ -220,11 +320,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         records = []
         for i in range(args.trials):
             kill_at = rng.uniform(ref["first_checkpoint_s"], ref["end_s"])
-            record = trial(algo, work, i, kill_at)
+            if algo == "sweep":
+                record = sweep_trial(work, i, kill_at)
+            else:
+                record = trial(algo, work, i, kill_at)
             records.append(record)
             print(f"{algo} trial {i}: kill at {kill_at:.1f} s -> {record['outcome']} "
                   f"(checkpoints {record['checkpoints_at_kill'][-3:]}, resumed from "
-                  f"{record.get('resumed_from')}, buffer/env "
+                  f"{record.get('resumed_from', record.get('ppo_resumed_from'))}, buffer/env "
                   f"{record.get('buffer_transitions_per_env')})", flush=True)  # fmt: skip
         result["trials"][algo] = records
         killed = [r for r in records if not r["finished_before_kill"]]
@@ -241,9 +344,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "temporaries_left": sum(r["temporaries_left"] > 0 for r in killed),
             "failed": sum(r["failed"] for r in records),
         }  # fmt: skip
-    write_atomic(args.out / "kill_resume.json", json.dumps(result, indent=1))
+    stem = "kill_resume" + ("_sweep" if algos == ["sweep"] else "")
+    write_atomic(args.out / f"{stem}.json", json.dumps(result, indent=1))
     text = markdown(result)
-    write_atomic(args.out / "kill_resume.md", text)
+    write_atomic(args.out / f"{stem}.md", text)
     print(text)
     return result
 
