@@ -325,10 +325,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else:
                 record = trial(algo, work, i, kill_at)
             records.append(record)
-            print(f"{algo} trial {i}: kill at {kill_at:.1f} s -> {record['outcome']} "
-                  f"(checkpoints {record['checkpoints_at_kill'][-3:]}, resumed from "
-                  f"{record.get('resumed_from', record.get('ppo_resumed_from'))}, buffer/env "
-                  f"{record.get('buffer_transitions_per_env')})", flush=True)  # fmt: skip
+            details = {k: record.get(k) for k in (
+                "checkpoints_at_kill", "resumed_from", "ppo_resumed_from", "sac_resumed_from",
+                "buffer_at_checkpoint", "buffer_transitions_per_env", "buffer_restored")
+                if record.get(k) is not None}  # fmt: skip
+            print(f"{algo} trial {i}: kill at {kill_at:.1f} s -> {record['outcome']} {details}",
+                  flush=True)  # fmt: skip
         result["trials"][algo] = records
         killed = [r for r in records if not r["finished_before_kill"]]
         result["summary"][algo] = {
