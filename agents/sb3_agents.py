@@ -820,8 +820,11 @@ def train(
                     if existed:
                         for child in run.iterdir():
                             shutil.rmtree(child) if child.is_dir() else child.unlink()
-                    else:  # the run folder and any parent folder made for it
-                        shutil.rmtree(first_new or run, ignore_errors=True)
+                    else:  # the run folder, and the parents made for it while still empty
+                        shutil.rmtree(run, ignore_errors=True)
+                        for parent in run.parents if first_new is not None else ():
+                            if parent == first_new.parent or not _remove_empty(parent):
+                                break
                 raise
         if cfg.eval.at_end:
             evaluate_run(run, out=run, progress=False)
@@ -830,6 +833,15 @@ def train(
     if cfg.eval.at_end:
         evaluate_run(run, out=run, progress=False)
     return run
+
+
+def _remove_empty(folder: Path) -> bool:
+    """Remove ``folder`` if it is empty (another process may be using it otherwise)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def _first_missing(path: Path) -> Path | None:
