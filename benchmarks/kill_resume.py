@@ -18,9 +18,10 @@ resumed with ``nanoenv train --resume`` to the configured total. A trial FAILS w
 * the final model does not have ``total_steps`` steps.
 
 With ``--algos sweep`` the same is done to ``experiments/sweep.py`` running a PPO, a
-SAC and a random-search job (one process, the whole process group killed): the rerun
-sweep must finish every job, resuming each interrupted RL job from its newest
-checkpoint with its replay buffer.
+SAC and a random-search job (one process, the whole process group killed a random
+0-1.5 s after a random one of the RL jobs' checkpoints appeared): the rerun sweep must
+finish every job, resuming each interrupted RL job from its newest checkpoint with its
+replay buffer.
 
 Run from the repository root::
 
@@ -112,16 +113,11 @@ def reference_run(algo: str, work: Path) -> dict[str, float]:
     run = work / f"{algo}_reference"
     start = time.monotonic()
     log = (work / f"{algo}_reference.log").open("w")
-    if algo == "sweep":
-        argv = _command(*_sweep_args(work, run))
-        watched = list(_rl_runs(run).values())
-    else:
-        argv = _command("train", "--config", str(config), "--run-dir", str(run))
-        watched = [run]
+    argv = _command("train", "--config", str(config), "--run-dir", str(run))
     proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=log)
     first = None
     while proc.poll() is None:
-        if first is None and any(_checkpoint_steps(r) for r in watched):
+        if first is None and _checkpoint_steps(run):
             first = time.monotonic() - start
         time.sleep(0.05)
     end = time.monotonic() - start
@@ -143,15 +139,26 @@ def _buffer_count(run: Path) -> int | None:
         return int(b["buffer_size"]) if bool(b["full"]) else int(b["pos"])
 
 
-def sweep_trial(work: Path, index: int, kill_at_s: float) -> dict[str, Any]:
-    """Kill the sweep (its process group) at ``kill_at_s``, rerun it to the end, check."""
+def sweep_trial(work: Path, index: int, rng: random.Random) -> dict[str, Any]:
+    """Kill the sweep (its process group) at a random moment of its RL jobs, rerun it to
+    the end, check. The moment adapts to the machine's speed: a random delay (0-1.5 s)
+    after a random one of the RL jobs' checkpoints appears."""
     out = work / f"sweep_trial{index}"
+    total = sum(SWEEP_STEPS[m] // CONFIGS[m]["checkpoint_every"] for m in SWEEP_STEPS)
+    after, delay = rng.randint(1, total - 1), rng.uniform(0.0, 1.5)
     proc = subprocess.Popen(_command(*_sweep_args(work, out)), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # fmt: skip
     start = time.monotonic()
-    while proc.poll() is None and time.monotonic() - start < kill_at_s:
+    seen_at = None
+    while proc.poll() is None:
+        if seen_at is None and sum(len(_checkpoint_steps(r)) for r in _rl_runs(out).values()) >= (
+                after):  # fmt: skip
+            seen_at = time.monotonic()
+        if seen_at is not None and time.monotonic() - seen_at >= delay:
+            break
         time.sleep(0.01)
+    kill_at_s = time.monotonic() - start
     finished_before_kill = proc.poll() is not None
     if not finished_before_kill:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -161,8 +168,9 @@ def sweep_trial(work: Path, index: int, kill_at_s: float) -> dict[str, Any]:
     done_at_kill = {m: (r.parent / "results.json").is_file() for m, r in runs.items()}
     buffers = {"sac": _buffer_count(runs["sac"])}
     record: dict[str, Any] = {
-        "trial": index, "kill_at_s": round(kill_at_s, 2),
-        "finished_before_kill": finished_before_kill, "checkpoints_at_kill": at_kill,
+        "trial": index, "kill_at_s": round(kill_at_s, 2), "after_checkpoint": after,
+        "delay_s": round(delay, 2), "finished_before_kill": finished_before_kill,
+        "checkpoints_at_kill": at_kill,
         "temporaries_left": len(list(out.rglob("*.tmp"))) if out.exists() else 0,
     }  # fmt: skip
     if finished_before_kill:
@@ -313,17 +321,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for algo in algos:
         if algo in CONFIGS:
             (work / f"{algo}.yaml").write_text(yaml.safe_dump(CONFIGS[algo]))
-        ref = reference_run(algo, work)
+        ref = reference_run(algo, work) if algo != "sweep" else {}
         result["reference"][algo] = ref
-        print(f"{algo}: reference run {ref['end_s']:.1f} s, first checkpoint at "
-              f"{ref['first_checkpoint_s']:.1f} s", flush=True)  # fmt: skip
+        if ref:
+            print(f"{algo}: reference run {ref['end_s']:.1f} s, first checkpoint at "
+                  f"{ref['first_checkpoint_s']:.1f} s", flush=True)  # fmt: skip
         records = []
         for i in range(args.trials):
-            kill_at = rng.uniform(ref["first_checkpoint_s"], ref["end_s"])
             if algo == "sweep":
-                record = sweep_trial(work, i, kill_at)
+                record = sweep_trial(work, i, rng)
             else:
-                record = trial(algo, work, i, kill_at)
+                record = trial(algo, work, i, rng.uniform(ref["first_checkpoint_s"], ref["end_s"]))
+            kill_at = record["kill_at_s"]
             records.append(record)
             details = {k: record.get(k) for k in (
                 "checkpoints_at_kill", "resumed_from", "ppo_resumed_from", "sac_resumed_from",
