@@ -727,8 +727,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             rows += table
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        from nanoenv.files import atomic_write
+
+        atomic_write(args.json, json.dumps(rows, indent=1), name="--json")
 
 
 if __name__ == "__main__":

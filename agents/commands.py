@@ -111,10 +111,9 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from agents.sb3_agents import evaluate_baseline, evaluate_run
+    from agents.sb3_agents import check_evaluation_size, evaluate_baseline, evaluate_run
 
-    if args.n < 1 or args.budget < 1:
-        raise ValueError("--n and --budget must be positive")
+    check_evaluation_size(args.n, args.budget)
     if args.run is not None and args.constants is not None:
         raise ValueError("--constants applies to --method designers; a run evaluates with "
                          "its config's env.constants")  # fmt: skip

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import datetime as _dt
 import json
 import os
@@ -182,11 +181,10 @@ def run_demo(
     from agents.prior import PriorScreen
     from agents.report import write_report
     from agents.sb3_agents import (
-        RESULT_COLUMNS,
         TrainConfig,
-        _atomic_write_text,
         _resolve_device,
         load_model,
+        save_results,
         train,
         training_cost,
     )
@@ -286,22 +284,12 @@ def run_demo(
         "torch_threads": threads,
         "timings_s": timings,
     }
-    payload = {"settings": settings, "summary": summary, "rows": rows}
-
-    def save() -> None:
-        import io
-
-        _atomic_write_text(run / "results.json", json.dumps(payload, indent=1))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        _atomic_write_text(run / "results.csv", buffer.getvalue())
-
-    save()
+    settings["normalised_scores"] = summary
+    save_results(run, rows, settings)
     report = write_report([run / "results.json"], run, title="nanoenv demo")
     timings["total_s"] = time.perf_counter() - started
-    save()
+    save_results(run, rows, settings)
+
 
     k = budgets[head]
     echo(

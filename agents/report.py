@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from nanoenv.files import atomic_write
+
 __all__ = [
     "aggregate",
     "find_results",
@@ -126,6 +128,36 @@ def find_results(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return unique
 
 
+def _number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))  # fmt: skip
+
+
+def _check_row(source: Path, i: int, row: Any) -> None:
+    """A results row has what the report reads: ``method`` and ``family`` (strings),
+    ``target``, ``best_f2`` (finite), ``sim_calls`` (>= 0) and ``calls_to_success``
+    (an integer or null); a one-line ``ValueError`` names the file, row and field."""
+    where = f"{str(source)!r} row {i}"
+    if not isinstance(row, dict):
+        raise ValueError(f"{where} is {type(row).__name__}, not an object")
+    checks = (
+        ("method", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        ("family", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        ("target", lambda v: isinstance(v, str | int) and not isinstance(v, bool),
+         "a target id (string or integer)"),
+        ("best_f2", _number, "a finite number (f2)"),
+        ("sim_calls", lambda v: _number(v) and v >= 0, "a number of simulator calls >= 0"),
+    )  # fmt: skip
+    for key, ok, text in checks:
+        if row.get(key) is None:
+            raise ValueError(f"{where} has no {key!r} (missing or null); expected {text}")
+        if not ok(row[key]):
+            raise ValueError(f"{where}: {key}={row[key]!r}; expected {text}")
+    calls = row.get("calls_to_success")
+    if calls is not None and not (_number(calls) and calls >= 0):
+        raise ValueError(f"{where}: calls_to_success={calls!r}; expected a number >= 0 or null")
+
+
 def _identity(f: Path, settings: dict[str, Any], method: str) -> str:
     """What a results file evaluated: the trained model (whatever folder the evaluation
     was written to, however often it was repeated or resumed), else the method with its
@@ -162,6 +194,10 @@ def load_runs(files: Sequence[Path], dedupe: bool = True) -> list[dict[str, Any]
                 raise TypeError("settings is not a mapping")
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{str(f)!r} is not a results.json file: {exc}") from None
+        if not isinstance(rows, list) or not rows:
+            raise ValueError(f"{str(f)!r}: 'rows' must be a non-empty list of result rows")
+        for i, row in enumerate(rows):
+            _check_row(f, i, row)
         for method in dict.fromkeys(r["method"] for r in rows):
             runs.append(
                 {
@@ -533,9 +569,7 @@ def write_report(
         "summary": summary,
         "plots": plots,
     }
-    tmp = out / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, out / "report.json")
+    atomic_write(out / "report.json", json.dumps(report, indent=1))
     md = [
         f"# {title}\n",
         f"{len(runs)} run(s) from {len(files)} results file(s)"
@@ -550,9 +584,7 @@ def write_report(
     for name, p in plots.items():
         md.append(f"![{name}]({Path(p).relative_to(out).as_posix()})\n")
     md.append("Sources:\n\n" + "".join(f"- `{f}`\n" for f in files))
-    tmp = out / "report.md.tmp"
-    tmp.write_text("\n".join(md))
-    os.replace(tmp, out / "report.md")
+    atomic_write(out / "report.md", "\n".join(md))
     return report
 
 

@@ -13,7 +13,7 @@ take raises ``ValueError`` naming the key and what is allowed.
     runs/<algo>_<task>_<UTC timestamp>_s<seed>[_<n>]/
         config.yaml          the full, validated configuration
         meta.json            seed, package versions, git commit, start time, device
-        checkpoints/         model_<steps>_steps.zip (+ SAC replay buffer), written atomically
+        checkpoints/         model_<steps>_steps.zip (+ SAC replay buffer .npz), atomic
         logs/<session>/      progress.csv (+ TensorBoard events when tensorboard is installed)
         final_model.zip      the trained model
         eval/                held-out evaluation at the end (``eval.at_end``)
@@ -37,12 +37,16 @@ import dataclasses
 import datetime as _dt
 import importlib.util
 import inspect
-import io
 import json
+import math
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,7 @@ import numpy as np
 import torch
 import yaml
 
+from nanoenv.files import atomic_open, atomic_write
 from nanoenv.kinetics import CONSTANTS_NAMES
 from nanoenv.tasks import TASK_FAMILIES, get_family
 
@@ -64,6 +69,7 @@ __all__ = [
     "EnvConfig",
     "EvalConfig",
     "TrainConfig",
+    "check_evaluation_size",
     "evaluate_baseline",
     "evaluate_run",
     "last_checkpoint",
@@ -84,6 +90,10 @@ _RESERVED = {"self", "policy", "env", "device", "seed", "verbose", "tensorboard_
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
                 "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU}  # fmt: skip
 FINAL_MODEL = "final_model.zip"
+#: Most held-out targets per family an evaluation may ask for (``eval.n``, ``--n``).
+MAX_EVAL_TARGETS = 10_000
+#: Most simulator calls per target an evaluation may ask for (``--budget``).
+MAX_EVAL_BUDGET = 1_000_000
 CHECKPOINT_PREFIX = "model"
 
 
@@ -312,11 +322,79 @@ def _validate_policy_kwargs(algo: str, policy_kwargs: Any) -> None:
                 f"unknown config key 'hyperparameters.policy_kwargs.{key}' for {algo}; "
                 f"allowed: {sorted(allowed)}"
             )
+        if key == "net_arch":
+            _check_net_arch(algo, value)
+        elif isinstance(value, int | float):
+            _check_number(f"hyperparameters.policy_kwargs.{key}", value)
         if key == "activation_fn" and value not in _ACTIVATIONS:
             raise ValueError(
                 f"config key 'hyperparameters.policy_kwargs.activation_fn' is {value!r}; "
                 f"allowed: {sorted(_ACTIVATIONS)}"
             )
+
+
+#: Allowed ranges of numeric hyperparameters: ``(low, high, low_open, high_open)``.
+_HP_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "learning_rate": (0.0, math.inf, True, True), "gamma": (0.0, 1.0, False, False),
+    "gae_lambda": (0.0, 1.0, False, False), "clip_range": (0.0, math.inf, True, True),
+    "clip_range_vf": (0.0, math.inf, True, True), "vf_coef": (0.0, math.inf, False, True),
+    "max_grad_norm": (0.0, math.inf, True, True), "target_kl": (0.0, math.inf, True, True),
+    "tau": (0.0, 1.0, True, False), "n_steps": (1, math.inf, False, True),
+    "batch_size": (1, math.inf, False, True), "n_epochs": (1, math.inf, False, True),
+    "buffer_size": (1, math.inf, False, True), "learning_starts": (0, math.inf, False, True),
+    "target_update_interval": (1, math.inf, False, True),
+    "stats_window_size": (1, math.inf, False, True), "train_freq": (1, math.inf, False, True),
+    "sde_sample_freq": (-1, math.inf, False, True),
+}  # fmt: skip
+
+
+def _range_text(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def _check_number(key: str, value: Any) -> None:
+    """Finite, and inside :data:`_HP_RANGES` when listed there."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    name = key.rsplit(".", 1)[-1]
+    if not math.isfinite(value):
+        raise ValueError(f"config key {key!r} must be a finite number; got {value}")
+    if name == "gradient_steps" and not (value == -1 or value >= 1):
+        raise ValueError(f"config key {key!r} is {value}; allowed: -1 (as many as environment "
+                         "steps) or >= 1")  # fmt: skip
+    if name == "ent_coef" and value < 0:
+        raise ValueError(f"config key {key!r} is {value}; allowed: >= 0 (or 'auto' for SAC)")
+    if name in _HP_RANGES:
+        low, high, low_open, high_open = _HP_RANGES[name]
+        inside = (value > low if low_open else value >= low) and (
+            value < high if high_open else value <= high)  # fmt: skip
+        if not inside:
+            raise ValueError(f"config key {key!r} is {value}; allowed: "
+                             f"{_range_text(low, high, low_open, high_open)}")  # fmt: skip
+
+
+def _check_net_arch(algo: str, value: Any) -> None:
+    """``net_arch``: a list of positive layer widths, or (per network) a mapping of such
+    lists (``pi``/``vf`` for PPO, ``pi``/``qf`` for SAC)."""
+    key = "hyperparameters.policy_kwargs.net_arch"
+    heads = ("pi", "vf") if algo == "ppo" else ("pi", "qf")
+
+    def widths(where: str, layers: Any) -> None:
+        ok = isinstance(layers, list) and all(
+            isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 1_000_000
+            for w in layers)  # fmt: skip
+        if not ok:
+            raise ValueError(f"config key {where!r} is {layers!r}; allowed: a list of layer "
+                             "widths, integers in [1, 1000000] (e.g. [64, 64])")  # fmt: skip
+
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(heads), key=str)
+        if unknown:
+            raise ValueError(f"config key {key!r} names {unknown[0]!r}; allowed: {list(heads)}")
+        for head, layers in value.items():
+            widths(f"{key}.{head}", layers)
+    else:
+        widths(key, value)
 
 
 def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
@@ -343,6 +421,7 @@ def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
                 f"config key 'hyperparameters.{key}' must be {_type_name(type(default))} "
                 f"(default {default!r}); got {type(value).__name__} {value!r}"
             )
+        _check_number(f"hyperparameters.{key}", value)
 
 
 def _validate(cfg: TrainConfig) -> None:
@@ -371,18 +450,45 @@ def _validate(cfg: TrainConfig) -> None:
             raise ValueError(f"config key {key!r} must be positive; got {value}")
     if cfg.checkpoint_every < 0:
         raise ValueError(f"config key 'checkpoint_every' must be >= 0; got {cfg.checkpoint_every}")
-    if cfg.eval.budget is not None and cfg.eval.budget < 1:
-        raise ValueError(f"config key 'eval.budget' must be positive; got {cfg.eval.budget}")
+    if cfg.eval.budget is not None and not 1 <= cfg.eval.budget <= MAX_EVAL_BUDGET:
+        raise ValueError(f"config key 'eval.budget' is {cfg.eval.budget}; allowed: [1, "
+                         f"{MAX_EVAL_BUDGET}] simulator calls")  # fmt: skip
     if not 0 < cfg.env.max_step <= 2:
         raise ValueError(f"config key 'env.max_step' must be in (0, 2]; got {cfg.env.max_step}")
     if cfg.env.initial_design not in ("random", "center"):
         raise ValueError(f"config key 'env.initial_design' is {cfg.env.initial_design!r}; "
                          "allowed: ['center', 'random']")  # fmt: skip
     _validate_hyperparameters(cfg.algo, cfg.hyperparameters)
+    if not math.isfinite(cfg.env.success_f2):
+        raise ValueError(f"config key 'env.success_f2' is {cfg.env.success_f2}; allowed: a "
+                         "finite f2 (50: similar curves)")  # fmt: skip
+    if not math.isfinite(cfg.env.success_bonus):
+        raise ValueError(f"config key 'env.success_bonus' is {cfg.env.success_bonus}; allowed: "
+                         "a finite reward")  # fmt: skip
+    if cfg.eval.n > MAX_EVAL_TARGETS:
+        raise ValueError(f"config key 'eval.n' is {cfg.eval.n}; allowed: [1, "
+                         f"{MAX_EVAL_TARGETS}] targets per family")  # fmt: skip
+    if cfg.algo == "ppo":
+        n_steps = cfg.hyperparameters.get("n_steps", 2048)
+        if n_steps * cfg.num_envs < 2:
+            raise ValueError(f"config keys 'hyperparameters.n_steps' x 'num_envs' = "
+                             f"{n_steps} x {cfg.num_envs} must be > 1 (PPO's rollout)")  # fmt: skip
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
+    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does,
+    and refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ValueError(f"config key {key!r} is given twice (lines {seen[key]} and "
+                                 f"{line}); give each key once")  # fmt: skip
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -398,8 +504,8 @@ def load_config(path: str | os.PathLike[str]) -> TrainConfig:
     if not path.is_file():
         raise ValueError(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)
-    except yaml.YAMLError as exc:
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_Loader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
     try:
         return TrainConfig.from_dict(data if data is not None else {})
@@ -462,7 +568,11 @@ def _resolve_device(device: str) -> str:
 
 
 def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None, int] | None:
-    """``(model, replay buffer or None, steps)`` of the latest checkpoint of a run."""
+    """``(model, replay buffer or None, steps)`` of the latest checkpoint of a run.
+
+    A checkpoint's replay buffer (``.npz``) is written before its model zip, so the
+    latest model always comes with its buffer when one was saved; a crash between the
+    two leaves the previous checkpoint as the latest."""
     folder = Path(run_dir) / "checkpoints"
     best: tuple[int, Path] | None = None
     for path in folder.glob(f"{CHECKPOINT_PREFIX}_*_steps.zip"):
@@ -472,13 +582,37 @@ def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None,
     if best is None:
         return None
     steps, model = best
-    buffer = folder / f"{CHECKPOINT_PREFIX}_replay_buffer_{steps}_steps.pkl"
-    return model, (buffer if buffer.is_file() else None), steps
+    for suffix in ("npz", "pkl"):  # a .pkl (older runs) is found so that it can be refused
+        buffer = folder / f"{CHECKPOINT_PREFIX}_replay_buffer_{steps}_steps.{suffix}"
+        if buffer.is_file():
+            return model, buffer, steps
+    return model, None, steps
+
+
+def _new_model(cfg: TrainConfig, env: Any, device: str, **overrides: Any) -> Any:
+    """A fresh SB3 model of ``cfg`` on ``env`` (``overrides``: hyperparameters)."""
+    hp = {**_hyperparameters(cfg), **overrides}
+    try:
+        return _algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
+                                     **hp)  # fmt: skip
+    except (AssertionError, ValueError, TypeError) as exc:  # SB3's own checks
+        raise ValueError(f"stable-baselines3 rejects the config's hyperparameters: "
+                         f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
 
 
 def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
-    """The final model of a run (its latest checkpoint if it has none yet)."""
+    """The final model of a run (its latest checkpoint if it has none yet).
+
+    Nothing in the run folder is unpickled: the model is rebuilt from the run's
+    validated ``config.yaml`` and the zip's weights are read as plain tensors
+    (:func:`agents.checkpoints.load_model_file`); a crafted file is refused with a
+    ``ValueError``. A SAC model gets a one-slot replay buffer (evaluation needs none).
+    """
+    from agents.checkpoints import load_model_file
+
     run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ValueError(f"{str(run_dir)!r} is not a run folder (no config.yaml)")
     cfg = load_config(run_dir / "config.yaml")
     path = run_dir / FINAL_MODEL
     if not path.is_file():
@@ -487,7 +621,12 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
             raise ValueError(f"run folder {str(run_dir)!r} has neither {FINAL_MODEL} nor a "
                              "checkpoint")  # fmt: skip
         path = last[0]
-    return _algo_class(cfg.algo).load(path, device=_resolve_device(device))
+    env = make_vec_env(cfg)
+    overrides = {"buffer_size": 1, "learning_starts": 0} if cfg.algo == "sac" else {}
+    try:
+        return load_model_file(_new_model(cfg, env, _resolve_device(device), **overrides), path)
+    finally:
+        env.close()
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -554,12 +693,6 @@ def _git_commit() -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _rich_available() -> bool:
     return importlib.util.find_spec("rich") is not None
 
@@ -571,29 +704,49 @@ def _tensorboard_available() -> bool:
 # -- callbacks ------------------------------------------------------------------------------
 
 
+#: Replay buffers kept in ``checkpoints/`` (those of the latest checkpoints; older ones,
+#: up to ~100 MB each, are deleted).
+KEEP_REPLAY_BUFFERS = 2
+
+
+class _StopRequested(Exception):
+    """SIGTERM arrived: stop at the next step, save and exit (like Ctrl-C)."""
+
+
 def _checkpoint_callback_class() -> type:
     from stable_baselines3.common.callbacks import CheckpointCallback
 
     class AtomicCheckpointCallback(CheckpointCallback):
-        """SB3's ``CheckpointCallback`` whose files are written to a temporary name and
-        moved into place with ``os.replace``: an interruption never leaves a truncated
-        checkpoint."""
+        """SB3's ``CheckpointCallback`` with safe, atomic checkpoints: the replay buffer
+        (SAC) as ``.npz`` first, then the model zip, each written atomically
+        (:mod:`nanoenv.files`), so a checkpoint whose model exists is complete; buffers
+        older than the last :data:`KEEP_REPLAY_BUFFERS` checkpoints are deleted. It
+        also ends training at the next step once ``stop_requested`` is set (SIGTERM)."""
+
+        stop_requested = False
 
         def save_now(self) -> None:
             """Save a checkpoint at the current step count."""
-            model_path = self._checkpoint_path(extension="zip")
-            tmp = model_path + ".tmp"
-            self.model.save(tmp)
-            os.replace(tmp, model_path)
+            from agents.checkpoints import prune_replay_buffers, save_model, save_replay_buffer
+
             buffer = getattr(self.model, "replay_buffer", None)
-            if self.save_replay_buffer and buffer is not None:
-                buffer_path = self._checkpoint_path("replay_buffer_", extension="pkl")
-                self.model.save_replay_buffer(buffer_path + ".tmp")
-                os.replace(buffer_path + ".tmp", buffer_path)
+            with_buffer = self.save_replay_buffer and buffer is not None
+            if with_buffer:
+                save_replay_buffer(buffer, self._checkpoint_path("replay_buffer_", "npz"))
+            save_model(self.model, self._checkpoint_path(extension="zip"))
+            if with_buffer:
+                steps = sorted(
+                    int(m.group(1))
+                    for p in Path(self.save_path).glob(f"{self.name_prefix}_*_steps.zip")
+                    if (m := re.fullmatch(rf"{self.name_prefix}_(\d+)_steps\.zip", p.name))
+                )
+                prune_replay_buffers(self.save_path, set(steps[-KEEP_REPLAY_BUFFERS:]))
 
         def _on_step(self) -> bool:
             if self.save_freq > 0 and self.n_calls % self.save_freq == 0:
                 self.save_now()
+            if self.stop_requested:
+                raise _StopRequested
             return True
 
     return AtomicCheckpointCallback
@@ -622,7 +775,7 @@ def _progress_callback(total: int, initial: int) -> Any:
 
 
 def _write_run_files(run_dir: Path, cfg: TrainConfig, notes: list[str]) -> None:
-    _atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    atomic_write(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     meta = {
         "seed": cfg.seed,
         "algo": cfg.algo,
@@ -635,7 +788,7 @@ def _write_run_files(run_dir: Path, cfg: TrainConfig, notes: list[str]) -> None:
         "command": sys.argv,
         "notes": notes,
     }
-    _atomic_write_text(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
+    atomic_write(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
 
 
 def train(
@@ -656,8 +809,11 @@ def train(
     :param progress: show a progress bar.
 
     The training is :func:`train_model`'s; the held-out evaluation (``eval.at_end``)
-    follows it. A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is
-    re-raised; earlier checkpoints are never touched.
+    follows it. A ``KeyboardInterrupt`` or SIGTERM saves one more (atomic) checkpoint and
+    raises ``KeyboardInterrupt``; earlier checkpoints are never touched. A new run that
+    fails before its first checkpoint (a config that SB3 rejects, say) leaves no run
+    folder behind. While it trains, the run folder is locked: a second ``train`` or
+    ``--resume`` of it fails at once with a ``ValueError``.
     """
     if resume is not None:
         resume = Path(resume)
@@ -678,11 +834,52 @@ def train(
         if config is None:
             raise ValueError("a config is needed unless resuming")
         cfg = config if isinstance(config, TrainConfig) else load_config(config)
+        existed = run_dir is not None and Path(run_dir).exists()
+        first_new = _first_missing(Path(run_dir) if run_dir is not None else Path(cfg.runs_dir))
         run = make_run_folder(run_dir, cfg.runs_dir, f"{cfg.algo}_{cfg.task}", cfg.seed)
-    train_model(cfg, run, resume=resume is not None, progress=progress)
+        from agents.checkpoints import run_lock
+
+        with run_lock(run):  # taken first: a process that loses the race deletes nothing
+            try:
+                _train_locked(cfg, run, False, progress, [], None, None, True)
+            except Exception:
+                # nothing trained yet (no checkpoint, no model): leave no half-made folder
+                if last_checkpoint(run) is None and not (run / FINAL_MODEL).exists():
+                    if existed:
+                        for child in run.iterdir():
+                            shutil.rmtree(child) if child.is_dir() else child.unlink()
+                    else:  # the run folder, and the parents made for it while still empty
+                        shutil.rmtree(run, ignore_errors=True)
+                        for parent in run.parents if first_new is not None else ():
+                            if parent == first_new.parent or not _remove_empty(parent):
+                                break
+                raise
+        if cfg.eval.at_end:
+            evaluate_run(run, out=run, progress=False)
+        return run
+    train_model(cfg, run, resume=True, progress=progress)
     if cfg.eval.at_end:
         evaluate_run(run, out=run, progress=False)
     return run
+
+
+def _remove_empty(folder: Path) -> bool:
+    """Remove ``folder`` if it is empty (another process may be using it otherwise)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself included) that does not exist yet."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
 
 
 def train_model(
@@ -717,47 +914,93 @@ def train_model(
     :param final_checkpoint: also save a checkpoint at the last step (what
         :func:`train` resumes from; it carries SAC's replay buffer).
 
-    A ``KeyboardInterrupt`` saves one more (atomic) checkpoint and is re-raised; earlier
-    checkpoints are never touched.
+    A ``KeyboardInterrupt`` or SIGTERM (in the main thread) saves one more (atomic)
+    checkpoint and raises ``KeyboardInterrupt``; earlier checkpoints are never touched.
+    The run folder is locked while this runs (:func:`agents.checkpoints.run_lock`); nothing
+    in it is unpickled on resume (:mod:`agents.checkpoints`).
     """
+    from agents.checkpoints import run_lock
+
+    with run_lock(run):
+        return _train_locked(cfg, run, resume, progress, list(notes), initial_design,
+                             env_wrapper, final_checkpoint)  # fmt: skip
+
+
+def _restore(cfg: TrainConfig, run: Path, model: Any) -> Path:
+    """Load the run's last checkpoint (or final model) and, for SAC, its replay buffer into
+    the fresh ``model``; returns the model file. Nothing is unpickled."""
+    from agents.checkpoints import load_model_file, load_replay_buffer
+
+    last = last_checkpoint(run)
+    path, buffer = (last[0], last[1]) if last is not None else (run / FINAL_MODEL, None)
+    if buffer is not None and buffer.suffix != ".npz":
+        raise ValueError(
+            f"replay buffer {str(buffer)!r} is a pickle, which nanoenv never loads (it can run "
+            "code); delete it to resume with an empty replay buffer"
+        )
+    load_model_file(model, path)
+    if hasattr(model, "replay_buffer"):
+        if buffer is None:
+            warnings.warn(
+                f"resuming {cfg.algo} from {str(path)!r} with an EMPTY replay buffer: no "
+                "buffer was saved with it", stacklevel=3,
+            )  # fmt: skip
+        else:
+            load_replay_buffer(model.replay_buffer, buffer)
+    return path
+
+
+def _sigterm_stops(checkpoint: Any) -> Any:
+    """Make SIGTERM stop training like Ctrl-C (checkpoint saved); returns the previous
+    handler (``None`` outside the main thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        checkpoint.stop_requested = True
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _train_locked(
+    cfg: TrainConfig,
+    run: Path,
+    resume: bool,
+    progress: bool,
+    notes: list[str],
+    initial_design: InitialDesigner | None,
+    env_wrapper: Callable[[Any], Any] | None,
+    final_checkpoint: bool,
+) -> Any:
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
 
-    notes = list(notes)
     device = _resolve_device(cfg.device)
-    algo_cls = _algo_class(cfg.algo)
     formats = ["csv"]
     if _tensorboard_available():
         formats.append("tensorboard")
     else:
         notes.append("tensorboard is not installed: no TensorBoard logs")
-    logs = new_folder(run / "logs", "session")
     env = make_vec_env(cfg, initial_design=initial_design, wrapper=env_wrapper)
+    try:
+        # built before anything is written: a config SB3 rejects leaves no files behind
+        model = _new_model(cfg, env, device)
+        if resume:
+            for stale in (run / "checkpoints").glob(".*.tmp"):  # a killed writer's (lock held)
+                stale.unlink(missing_ok=True)
+            path = _restore(cfg, run, model)
+            # fresh environment randomness: not the targets of the first segment again
+            model.set_random_seed(cfg.seed + model.num_timesteps)
+    except BaseException:
+        env.close()
+        raise
+    logs = new_folder(run / "logs", "session")
     if not resume:
         _write_run_files(run, cfg, notes)
-        model = algo_cls("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
-                         **_hyperparameters(cfg))  # fmt: skip
     else:
-        # the last checkpoint (one is saved with the final model) or else the final model
-        last = last_checkpoint(run)
-        path, buffer = (last[0], last[1]) if last is not None else (run / FINAL_MODEL, None)
-        model = algo_cls.load(path, env=env, device=device)
-        if buffer is not None and hasattr(model, "load_replay_buffer"):
-            model.load_replay_buffer(buffer)
-        # fresh environment randomness: not the targets of the first segment again
-        model.set_random_seed(cfg.seed + model.num_timesteps)
-        _atomic_write_text(
-            logs / "resume.json",
-            json.dumps(
-                {
-                    "from": str(path),
-                    "steps": model.num_timesteps,
-                    "utc": _utc_stamp(),
-                    "total_steps": cfg.total_steps,
-                },
-                indent=1,
-            ),
-        )
+        record = {"from": str(path), "steps": model.num_timesteps, "utc": _utc_stamp(),
+                  "total_steps": cfg.total_steps}  # fmt: skip
+        atomic_write(logs / "resume.json", json.dumps(record, indent=1))
     model.set_logger(configure(str(logs), formats))
     remaining = cfg.total_steps - model.num_timesteps
     checkpoint = _checkpoint_callback_class()(
@@ -770,20 +1013,28 @@ def train_model(
     sb3_bar = progress and _rich_available()
     if progress and not sb3_bar:
         callbacks.append(_progress_callback(cfg.total_steps, model.num_timesteps))
+    previous = _sigterm_stops(checkpoint)
     try:
         if remaining > 0:
             model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
                         reset_num_timesteps=not resume, progress_bar=sb3_bar)  # fmt: skip
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _StopRequested) as exc:
         if getattr(checkpoint, "model", None) is not None:  # learning had started
             checkpoint.save_now()
         env.close()
+        if isinstance(exc, _StopRequested):
+            raise KeyboardInterrupt("SIGTERM: checkpoint saved") from None
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _record_training_cost(run, model.num_timesteps, env.get_attr("total_sim_calls")[0])
-    tmp = run / (FINAL_MODEL + ".tmp")
-    model.save(tmp)
-    os.replace(tmp, run / FINAL_MODEL)
+    from agents.checkpoints import save_model
+
+    save_model(model, run / FINAL_MODEL)
     if cfg.checkpoint_every and final_checkpoint:
+        if getattr(checkpoint, "model", None) is None:  # nothing left to learn on a resume
+            checkpoint.init_callback(model)
         checkpoint.save_now()
     env.close()
     return model
@@ -796,7 +1047,7 @@ def _record_training_cost(run: Path, env_steps: int, sim_calls: int) -> None:
     """Add this session's simulator calls to the run's ``training_cost.json``."""
     path = run / TRAINING_COST
     before = json.loads(path.read_text())["sim_calls"] if path.is_file() else 0
-    _atomic_write_text(path, json.dumps({"env_steps": int(env_steps),
+    atomic_write(path, json.dumps({"env_steps": int(env_steps),
                                          "sim_calls": int(before) + int(sim_calls)}))
 
 
@@ -832,12 +1083,11 @@ def save_results(
         ]
         summary[f]["median_edits_to_success"] = float(np.median(edits)) if edits else None
     payload = {"settings": settings, "summary": summary, "rows": rows}
-    _atomic_write_text(folder / "results.json", json.dumps(payload, indent=1))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    _atomic_write_text(folder / "results.csv", buffer.getvalue())
+    atomic_write(folder / "results.json", json.dumps(payload, indent=1))
+    with atomic_open(folder / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
     return summary
 
 
@@ -893,6 +1143,8 @@ def evaluate_run(
     n = cfg.eval.n if n is None else n
     seed = cfg.eval.seed if seed is None else seed
     budget = budget or cfg.eval.budget or 1 + cfg.env.max_edits
+    check_evaluation_size(n, budget)
+    _check_out_folder(out)
     repeat = cfg.eval.repeat if repeat is None else repeat
     model = load_model(run_dir, device=device)
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
@@ -908,6 +1160,21 @@ def evaluate_run(
                 "repeat": repeat, "constants": cfg.env.constants}  # fmt: skip
     save_results(folder, rows, settings)
     return folder
+
+
+def _check_out_folder(out: str | os.PathLike[str] | None) -> None:
+    """An evaluation's ``--out`` is a folder (existing or new), checked before the work."""
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a folder; give a folder for "
+                         "the results folder")  # fmt: skip
+
+
+def check_evaluation_size(n: int, budget: int) -> None:
+    """``n`` targets per family in ``[1, MAX_EVAL_TARGETS]`` and ``budget`` simulator calls
+    per target in ``[1, MAX_EVAL_BUDGET]`` (``ValueError`` naming the flag otherwise)."""
+    for flag, value, high in (("--n", n, MAX_EVAL_TARGETS), ("--budget", budget, MAX_EVAL_BUDGET)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise ValueError(f"{flag}={value!r} must be an integer in [1, {high}]")
 
 
 def evaluate_baseline(
@@ -937,6 +1204,8 @@ def evaluate_baseline(
                          "and evaluate the run with --run, or use nanoenv bench run")  # fmt: skip
     for family in families:
         get_family(family)
+    check_evaluation_size(n, budget)
+    _check_out_folder(out)
     with tempfile.TemporaryDirectory() as scratch:
         ctx = BuildContext(method, families[0], seed, Path(scratch), device,
                            constants=constants)  # fmt: skip

@@ -17,7 +17,8 @@ it. With ``budgets`` every method spends ``max(budgets)`` simulator calls per ta
 is scored at each budget; without, each gets its own budget (one episode for a policy,
 ``budget`` for a search) and stops at its first success. Jobs run in ``workers`` spawned
 processes, each with ``threads`` torch threads; a finished job is never rerun when the
-sweep is restarted on the same folder (``skip_done``).
+sweep is restarted on the same folder (``skip_done``), and an RL job interrupted
+(``kill -9``) resumes from its last checkpoint.
 
 >>> jobs = make_jobs(["random"], ["realisable"], seeds=[0, 1])
 >>> [j.name for j in jobs]
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.bench.registry import BuildContext, get_method
+from nanoenv.files import atomic_write
 
 __all__ = [
     "Job",
@@ -77,11 +79,16 @@ class SweepSettings:
     budgets: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name, value in (("n", self.n), ("budget", self.budget)):
+        from agents.sb3_agents import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
+
+        for name, value, high in (("n", self.n, MAX_EVAL_TARGETS),
+                                  ("budget", self.budget, MAX_EVAL_BUDGET)):  # fmt: skip
             if value is None and name == "n" and self.suite is not None:
                 continue
             if isinstance(value, bool) or value is None or int(value) != value or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
+            if value > high:
+                raise ValueError(f"{name}={value!r} must be at most {high}")
         for algo, steps in self.steps.items():
             if isinstance(steps, bool) or int(steps) != steps or steps < 1:
                 raise ValueError(f"steps[{algo!r}]={steps!r} must be a positive integer")
@@ -235,8 +242,9 @@ def sweep(
         raise ValueError(f"workers={workers} must be a positive number of processes")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(
-        json.dumps({"settings": asdict(settings), "jobs": [asdict(j) for j in jobs]}, indent=1)
+    atomic_write(
+        out / "sweep.json",
+        json.dumps({"settings": asdict(settings), "jobs": [asdict(j) for j in jobs]}, indent=1),
     )
     done = {j: out / j.name / "results.json" for j in jobs}
     todo = [j for j in jobs if not (skip_done and done[j].is_file())]

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from agents.bench.run import STANDARD_METHODS, markdown, run_bench  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
-from benchmarks.output import write_atomic  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 
 K = 10
 SEARCHES = ("bo", "cmaes")
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     md = markdown(result).replace("## Normalised score", goals_markdown(result["goals"])
                                   + "\n## Normalised score", 1)  # fmt: skip
     md = md.replace("# nanoenv-bench:", f"# nanoenv-bench ({result['settings']['command']}):", 1)
-    write_atomic(out / f"{stem}.json", json.dumps(result, indent=1))
-    write_atomic(out / f"{stem}.md", md)
+    atomic_write(out / f"{stem}.json", json.dumps(result, indent=1))
+    atomic_write(out / f"{stem}.md", md)
     print(goals_markdown(result["goals"]))
     print(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")
     return result

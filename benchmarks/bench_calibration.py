@@ -52,6 +52,8 @@ from nanoenv.calibration import (
     CrossValidationResult,
     cross_validate,
 )
+from nanoenv.files import atomic_write
+from nanoenv.plotting import save_figure
 
 if TYPE_CHECKING:
     from nanoenv.data import CurveSet
@@ -145,7 +147,7 @@ def _parity(path: Path, curves: CurveSet, results: dict[str, CrossValidationResu
     np.atleast_1d(axes)[0].set_ylabel("predicted (held-out group)")
     fig.suptitle(f"{curves.name}: grouped 5-fold CV, out-of-fold predictions", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -189,7 +191,7 @@ def _examples(path: Path, curves: CurveSet, results: dict[str, CrossValidationRe
     axes.ravel()[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{curves.name}: held-out predictions (each curve's group unseen)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -369,9 +371,10 @@ def main(argv: list[str] | None = None) -> int:
                        f" --learning-curve {args.learning_curve} --seeds {args.seeds}" +
                        (" --quick" if args.quick else ""))  # fmt: skip
             text = _learning_markdown(name, rows, time.perf_counter() - start, command)
-            (args.out_dir / f"{lc_stem}.md").write_text(text, encoding="utf-8")
-            (args.out_dir / f"{lc_stem}.json").write_text(
-                json.dumps({"settings": settings, "rows": rows}, indent=1), encoding="utf-8"
+            atomic_write(args.out_dir / f"{lc_stem}.md", text)
+            atomic_write(
+                args.out_dir / f"{lc_stem}.json",
+                json.dumps({"settings": settings, "rows": rows}, indent=1),
             )
             print(text)
         return 0
@@ -408,9 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         _parity(args.out_dir / f"{stem}_parity_{name}.png", curves, results)
         _examples(args.out_dir / f"{stem}_curves_{name}.png", curves, results)
     total = time.perf_counter() - start
-    (args.out_dir / f"{stem}.md").write_text(
-        _markdown(rows, settings, total, args.quick), encoding="utf-8"
-    )
+    atomic_write(args.out_dir / f"{stem}.md", _markdown(rows, settings, total, args.quick))
     payload = {
         "settings": settings,
         "correction_options": DEFAULT_CORRECTION_OPTIONS,
@@ -422,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": total,
         "results": rows,
     }
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    atomic_write(args.out_dir / f"{stem}.json", json.dumps(payload, indent=1))
     print(f"wrote {args.out_dir / (stem + '.md')} ({total:.0f} s)")
     return 0
 

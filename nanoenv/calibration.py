@@ -47,7 +47,6 @@ import math
 import os
 import subprocess
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -58,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nanoenv.files import atomic_open
 from nanoenv.kinetics.constants import _CALIBRATED_FILE as _PACKAGE_FILE
 from nanoenv.kinetics.constants import (
     DEFAULT_CONSTANTS,
@@ -1342,7 +1342,8 @@ def _optimise(
     """
     optimiser = torch.optim.AdamW(groups)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))
+        optimiser,
+        lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))),
     )
     parameters = [p for g in groups for p in g["params"]]
     history: list[float] = []
@@ -1843,16 +1844,9 @@ def save_constants(
         },
     }
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(target, "w", name="calibration file") as handle:
+        json.dump(payload, handle, indent=1, allow_nan=False)
+        handle.write("\n")
     return target
 
 

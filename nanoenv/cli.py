@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import torch
 
 from nanoenv.calibration import DEFAULT_MEMBERS
+from nanoenv.files import atomic_open, check_output_path
 from nanoenv.kinetics.conditions import CONDITION_PRESETS, ReleaseConditions
 from nanoenv.kinetics.constants import CONSTANTS_NAMES, SimulatorConstants, resolve_constants
 from nanoenv.kinetics.drug import DRUGS, Drug
@@ -51,6 +52,8 @@ PROG = "nanoenv"
 EXIT_USAGE = 2
 DEFAULT_HORIZON_H = 720.0
 DEFAULT_POINTS = 16
+#: Most sampling times a generated grid (``--points``) may have.
+MAX_POINTS = 10_000
 
 
 class UsageError(ValueError):
@@ -126,11 +129,14 @@ def default_time_grid(
     """
     if not (math.isfinite(horizon_h) and horizon_h > 0):
         raise UsageError(f"--horizon-h={horizon_h:g} must be a positive, finite number of hours")
-    if points < 2:
-        raise UsageError(f"--points={points} must be at least 2 (0 h and the horizon)")
+    if not 2 <= points <= MAX_POINTS:
+        raise UsageError(
+            f"--points={points} must be in [2, {MAX_POINTS}] (sampling times, 0 h and the "
+            "horizon included); give --times for an explicit grid"
+        )
     if points == 2:
         return [0.0, float(horizon_h)]
-    first = horizon_h / min(1440.0, 2.0 ** (points - 2))
+    first = horizon_h / min(1440.0, 2.0 ** min(points - 2, 11))  # 2^11 > 1440: no overflow
     ratio = (horizon_h / first) ** (1.0 / (points - 2))
     raw = [first * ratio**i for i in range(points - 2)]
     nice = _nice_times(horizon_h)
@@ -350,19 +356,11 @@ def _table(times_h: Sequence[float], release: Sequence[float]) -> list[str]:
 
 
 def _write_csv(path: str, times_h: Sequence[float], release: Sequence[float]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["time_h", "time_d", "released_fraction", "released_percent"])
-            for t, f in zip(times_h, release, strict=True):
-                writer.writerow([f"{t:.6g}", f"{t / 24:.6g}", f"{f:.6f}", f"{100 * f:.4f}"])
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="", name="--csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time_h", "time_d", "released_fraction", "released_percent"])
+        for t, f in zip(times_h, release, strict=True):
+            writer.writerow([f"{t:.6g}", f"{t / 24:.6g}", f"{f:.6f}", f"{100 * f:.4f}"])
 
 
 def _plot(
@@ -505,6 +503,7 @@ def _times_from_args(args: argparse.Namespace) -> list[float]:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    _check_outputs(args, ("--csv", "csv"), ("--plot", "plot"), inputs=[args.json])
     formulation = formulation_from_args(args)
     drug = Drug.preset(args.drug)
     conditions = ReleaseConditions.preset(args.conditions)
@@ -543,6 +542,17 @@ def _run_simulate(args: argparse.Namespace) -> int:
         lines.append(f"Wrote {args.plot}")
     print("\n".join(lines))
     return 0
+
+
+def _check_outputs(
+    args: argparse.Namespace, *flags: tuple[str, str], inputs: Sequence[str | None] = ()
+) -> None:
+    """Check every output file flag (``("--csv", "csv")``) before any work: not a symlink,
+    device, FIFO or folder, not one of ``inputs``, and not another output flag's file."""
+    given = [(flag, getattr(args, dest)) for flag, dest in flags if getattr(args, dest)]
+    for i, (flag, path) in enumerate(given):
+        others = [p for _, p in given[:i]]
+        check_output_path(path, flag, inputs=[*inputs, *others])
 
 
 def _fmt_hours_d(t: float) -> str:
@@ -627,10 +637,15 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     from nanoenv import calibration
     from nanoenv.data import liposome_curves, plai_curves
 
-    if args.steps < 0 or args.correction_steps < 0:
-        raise UsageError("--steps and --correction-steps must be non-negative")
+    if args.steps < 1:
+        raise UsageError(f"--steps={args.steps} must be at least 1 (Adam steps of the constants "
+                         "fit)")  # fmt: skip
+    if args.correction_steps < 0:
+        raise UsageError(f"--correction-steps={args.correction_steps} must be >= 0 (0: fit the "
+                         "constants only)")  # fmt: skip
     if args.members < 1:
         raise UsageError(f"--members={args.members} must be at least 1")
+    _check_outputs(args, ("--out", "out"))  # before the fit, not after it
     names = list(_DATASETS) if args.dataset == "both" else [args.dataset]
     loaders = {"plai": plai_curves, "liposome": liposome_curves}
     with _warnings_as_lines():
@@ -787,7 +802,7 @@ def _load_prediction_curves(args: argparse.Namespace) -> tuple[Any, set[str]]:
             raise UsageError("--formulations/--curves are for --dataset liposome; use --csv")
         curve_col, release_col = _RELEASE_COLUMNS["plai"]
         with _with_release_column(args.csv, curve_col, release_col) as (path, unmeasured):
-            return plai_curves(load_plai(path)), unmeasured
+            return plai_curves(_with_rows(load_plai(path), args.csv)), unmeasured
     if args.formulations is None or args.curves is None:
         raise UsageError("--dataset liposome needs --formulations FILE and --curves FILE")
     if args.csv is not None:
@@ -796,12 +811,23 @@ def _load_prediction_curves(args: argparse.Namespace) -> tuple[Any, set[str]]:
         raise UsageError(f"no such file: {args.formulations}")
     curve_col, release_col = _RELEASE_COLUMNS["liposome"]
     with _with_release_column(args.curves, curve_col, release_col) as (path, unmeasured):
-        return liposome_curves(load_liposome(args.formulations, path)), unmeasured
+        table = load_liposome(args.formulations, path)
+        return liposome_curves(_with_rows(table, args.curves)), unmeasured
+
+
+def _with_rows(table: Any, path: str) -> Any:
+    """``table`` if it holds a row to predict; else a one-line error."""
+    if len(table) == 0:
+        raise UsageError(f"{path}: no usable rows (the file has no data rows, or the loader "
+                         "dropped them all: see the warnings); nothing to predict")  # fmt: skip
+    return table
 
 
 def _run_predict(args: argparse.Namespace) -> int:
     from nanoenv import calibration
 
+    inputs = [args.csv, args.formulations, args.curves, args.model]
+    _check_outputs(args, ("--out", "out"), inputs=inputs)
     with _warnings_as_lines():
         curves, unmeasured = _load_prediction_curves(args)
         model = calibration.load_calibrated_model(
@@ -847,23 +873,11 @@ def _run_predict(args: argparse.Namespace) -> int:
 
 
 def _write_predictions(path: str, rows: list[tuple[Any, str, float, float, float | None]]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["curve_id", "group", "time_h", "predicted_release", "measured_release"]
-            )
-            for cid, group, t, p, y in rows:
-                writer.writerow(
-                    [cid, group, f"{t:.6g}", f"{p:.6f}", "" if y is None else f"{y:.6f}"]
-                )
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="", name="--out") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["curve_id", "group", "time_h", "predicted_release", "measured_release"])
+        for cid, group, t, p, y in rows:
+            writer.writerow([cid, group, f"{t:.6g}", f"{p:.6f}", "" if y is None else f"{y:.6f}"])
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ freed as soon as they go out of scope.
   (pH, temperature and any light / magnetic-field / enzyme stimulus);
 * :func:`figure_to_rgb_array` — an ``(H, W, 3)`` ``uint8`` image of a figure
   (for ``render_mode="rgb_array"`` of a Gymnasium environment);
-* :func:`save_figure` — write a figure atomically (temporary file + ``os.replace``).
+* :func:`save_figure` — write a figure atomically (:func:`nanoenv.files.atomic_open`).
 
 Release values are **cumulative fractions** in ``[0, 1]`` (as returned by
 :func:`nanoenv.kinetics.simulate_release`); they are drawn in percent.
@@ -19,7 +19,6 @@ Release values are **cumulative fractions** in ``[0, 1]`` (as returned by
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -408,21 +407,17 @@ def figure_to_rgb_array(fig: Figure) -> np.ndarray:
 def save_figure(fig: Figure, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
     """Write ``fig`` to ``path`` atomically and return the path.
 
-    The image is written to a temporary file in the same folder and moved over
-    ``path`` with :func:`os.replace`, so readers never see a half-written file.
+    The image is written with :func:`nanoenv.files.atomic_open` (a temporary file in the
+    same folder moved over ``path``), so readers never see a half-written file; a
+    symbolic link or a special file (device, FIFO) at ``path`` is refused.
     The format comes from the file extension (PNG when there is none); missing
     parent folders are created. Extra keyword arguments go to
     :meth:`matplotlib.figure.Figure.savefig` (e.g. ``dpi=150``).
     """
+    from nanoenv.files import atomic_open
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = savefig_kwargs.pop("format", None) or (path.suffix[1:].lower() or "png")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as handle:  # default permissions, unlike mkstemp's 0600
-            fig.savefig(handle, format=fmt, facecolor=fig.get_facecolor(), **savefig_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb", name="plot file") as handle:
+        fig.savefig(handle, format=fmt, facecolor=fig.get_facecolor(), **savefig_kwargs)
     return path

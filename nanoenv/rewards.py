@@ -256,4 +256,9 @@ def evaluate_reward(
                 f"reward model {type(model).__name__} returned a non-finite {name} "
                 f"({value.tolist()[:4]}…); scores and costs must be finite"
             )
+    if out.cost is not None and bool((out.cost < 0).any()):
+        raise ValueError(
+            f"reward model {type(model).__name__} returned a negative cost "
+            f"(min {float(out.cost.min()):g}); costs must be >= 0 (0: no constraint violated)"
+        )
     return out

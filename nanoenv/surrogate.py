@@ -196,7 +196,10 @@ class ReleaseSurrogate(nn.Module):
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the weights, buffers and width to ``path`` (a torch file)."""
-        torch.save({"hidden": self.hidden, "state_dict": self.state_dict()}, Path(path))
+        from nanoenv.files import atomic_open
+
+        with atomic_open(path, "wb") as handle:
+            torch.save({"hidden": self.hidden, "state_dict": self.state_dict()}, handle)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> ReleaseSurrogate:

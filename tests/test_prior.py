@@ -219,6 +219,26 @@ def test_prior_guided_agent_runs_end_to_end(
     )
 
 
+def test_an_interrupted_prior_guided_run_resumes_from_its_checkpoint(
+    prior: ConditionalVAE, tmp_path: Path
+) -> None:
+    import json
+
+    kwargs = dict(steps=64, seed=0, prior=prior, run_dir=tmp_path / "run", m=4, max_edits=5,
+                  num_envs=2, progress=False,
+                  hyperparameters={"n_steps": 16, "batch_size": 16, "n_epochs": 1,
+                                   "policy_kwargs": {"net_arch": [16]}})  # fmt: skip
+    train_prior_guided("realisable", **kwargs)
+    run = tmp_path / "run"
+    for name in ("final_model.zip", "checkpoints/model_64_steps.zip"):
+        (run / name).unlink()  # as if killed after the checkpoint at 48 steps
+    method = train_prior_guided("realisable", **kwargs)  # the sweep's rerun
+    (resumed,) = [json.loads(p.read_text()) for p in run.glob("logs/*/resume.json")]
+    assert resumed["steps"] == 48
+    assert method.policy.num_timesteps == 48 + 32  # PPO trains whole rollouts (16 x 2 envs)
+    assert (run / "final_model.zip").is_file()
+
+
 # -- nanoenv design ---------------------------------------------------------------------------
 
 

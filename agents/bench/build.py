@@ -22,7 +22,7 @@ __all__ = ["freeze_suite", "rebuild_references"]
 
 
 def _write(suite: Suite, path: Path) -> None:
-    from agents.sb3_agents import _atomic_write_text
+    from nanoenv.files import atomic_write
 
     if path.exists():
         existing = Suite.from_json(path.read_text(), str(path))
@@ -30,7 +30,7 @@ def _write(suite: Suite, path: Path) -> None:
             raise ValueError(f"{path} holds suite {existing.version!r}, not {suite.version!r}; "
                              "choose another --out")  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(path, suite.to_json())
+    atomic_write(path, suite.to_json())
 
 
 def freeze_suite(

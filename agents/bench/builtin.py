@@ -25,7 +25,7 @@ from typing import Any
 
 from agents.bench.registry import BuildContext, Built, MethodEntry
 
-__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config"]
+__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
 
 
 def _search(
@@ -69,6 +69,26 @@ def rl_config(algo: str, ctx: BuildContext) -> Any:
     return TrainConfig.from_dict(data)
 
 
+def run_or_resume(run: Path) -> dict[str, Path]:
+    """``train`` keywords for a job's run folder: a new run, or the resumption of one
+    interrupted (``kill -9``, a crash) after its first checkpoint. A folder interrupted
+    before any checkpoint holds nothing to resume; it is moved aside to
+    ``run.interrupted[_n]`` (runs are never deleted) and the job starts afresh."""
+    from agents.sb3_agents import FINAL_MODEL, last_checkpoint
+
+    if not run.exists() or not any(run.iterdir()):
+        return {"run_dir": run}
+    if (run / "config.yaml").is_file() and (
+        last_checkpoint(run) is not None or (run / FINAL_MODEL).is_file()
+    ):
+        return {"resume": run}
+    n = 0
+    while (aside := run.with_name(f"{run.name}.interrupted" + (f"_{n}" if n else ""))).exists():
+        n += 1
+    run.rename(aside)
+    return {"run_dir": run}
+
+
 def _rl(algo: str) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
         from agents.baselines import PolicyRollout
@@ -76,7 +96,7 @@ def _rl(algo: str) -> MethodEntry:
 
         cfg = rl_config(algo, ctx)
         t0 = time.perf_counter()
-        run = train(cfg, run_dir=ctx.job_dir / "run", progress=False)
+        run = train(cfg, progress=False, **run_or_resume(ctx.job_dir / "run"))
         train_s = time.perf_counter() - t0
         env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
         model = load_model(run, device=ctx.device)

@@ -330,9 +330,9 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
 
 def write_outputs(result: dict[str, Any], out: Path, files: Sequence[Path]) -> None:
     """``bench.json``, ``bench.md`` and the plots, into ``out``."""
-    from agents.sb3_agents import _atomic_write_text
+    from nanoenv.files import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
     result["plots"] = plot(result, files, out)
-    _atomic_write_text(out / "bench.json", json.dumps(result, indent=1))
-    _atomic_write_text(out / "bench.md", markdown(result))
+    atomic_write(out / "bench.json", json.dumps(result, indent=1))
+    atomic_write(out / "bench.md", markdown(result))

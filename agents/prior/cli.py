@@ -23,12 +23,15 @@ import numpy as np
 import torch
 
 from nanoenv.cli import Subcommand, add_medium_arguments
+from nanoenv.files import check_output_path
 from nanoenv.kinetics import Carrier, Drug, ReleaseConditions
 from nanoenv.tasks import Target, time_grid
 
 __all__ = ["DESIGN", "read_target_curve", "target_from_curve"]
 
 _SPLIT = re.compile(r"[,;\t ]+")
+#: Most candidates ``--samples`` may ask for (they are simulated in one batch).
+MAX_SAMPLES = 100_000
 
 
 def read_target_curve(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -44,7 +47,12 @@ def read_target_curve(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
     if not path.is_file():
         raise ValueError(f"--target file {str(path)!r} does not exist")
     rows: list[tuple[int, list[str]]] = []
-    for lineno, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+    try:  # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first cell
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--target file {str(path)!r} cannot be read as UTF-8 text: "
+                         f"{' '.join(str(exc).split())}") from None  # fmt: skip
+    for lineno, line in enumerate(text.splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -157,10 +165,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise ValueError(f"--top-k={args.top_k} must be a positive number of formulations")
-    if args.samples < 1:
-        raise ValueError(f"--samples={args.samples} must be a positive number of candidates")
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise ValueError(f"--samples={args.samples} must be in [1, {MAX_SAMPLES}] candidates "
+                         "(one batched simulation)")  # fmt: skip
     if args.top_k > args.samples:
         raise ValueError(f"--top-k={args.top_k} must not exceed --samples={args.samples}")
+    if args.plot:
+        check_output_path(args.plot, "--plot", inputs=[args.target])
     conditions = ReleaseConditions.preset(args.schedule)
     drug = Drug.preset(args.drug)
     times, release, percent = read_target_curve(args.target)

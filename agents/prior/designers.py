@@ -68,6 +68,9 @@ def _guided(edit_penalty: float) -> MethodEntry:
 
         steps = ctx.steps or {}
         total = steps.get(ctx.method, steps.get("ppo", DEFAULT_STEPS))
+        from agents.bench.builtin import run_or_resume
+
+        run_or_resume(ctx.job_dir / "run")  # moves aside a run killed before its checkpoint
         t0 = time.perf_counter()
         designer = train_prior_guided(
             ctx.family, total, seed=ctx.seed, device=ctx.device, run_dir=ctx.job_dir / "run",

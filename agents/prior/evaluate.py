@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> None:
                   f"{s['median_calls_to_success']} mean best f2 {s['mean_best_f2']:5.1f} "
                   f"mean calls {s['mean_sim_calls']:5.1f}")  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        from nanoenv.files import atomic_write
+
+        atomic_write(args.json, json.dumps(report, indent=1), name="--json")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
 from agents.prior.train import load_default_prior
 from nanoenv.envs.formulation_design import FormulationDesignEnv
 from nanoenv.envs.problem import TargetTable
+from nanoenv.files import atomic_write
 from nanoenv.tasks import Target, get_family
 
 __all__ = ["PriorGuidedPolicy", "PriorScreen", "load_prior_guided", "train_prior_guided"]
@@ -196,7 +197,9 @@ def train_prior_guided(
     :param prior: the prior (``None``: the shipped prior of the family's carrier, ``kind``).
     :param run_dir: new folder for ``config.yaml``, ``prior.json``, ``prior.pt``,
         checkpoints, logs (CSV; TensorBoard if installed) and ``final_model.zip``
-        (``None``: a new folder under ``runs/``).
+        (``None``: a new folder under ``runs/``); the folder of an interrupted call
+        (killed after a checkpoint) is resumed from its last checkpoint with its own
+        ``prior.pt``.
     :param m: candidates screened per episode (``m + 1 + max_edits`` calls per episode).
     :param max_edits: edits per episode.
     :param max_step: largest change of a normalised coordinate per edit.
@@ -238,15 +241,20 @@ def train_prior_guided(
         hyperparameters=hp, checkpoint_every=max(steps // 4, num_envs),
         eval=sa.EvalConfig(at_end=False),
     )  # fmt: skip
-    run = sa.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
-    prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "initial_design"}
-    info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
-            "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
-    (run / "prior.json").write_text(json.dumps(info, indent=1))
+    resume = run_dir is not None and _interrupted_run(Path(run_dir))
+    if resume:
+        run = Path(run_dir)  # type: ignore[arg-type]
+        prior = load_prior(run / "prior.pt", "cpu")
+    else:
+        run = sa.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
+        prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
+        info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
+                "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
+        atomic_write(run / "prior.json", json.dumps(info, indent=1))
     penalty = float(edit_penalty)
     model = sa.train_model(
-        cfg, run, progress=progress,
+        cfg, run, resume=resume, progress=progress,
         notes=[f"episodes start from the best of m={m} samples of a {prior.kind} prior"],
         initial_design=PriorDesigner(prior, m),
         env_wrapper=(lambda venv: _edit_penalty_wrapper(venv, penalty)) if penalty > 0 else None,
@@ -256,6 +264,14 @@ def train_prior_guided(
     method = PriorGuidedPolicy(model, prior, m, env_kwargs, name=name)
     method.run_dir = run
     return method
+
+
+def _interrupted_run(run: Path) -> bool:
+    """Whether ``run`` is a prior-guided run folder with a checkpoint to resume from."""
+    from agents.sb3_agents import last_checkpoint
+
+    have = all((run / name).is_file() for name in ("config.yaml", "prior.json", "prior.pt"))
+    return have and last_checkpoint(run) is not None
 
 
 def _edit_penalty_wrapper(venv: Any, penalty: float) -> Any:
@@ -281,13 +297,13 @@ def _edit_penalty_wrapper(venv: Any, penalty: float) -> Any:
 
 def load_prior_guided(run_dir: str | os.PathLike[str], device: str = "cpu") -> PriorGuidedPolicy:
     """The :class:`PriorGuidedPolicy` of a :func:`train_prior_guided` run folder."""
-    from stable_baselines3 import PPO
+    from agents import sb3_agents as sa
 
     run = Path(run_dir)
     if not (run / "prior.json").is_file():
         raise ValueError(f"{str(run)!r} is not a prior-guided run folder (no prior.json)")
     info = json.loads((run / "prior.json").read_text())
-    model = PPO.load(run / "final_model.zip", device=device)
+    model = sa.load_model(run, device=device)  # rebuilt from config.yaml: nothing unpickled
     prior = load_prior(run / "prior.pt", device)
     name = "prior+ppo-kl" if info.get("edit_penalty", 0.0) > 0 else "prior+ppo"
     method = PriorGuidedPolicy(model, prior, int(info["m"]), info["env_kwargs"], name=name)

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from nanoenv.envs.problem import CONDITION_SIZE
+from nanoenv.files import atomic_open
 
 __all__ = ["ConditionalFlow", "ConditionalVAE", "GenerativePrior", "load_prior"]
 
@@ -142,9 +143,10 @@ class GenerativePrior(nn.Module):
             k: (v.half() if half and v.is_floating_point() else v).cpu()
             for k, v in self.state_dict().items()
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"kind": self.kind, "config": self.config(), "state": state, "meta": meta}, tmp)
-        os.replace(tmp, path)
+        with atomic_open(path, "wb") as handle:
+            torch.save(
+                {"kind": self.kind, "config": self.config(), "state": state, "meta": meta}, handle
+            )
         return path
 
 

@@ -34,6 +34,7 @@ import torch
 from agents.prior.data import make_training_pairs
 from agents.prior.models import GenerativePrior, build_prior, load_prior
 from nanoenv.design_space import DesignSpace
+from nanoenv.files import atomic_open
 
 __all__ = ["WEIGHTS_DIR", "load_default_prior", "main", "train_prior"]
 
@@ -177,18 +178,10 @@ def train_prior(
             if run is not None:
                 ckpt = run / "checkpoints" / f"prior_epoch{epoch}.pt"
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
-                tmp = ckpt.with_name(ckpt.name + ".tmp")
-                torch.save(
-                    {
-                        "kind": kind,
-                        "config": model.config(),
-                        "epoch": epoch,
-                        "state": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                    },
-                    tmp,
-                )
-                os.replace(tmp, ckpt)  # fmt: skip
+                state = {"kind": kind, "config": model.config(), "epoch": epoch,
+                         "state": model.state_dict(), "optimizer": opt.state_dict()}  # fmt: skip
+                with atomic_open(ckpt, "wb") as handle:
+                    torch.save(state, handle)
             if bar is not None:
                 bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
                 bar.update(1)

@@ -122,6 +122,12 @@ class ProblemSpec:
             raise ValueError(
                 f"max_step={self.max_step} must be in (0, 2] (normalised coordinate units)"
             )
+        if not math.isfinite(self.success_f2):
+            raise ValueError(f"success_f2={self.success_f2} must be a finite f2 (50: similar "
+                             "curves; above 100: never reached)")  # fmt: skip
+        if not math.isfinite(self.success_bonus):
+            raise ValueError(f"success_bonus={self.success_bonus} must be a finite reward "
+                             "(reward units)")  # fmt: skip
         if not callable(self.initial_design) and self.initial_design not in ("random", "center"):
             raise ValueError(
                 f"initial_design={self.initial_design!r}; allowed: 'random', 'center' or a "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
+import math
 import os
 import warnings
 from dataclasses import dataclass, fields, replace
@@ -131,6 +132,10 @@ class SimulatorConstants:
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown simulator constant(s) {unknown}; allowed: {sorted(names)}")
+        for name, value in values.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (ok and math.isfinite(value)):
+                raise ValueError(f"simulator constant {name}={value!r} must be a finite number")
         return replace(cls(), **values)
 
 
@@ -151,8 +156,8 @@ def read_calibration(path: str | os.PathLike[str] | None = None) -> dict[str, An
 
     :param path: a file; ``None`` reads the shipped ``nanoenv/kinetics/calibrated_constants.json``
         and returns ``None`` if the package carries none.
-    :raises ValueError: if ``path`` cannot be read, or the file is not JSON or has no
-        ``constants`` object.
+    :raises ValueError: if ``path`` cannot be read, or the file is not JSON, holds
+        ``NaN``/``Infinity``, or has no ``constants`` object.
     """
     if path is not None:
         try:
@@ -167,8 +172,12 @@ def read_calibration(path: str | os.PathLike[str] | None = None) -> dict[str, An
         except (FileNotFoundError, OSError):
             return None
         source = f"nanoenv/kinetics/{_CALIBRATED_FILE}"
+    def reject(name: str) -> Any:
+        raise ValueError(f"calibration file {source!r} holds {name}; every constant and "
+                         "correction weight must be a finite number")  # fmt: skip
+
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=reject)
     except json.JSONDecodeError as exc:
         raise ValueError(f"calibration file {source!r} is not valid JSON: {exc}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("constants"), dict):

@@ -296,7 +296,7 @@ def release_curve(m: MechanismParameters, times_h: torch.Tensor) -> torch.Tensor
     lookup = segment_lookup(m.start_h, times_h, batch)
     burst = m.burst_fraction[:, None]
     has_liposome = bool(m.is_liposome.any())
-    has_polymer = not bool(m.is_liposome.all())
+    has_polymer = batch == 0 or not bool(m.is_liposome.all())  # an empty batch: (0, T)
 
     if has_polymer:
         tau, degradation = integrate_piecewise_exponential(
