@@ -113,7 +113,7 @@ class SimulatorConstants:
     photothermal_heating_c_per_mw_cm2: Number = 1.5  # °C per (mW/cm²) per unit absorber fraction
     # pH-responsive polymer dissolving once protonated (poly(β-amino ester) nanoparticles
     # dissolve within ~1 h below pH 6.5 and free paclitaxel: Shenoy et al., Mol. Pharm. 2
-    # (2005) 357): first-order matrix dissolution at this rate × fraction × pH gate
+    # (2005) 357): its share of the matrix dissolves first-order at this rate × pH gate
     ph_dissolution_rate_per_h: Number = 1.0
     photo_rate_per_mw_cm2_h: Number = 0.02
     enzyme_rate_per_h: Number = 0.1

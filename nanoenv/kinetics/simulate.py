@@ -15,11 +15,20 @@ Model (hours, nm). A polymer particle releases a burst ``F_b(1 − e^{−t/t_b})
 and the rest by Fickian diffusion (dissolved drug) or Baker–Lonsdale release
 (dispersed drug), with ``D(t) = D₀·Mw₀/Mw(t)`` entering through the time change
 ``τ = ∫D dt``, completed by mass-loss erosion once ``Mw`` falls below its
-critical value: ``F_matrix = 1 − (1 − F_core)(1 − S)``. A liposome releases its
-burst and leaks the rest first-order at ``k = 3P/R``. Drug tethered through
-photo- or enzyme-cleavable linkers is freed first-order at a rate set by light
-intensity or enzyme activity. See :mod:`nanoenv.kinetics.mechanisms` for each
-law and its source.
+critical value: ``F_matrix = 1 − (1 − F_core)(1 − S)``; a pH-responsive matrix
+also dissolves first-order once protonated. The core follows Crank's solution for
+the device's shape (sphere, finite cylinder, slab), and the dispersed drug's
+solubility follows Henderson–Hasselbalch in every medium segment. A liposome
+releases its burst and leaks the rest first-order at ``k = 3P/R`` of the vesicle's
+own radius, with a permeability peak at ``Tm`` that cholesterol suppresses; with
+lysolipid, a share of the drug also leaves through pores that open at ``Tm``; a weak
+base permeates as its neutral form at the vesicle's interior pH. The local
+temperature adds magnetic and photothermal heating to the medium's. Drug tethered
+through photo- or enzyme-cleavable linkers is freed first-order at a rate set by
+light intensity or enzyme activity. A polydisperse batch (``pdi > 0``) averages the
+curve over its log-normal size distribution
+(:mod:`nanoenv.kinetics.polydispersity`). See :mod:`nanoenv.kinetics.mechanisms` for
+each law and its source.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from nanoenv.kinetics.conditions import ReleaseConditions
 from nanoenv.kinetics.constants import DEFAULT_CONSTANTS, SimulatorConstants
 from nanoenv.kinetics.drug import DRUGS, Drug
 from nanoenv.kinetics.formulation import PARAMETER_INDEX, Formulation
+from nanoenv.kinetics.polydispersity import polydisperse_release
 from nanoenv.kinetics.time_change import (
     integrate_piecewise,
     integrate_piecewise_exponential,
@@ -90,8 +100,10 @@ class MechanismParameters:
     :param solubility_ratio_segments: ``(B, K)`` ``Cs/A`` in each medium segment, capped
         at 1, when it changes with the medium (ionisable drug, pH schedule); ``None``
         when ``solubility_ratio`` holds throughout.
-    :param dissolution_rate_per_h: ``(B, K)`` dissolution rate of a pH-responsive
-        polymer matrix, 1/h (``None`` when no design has one).
+    :param dissolution_rate_per_h: ``(B, K)`` dissolution rate of the pH-responsive
+        polymer once protonated, 1/h (``None`` when no design has one).
+    :param dissolution_share: ``(B,)`` share of the matrix (and its drug) that is
+        pH-responsive polymer and dissolves.
     :param pore_share: ``(B,)`` share of drug in vesicles with lysolipid pores.
     :param pore_rate_per_h: ``(B, K)`` extra leak rate through lysolipid pores, 1/h
         (``None`` without lysolipid).
@@ -117,6 +129,7 @@ class MechanismParameters:
     aspect_ratio: torch.Tensor | None = None
     solubility_ratio_segments: torch.Tensor | None = None
     dissolution_rate_per_h: torch.Tensor | None = None
+    dissolution_share: torch.Tensor | None = None
     pore_share: torch.Tensor | None = None
     pore_rate_per_h: torch.Tensor | None = None
 
@@ -252,9 +265,7 @@ def mechanism_parameters(
         # skipped when no design has the component, unless gradients are wanted (the
         # derivative at a fraction of 0 is not 0)
         if v.requires_grad or bool((col("ph_responsive_fraction") != 0).any()):
-            dissolution = (
-                c.ph_dissolution_rate_per_h * col("ph_responsive_fraction") * ph_open
-            ).expand(len(formulation), -1)
+            dissolution = (c.ph_dissolution_rate_per_h * ph_open).expand(len(formulation), -1)
     else:
         diffusivity = hydrolysis = erosion_critical = polymer_burst = dispersed = zero
         ratio = torch.ones_like(radius)
@@ -354,6 +365,7 @@ def mechanism_parameters(
         aspect_ratio=aspect,
         solubility_ratio_segments=solubility_segments,
         dissolution_rate_per_h=dissolution,
+        dissolution_share=col("ph_responsive_fraction")[:, 0] if dissolution is not None else None,
         pore_share=pore_share,
         pore_rate_per_h=pore_rate,
     )
@@ -434,7 +446,9 @@ def release_curve(m: MechanismParameters, times_h: torch.Tensor) -> torch.Tensor
         eroded = mech.erosion_fraction(degradation, m.erosion_critical[:, None], m.erosion_width)
         matrix = 1.0 - (1.0 - core) * (1.0 - eroded)
         if m.dissolution_rate_per_h is not None:
-            dissolved = mech.first_order_fraction(
+            # the responsive component dissolves and frees the drug it holds (its share
+            # of the matrix); pure pH-responsive polymer (share 1) frees all of it
+            dissolved = m.dissolution_share[:, None] * mech.first_order_fraction(
                 integrate_piecewise(m.start_h, m.dissolution_rate_per_h, times_h, lookup)
             )
             matrix = 1.0 - (1.0 - matrix) * (1.0 - dissolved)
@@ -563,6 +577,10 @@ def simulate_release(
         known-valid inputs pass ``False``).
     :returns: ``(B, T)`` tensor of fractions in ``[0, 1]``, non-decreasing in time.
 
+    Designs with ``pdi > 0`` average over a log-normal size distribution
+    (:func:`~nanoenv.kinetics.polydispersity.polydisperse_release`); polymer devices
+    may be cylinders or slabs (``geometry``, :class:`~nanoenv.kinetics.formulation.Geometry`).
+
     >>> f = Formulation.default(2)
     >>> simulate_release(f, torch.tensor([0.0, 24.0, 168.0])).shape
     torch.Size([2, 3])
@@ -597,4 +615,10 @@ def simulate_release(
                 f"drug holds {drug_size} drugs but there are {batch} designs; give one drug "
                 "or one per design"
             )
-    return release_curve(mechanism_parameters(formulation, conditions, drug, constants), times_h)
+
+    def monodisperse(
+        f: Formulation, t: torch.Tensor, c: ReleaseConditions, d: Drug
+    ) -> torch.Tensor:
+        return release_curve(mechanism_parameters(f, c, d, constants), t)
+
+    return polydisperse_release(formulation, times_h, conditions, drug, monodisperse)
