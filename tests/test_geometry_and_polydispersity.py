@@ -155,6 +155,10 @@ def test_geometry_is_categorical_in_formulations_and_design_spaces():
         Formulation.from_dict({"geometry": 1.5})
     with pytest.raises(ValueError, match="not a known geometry"):
         Formulation.from_dict({"geometry": "torus"})
+    drawn = Formulation.sample(300, generator=torch.Generator().manual_seed(0),
+                               bounds={"geometry": (0.0, 2.0)}).geometry  # fmt: skip
+    assert set(drawn.tolist()) == {0.0, 1.0, 2.0}
+    assert torch.all(Formulation.sample(5, fixed={"geometry": "slab"}).geometry == 2.0)
     space = DesignSpace.polymer_nanoparticle().with_geometry("cylinder", aspect_ratio=4.0)
     designs = space.to_formulation(torch.zeros(2, space.dim))
     assert torch.all(designs.geometry == 1.0) and torch.all(designs.aspect_ratio == 4.0)
