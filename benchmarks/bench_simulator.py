@@ -162,17 +162,34 @@ def other_load(before: tuple[float, float] | None, wall_s: float) -> float | Non
     return max(0.0, (after[0] - before[0]) - (after[1] - before[1])) / wall_s
 
 
+#: Device shapes measured besides monodisperse spheres (at batch REFERENCE_BATCH, tumour
+#: medium): name -> parameters held fixed. Every other row is a monodisperse sphere.
+SHAPES: dict[str, dict[str, float | str]] = {
+    "sphere": {"geometry": "sphere", "pdi": 0.0},
+    "cylinder": {"geometry": "cylinder", "aspect_ratio": 3.0, "pdi": 0.0},
+    "slab": {"geometry": "slab", "pdi": 0.0},
+    "sphere, pdi 0.3": {"geometry": "sphere", "pdi": 0.3},
+}
+
+
 def designs(
     n: int,
     device: torch.device,
     carrier: str = "polymer",
     dtype: torch.dtype = torch.float32,
+    shape: str = "sphere",
 ) -> Formulation:
-    """``n`` designs drawn from :meth:`Formulation.sample` (full bounds, fixed seed)."""
+    """``n`` designs drawn from :meth:`Formulation.sample` (full bounds, fixed seed), of one
+    :data:`SHAPES` entry (default: monodisperse spheres)."""
+    fixed = dict(SHAPES[shape])
+    if carrier == "liposome":
+        fixed.pop("geometry", None)
+        fixed.pop("aspect_ratio", None)
     return Formulation.sample(
         n,
         generator=torch.Generator().manual_seed(SEED),
         carrier=carrier,
+        fixed=fixed,
         device=device,
         dtype=dtype,
     )
@@ -196,17 +213,22 @@ def find_row(rows: Sequence[Row], **match: object) -> Row | None:
 # -- 1. throughput -------------------------------------------------------------------------
 def throughput(device: torch.device, sizes: Sequence[int], settings: Settings) -> list[Row]:
     """Forward profiles per second for each (carrier, medium, batch) case on ``device``."""
-    cases = [("polymer", "tumour", sizes), ("polymer", "sink", sizes)]
-    cases.append(("liposome", "tumour", [REFERENCE_BATCH]))
+    cases = [("polymer", "tumour", sizes, "sphere"), ("polymer", "sink", sizes, "sphere")]
+    cases.append(("liposome", "tumour", [REFERENCE_BATCH], "sphere"))
+    cases += [
+        ("polymer", "tumour", [REFERENCE_BATCH], shape) for shape in SHAPES if shape != "sphere"
+    ]
+    cases.append(("liposome", "tumour", [REFERENCE_BATCH], "sphere, pdi 0.3"))
     rows = []
-    for carrier, medium, batches in cases:
+    for carrier, medium, batches, shape in cases:
         for n in batches:
-            call = forward_fn(designs(n, device, carrier), medium)
+            call = forward_fn(designs(n, device, carrier, shape=shape), medium)
             with torch.inference_mode():
                 t = time_call(call, device, settings)
             row = {
                 "device": device.type,
                 "carrier": carrier,
+                "shape": shape,
                 "medium": medium,
                 "batch": n,
                 "seconds_per_call": t["seconds"],
@@ -217,7 +239,7 @@ def throughput(device: torch.device, sizes: Sequence[int], settings: Settings) -
             }
             rows.append(row)
             print(
-                f"  {device.type:4s} {carrier:8s} {medium:6s} B={n:<6d} "
+                f"  {device.type:4s} {carrier:8s} {shape:15s} {medium:6s} B={n:<6d} "
                 f"{row['profiles_per_s']:>14,.0f} profiles/s  "
                 f"({1e3 * t['seconds']:.3f} ms/call)"
             )
@@ -330,7 +352,8 @@ def status(field):
             if line.startswith(field):
                 return int(line.split()[1]) * 1024
 
-f = Formulation.sample({n}, generator=torch.Generator().manual_seed({seed}), dtype=torch.float32)
+f = Formulation.sample({n}, generator=torch.Generator().manual_seed({seed}), dtype=torch.float32,
+                       fixed={{"pdi": 0.0}})
 t = torch.linspace(0.0, {t_end}, {t_points})
 c, d = ReleaseConditions.tumour(), Drug.preset({drug!r})
 with torch.inference_mode():
@@ -470,13 +493,14 @@ def markdown(result: Row) -> str:
         "",
         "## Forward throughput (float32, 32 time points, `validate=False`, inference mode)",
         "",
-        "| device | carrier | medium | batch | ms / call | µs / profile | profiles / s "
+        "| device | carrier | shape | medium | batch | ms / call | µs / profile | profiles / s "
         "| best repeat, profiles / s |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in result["throughput"]:
         lines.append(
-            f"| {r['device']} | {r['carrier']} | {r['medium']} | {r['batch']:,} | "
+            f"| {r['device']} | {r['carrier']} | {r.get('shape', 'sphere')} | {r['medium']} | "
+            f"{r['batch']:,} | "
             f"{1e3 * r['seconds_per_call']:.3f} | {r['us_per_profile']:.3f} | "
             f"{r['profiles_per_s']:,.0f} | {r['batch'] / r['seconds_per_call_min']:,.0f} |"
         )
@@ -515,7 +539,9 @@ def markdown(result: Row) -> str:
         "",
         "## How measured",
         "",
-        "Designs are drawn with `Formulation.sample` over the full parameter bounds (seed "
+        "Designs are drawn with `Formulation.sample` over the full parameter bounds, "
+        "monodisperse spheres unless the shape column says otherwise (cylinders of aspect "
+        "ratio 3, slabs, or PDI 0.3 averaged by 9-node Gauss-Hermite quadrature) (seed "
         f"{SEED}), doxorubicin, {T_POINTS} time points from 0 to {T_END_H:g} h, float32, "
         "`simulate_release(..., validate=False)` under `torch.inference_mode()`. Each "
         "timing (columns 5-7) is the median of "
@@ -575,7 +601,12 @@ def run(quick: bool, device_choice: str) -> Row:
     for device in devices:
         rows += throughput(device, BATCH_SIZES, settings)
     reference = find_row(
-        rows, device="cpu", carrier="polymer", medium="tumour", batch=REFERENCE_BATCH
+        rows,
+        device="cpu",
+        carrier="polymer",
+        medium="tumour",
+        batch=REFERENCE_BATCH,
+        shape="sphere",
     )
     assert reference is not None
     print("2. scipy reference")
@@ -597,7 +628,12 @@ def run(quick: bool, device_choice: str) -> Row:
     cpu_rate = reference["profiles_per_s"]
     scipy_ratio = scipy_row["seconds_per_profile"] * cpu_rate
     cuda_ref = find_row(
-        rows, device="cuda", carrier="polymer", medium="tumour", batch=REFERENCE_BATCH
+        rows,
+        device="cuda",
+        carrier="polymer",
+        medium="tumour",
+        batch=REFERENCE_BATCH,
+        shape="sphere",
     )
     return {
         "benchmark": "simulator",

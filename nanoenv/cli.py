@@ -34,7 +34,14 @@ from nanoenv.files import atomic_open, check_output_path
 from nanoenv.kinetics.conditions import CONDITION_PRESETS, ReleaseConditions
 from nanoenv.kinetics.constants import CONSTANTS_NAMES, SimulatorConstants, resolve_constants
 from nanoenv.kinetics.drug import DRUGS, Drug
-from nanoenv.kinetics.formulation import PARAMETERS, Carrier, Formulation, ParameterSpec
+from nanoenv.kinetics.formulation import (
+    GEOMETRY_NAMES,
+    PARAMETERS,
+    Carrier,
+    Formulation,
+    Geometry,
+    ParameterSpec,
+)
 from nanoenv.kinetics.simulate import simulate_release
 from nanoenv.kinetics.validation import check_sorted_times
 
@@ -229,6 +236,12 @@ def load_json_parameters(path: str) -> dict[str, Any]:
                 f"unknown formulation parameter {key!r} in --json file {path!r}; allowed: "
                 f"carrier, {', '.join(sorted(known))}"
             )
+        if name == "geometry" and isinstance(value, str):
+            try:
+                out[name] = float(Geometry.parse(value))
+            except ValueError as exc:
+                raise UsageError(f"{exc} (in --json file {path!r})") from None
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UsageError(
                 f"{name} in --json file {path!r} must be a number; got {json.dumps(value)}"
@@ -246,6 +259,8 @@ def formulation_from_args(args: argparse.Namespace) -> Formulation:
             params[spec.name] = value
     if args.carrier is not None:
         params["carrier"] = args.carrier
+    if isinstance(params.get("geometry"), str):
+        params["geometry"] = float(Geometry.parse(params["geometry"]))
     for spec in PARAMETERS:
         value = params.get(spec.name)
         if value is not None and not math.isfinite(value):
@@ -288,7 +303,9 @@ def mean_dissolution_time_h(times_h: Sequence[float], release: Sequence[float]) 
     return float(value)
 
 
-def _fmt_value(value: float) -> str:
+def _fmt_value(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
     if value == 0 or 1e-3 <= abs(value) < 1e5:
         return f"{value:.6g}"
     return f"{value:.3g}"
@@ -325,6 +342,8 @@ def _describe_conditions(name: str, conditions: ReleaseConditions) -> list[str]:
             value = getattr(conditions, field)[k].item()
             if value:
                 parts.append(f"{label} {value:g} {unit}")
+                if field == "magnetic_field_ka_m":
+                    parts[-1] += f" at {conditions.magnetic_frequency_khz[k].item():g} kHz"
         span = f"from {_fmt_hours(t0)}" if t1 is None else f"{t0:g}-{_fmt_hours(t1)}"
         segments.append((span, ", ".join(parts)))
     if len(segments) == 1:
@@ -335,7 +354,8 @@ def _describe_conditions(name: str, conditions: ReleaseConditions) -> list[str]:
 def _header(formulation: Formulation, drug: Drug, name: str, conditions: Any) -> list[str]:
     design = formulation.to_dicts()[0]
     carrier = design.pop("carrier")
-    defaults = {p.name: p.default for p in PARAMETERS}
+    defaults: dict[str, float | str] = {p.name: p.default for p in PARAMETERS}
+    defaults["geometry"] = GEOMETRY_NAMES[int(defaults["geometry"])]
     units = {p.name: p.unit for p in PARAMETERS}
     lines = [f"Formulation ({carrier}; * = changed from the default):"]
     width = max(len(k) for k in design)
@@ -427,6 +447,16 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         "formulation parameters (physical units; unset parameters take their default)"
     )
     for spec in PARAMETERS:
+        if spec.scale == "categorical":  # --geometry sphere|cylinder|slab
+            group.add_argument(
+                _flag(spec),
+                dest=spec.name,
+                choices=list(GEOMETRY_NAMES),
+                default=None,
+                help="device shape: sphere (radius), cylinder (radius; length = 2 x "
+                "aspect ratio x radius) or slab (half-thickness = radius) (default: sphere)",
+            )
+            continue
         group.add_argument(
             _flag(spec),
             dest=spec.name,

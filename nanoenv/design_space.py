@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from nanoenv.kinetics import PARAMETER_INDEX, PARAMETER_NAMES, PARAMETERS, Carrier, Formulation
+from nanoenv.kinetics.formulation import Geometry
 from nanoenv.kinetics.formulation import spec as parameter_spec
 from nanoenv.kinetics.validation import check_finite, check_in_range
 
@@ -69,7 +70,8 @@ class DesignSpace:
     :param bounds: ``{name: (low, high)}`` of the free parameters, in physical units,
         nested in the simulator's allowed ranges; order is the order of ``z``.
     :param fixed: ``{name: value}`` for parameters held constant; parameters
-        neither free nor fixed take their default.
+        neither free nor fixed take their default. ``geometry`` (categorical, never
+        free) may be given by name: ``fixed={"geometry": "cylinder"}``.
     """
 
     def __init__(
@@ -90,8 +92,15 @@ class DesignSpace:
             raise ValueError(f"parameter(s) {both} are both free (bounded) and fixed; choose one")
         if not bounds:
             raise ValueError("a design space needs at least one free parameter; got none")
+        if "geometry" in fixed:
+            fixed["geometry"] = float(Geometry.parse(fixed["geometry"]))
         params = []
         for name, (low, high) in bounds.items():
+            if parameter_spec(name).scale == "categorical":
+                raise ValueError(
+                    f"{name} is categorical and cannot be a free (bounded) parameter; fix it, "
+                    f"e.g. fixed={{'{name}': 'cylinder'}}"
+                )
             low, high = float(low), float(high)
             _check_nested(name, low, high)
             s = parameter_spec(name)
@@ -136,12 +145,16 @@ class DesignSpace:
             "lcst_c": (30.0, 50.0),
         }
         fixed = {"photo_cleavable_fraction": 0.0, "magnetic_core_fraction": 0.0,
-                 "enzyme_cleavable_fraction": 0.0}  # fmt: skip
+                 "enzyme_cleavable_fraction": 0.0, "photothermal_fraction": 0.0,
+                 "geometry": 0.0, "pdi": 0.0}  # fmt: skip
         return cls._with_overrides(Carrier.POLYMER, bounds, fixed, overrides)
 
     @classmethod
     def liposome(cls, **overrides: tuple[float, float]) -> DesignSpace:
-        """Liposomes (40–200 nm) with lipid Tm, drug:lipid ratio and responsive lipids."""
+        """Liposomes (40–200 nm) with lipid Tm, drug:lipid ratio, cholesterol and
+        lysolipid (thermosensitive liposomes need both: Needham et al., Faraday Discuss.
+        161 (2013) 515) and pH-/thermo-responsive components. The interior pH is fixed at
+        7.4 (passive loading); unfreeze it with ``interior_ph=(4.0, 7.4)``."""
         bounds = {
             "radius_nm": (40.0, 200.0),
             "zeta_mv": (-50.0, 30.0),
@@ -152,9 +165,12 @@ class DesignSpace:
             "lcst_c": (35.0, 50.0),
             "lipid_tm_c": (20.0, 60.0),
             "drug_lipid_ratio": (0.01, 0.5),
+            "cholesterol_fraction": (0.0, 0.5),
+            "lysolipid_fraction": (0.0, 0.15),
         }
         fixed = {"photo_cleavable_fraction": 0.0, "magnetic_core_fraction": 0.0,
-                 "enzyme_cleavable_fraction": 0.0}  # fmt: skip
+                 "enzyme_cleavable_fraction": 0.0, "photothermal_fraction": 0.0,
+                 "interior_ph": 7.4, "pdi": 0.0}  # fmt: skip
         return cls._with_overrides(Carrier.LIPOSOME, bounds, fixed, overrides)
 
     @classmethod
@@ -169,6 +185,21 @@ class DesignSpace:
             fixed.pop(name, None)
             bounds[name] = value
         return cls(carrier, bounds, fixed)
+
+    def with_geometry(
+        self, geometry: str | Geometry, aspect_ratio: float | None = None
+    ) -> DesignSpace:
+        """A copy whose devices have shape ``geometry`` (``"sphere"``, ``"cylinder"``,
+        ``"slab"``), optionally with a fixed cylinder ``aspect_ratio`` (length/diameter).
+
+        >>> DesignSpace.polymer_nanoparticle().with_geometry("cylinder", 5.0).fixed["geometry"]
+        1.0
+        """
+        fixed = {**self.fixed, "geometry": float(Geometry.parse(geometry))}
+        if aspect_ratio is not None:
+            fixed["aspect_ratio"] = float(aspect_ratio)
+        bounds = {p.name: (p.low, p.high) for p in self.parameters if p.name not in fixed}
+        return DesignSpace(self.carrier, bounds, fixed)
 
     def narrowed(self, **bounds: tuple[float, float]) -> DesignSpace:
         """A copy with narrower bounds for free parameters (nested in the current ones)."""

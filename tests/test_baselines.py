@@ -162,7 +162,8 @@ def test_suite_table_is_json_serialisable_and_summarised():
 def test_liposome_family_uses_the_liposome_space():
     target = benchmark_suite("thermal_triggered", 1, seed=0)[0]
     result = CMAES(stop_on_success=False).design(target, 22, seed=0)
-    assert result.z.shape == (9,) and bool(result.formulation.is_liposome().all())
+    # 11 = 9 + cholesterol_fraction, lysolipid_fraction (issue 14)
+    assert result.z.shape == (11,) and bool(result.formulation.is_liposome().all())
 
 
 @pytest.mark.parametrize("budget", [0, -3, 2.5])

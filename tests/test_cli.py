@@ -68,6 +68,20 @@ def test_larger_radius_releases_less(capsys: pytest.CaptureFixture[str]) -> None
     assert _released_at(large, 24.0) < _released_at(small, 24.0)
 
 
+def test_geometry_flags_shape_the_device(capsys: pytest.CaptureFixture[str]) -> None:
+    times = ("--radius-nm", "100", "--drug-loading", "0.05", "--drug", "dexamethasone",
+             "--times", "0,24")  # fmt: skip
+    outs = {g: _run(capsys, *times, "--geometry", g, "--aspect-ratio", "5") for g in
+            ("sphere", "cylinder", "slab")}  # fmt: skip
+    assert all(code == 0 for code, _, _ in outs.values())
+    released = {g: _released_at(out, 24.0) for g, (_, out, _) in outs.items()}
+    # same radius / half-thickness: less surface per volume, slower (10.6, 8.2, 4.4 %)
+    assert released["sphere"] > released["cylinder"] + 1 > released["slab"] + 2
+    assert "cylinder" in outs["cylinder"][1]
+    assert main(["simulate", "--geometry", "torus"]) == 2
+    assert "invalid choice: 'torus'" in capsys.readouterr().err
+
+
 def test_table_matches_simulator(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(
         capsys, "--zeta-mv", "-10", "--conditions", "tumour", "--drug", "paclitaxel",

@@ -40,7 +40,9 @@ def test_sample_respects_bounds_and_log_scale():
     for i, spec in enumerate(PARAMETERS):
         col = f.values[:, i]
         assert col.min() >= spec.low and col.max() <= spec.high
-        if spec.scale == "log":
+        if spec.scale == "categorical":  # held at its default (a shape is chosen, not drawn)
+            assert torch.all(col == spec.default)
+        elif spec.scale == "log":
             # log-uniform: the median sits at the geometric mean of the bounds
             mid = math.sqrt(spec.low * spec.high)
             assert abs(math.log10(col.median().item()) - math.log10(mid)) < 0.1
@@ -90,14 +92,14 @@ def test_bad_parameters_name_value_range_and_unit(params, needle):
 
 
 def test_bad_shapes_and_carriers_are_rejected():
-    with pytest.raises(ValueError, match=r"shape \(B, 16\)"):
+    with pytest.raises(ValueError, match=rf"shape \(B, {len(PARAMETERS)}\)"):
         Formulation(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="carrier='micelle' is not a known carrier family"):
         Formulation.default(1, carrier="micelle")
     with pytest.raises(ValueError, match="must nest inside the allowed range"):
         Formulation.sample(3, bounds={"radius_nm": (1.0, 50.0)})
     assert Carrier.parse("Liposome") is Carrier.LIPOSOME
-    assert len(PARAMETER_NAMES) == 16
+    assert len(PARAMETER_NAMES) == 23  # physics v2 added 7 (issue 14)
 
 
 def test_drug_presets_and_errors():

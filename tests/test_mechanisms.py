@@ -155,3 +155,73 @@ def test_baker_lonsdale_small_x_branch_is_continuous_with_finite_gradients():
         lhs = 1.5 * (1 - (1 - f.detach().double()) ** (2 / 3)) - f.detach().double()
         tol = 1e-12 if dtype == torch.float64 else 1e-7
         assert torch.allclose(lhs, x.detach().double(), atol=tol)
+
+
+# -- physics v2 (issue 14) ---------------------------------------------------------------------
+def test_ionised_solubility_follows_henderson_hasselbalch():
+    ph = torch.tensor([5.0, 7.4, 9.0], dtype=torch.float64)
+    d = torch.float64
+    base = mech.ionised_solubility_factor(
+        ph, torch.tensor(8.3, dtype=d), torch.tensor(1.0, dtype=d)
+    )
+    expected = (1 + 10 ** (8.3 - ph)) / (1 + 10 ** (8.3 - 7.4))
+    torch.testing.assert_close(base, expected, rtol=1e-12, atol=0)
+    acid = mech.ionised_solubility_factor(
+        ph, torch.tensor(4.91, dtype=d), torch.tensor(-1.0, dtype=d)
+    )
+    torch.testing.assert_close(acid, (1 + 10 ** (ph - 4.91)) / (1 + 10 ** (7.4 - 4.91)))
+    neutral = mech.ionised_solubility_factor(
+        ph, torch.tensor(8.3, dtype=d), torch.tensor(0.0, dtype=d)
+    )
+    assert torch.all(neutral == 1.0)
+    assert base[0] > 200  # doxorubicin ~220× more soluble at pH 5 than at 7.4
+
+
+def test_cholesterol_and_lysolipid_shares_have_their_limits():
+    x = torch.tensor([0.0, 0.45], dtype=torch.float64)
+    share = mech.cholesterol_transition_share(x, 0.1)
+    assert share[0] == 1.0 and share[1] == pytest.approx(math.exp(-4.5))
+    lyso = mech.lysolipid_pore_share(
+        torch.tensor([0.0, 0.03, 10.0], dtype=torch.float64), max_share=0.9, half_fraction=0.03
+    )
+    torch.testing.assert_close(lyso, torch.tensor([0.0, 0.45, 0.9], dtype=torch.float64))
+    # the Tm peak is scaled by the share; the gel value is not
+    gel = mech.liposome_permeability_nm_h(
+        torch.tensor(20.0), torch.tensor(50.0), gel_nm_h=0.2, fluid_ratio=20.0,
+        peak_ratio=500.0, transition_width_c=1.5, peak_width_c=2.0, transition_share=0.0,
+    )  # fmt: skip
+    assert gel.item() == pytest.approx(0.2)
+
+
+def test_magnetic_heating_is_h2_then_saturates_and_peaks_in_loss_at_the_relaxation_frequency():
+    kw = {"max_rise_c": 40.0, "saturation_field_ka_m": 20.0, "relaxation_time_us": 1.59}
+    h = torch.tensor([1.0, 2.0, 20.0, 2000.0], dtype=torch.float64)
+    dt = mech.magnetic_heating_c(torch.tensor(1.0), h, torch.tensor(100.0), **kw)
+    assert dt[1] / dt[0] == pytest.approx(4.0, rel=1e-2)  # linear response: ∝ H²
+    assert dt[2].item() == pytest.approx(20.0, rel=1e-3)  # half of ΔT_max at H_s, f_ref
+    assert dt[3].item() == pytest.approx(40.0, rel=1e-3)  # saturated
+    f = torch.logspace(0, 4, 400, dtype=torch.float64)
+    per_cycle = mech.magnetic_heating_c(torch.tensor(1.0), torch.tensor(20.0), f, **kw) / f
+    peak = f[per_cycle.argmax()].item()
+    assert peak == pytest.approx(1e-3 / (2 * math.pi * 1.59e-6), rel=0.05)  # χ'' peak, kHz
+
+
+def test_new_laws_have_correct_gradients_in_float64():
+    x = torch.tensor([0.02, 0.3], dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor([1e-3, 0.019, 0.021, 0.04, 0.06, 0.4], dtype=torch.float64)
+    theta.requires_grad_(True)
+    checks = [
+        (lambda t: mech.fickian_cylinder_fraction(t), (theta,)),
+        (lambda t: mech.fickian_slab_fraction(t), (theta,)),
+        (lambda t: mech.fickian_finite_cylinder_fraction(t, 2 * t), (theta,)),
+        (lambda t: mech.higuchi_slab_fraction(t), (theta,)),
+        (lambda c: mech.cholesterol_transition_share(c, 0.1), (x,)),
+        (lambda c: mech.lysolipid_pore_share(c, max_share=0.9, half_fraction=0.03), (x,)),
+        (lambda p: mech.ionised_solubility_factor(p * 20, torch.tensor(8.3), torch.tensor(1.0)),
+         (x,)),
+        (lambda h: mech.magnetic_heating_c(torch.tensor(0.3), 100 * h, 100 / h, max_rise_c=40.0,
+                                           saturation_field_ka_m=20.0, relaxation_time_us=1.59),
+         (x,)),
+    ]  # fmt: skip
+    for fn, inputs in checks:
+        assert torch.autograd.gradcheck(fn, inputs, eps=1e-7, atol=1e-7, rtol=1e-5)

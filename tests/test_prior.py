@@ -70,7 +70,7 @@ def test_training_pairs_are_designs_and_conditions() -> None:
     z2, c2 = make_training_pairs(300, seed=1, real_fraction=0.05)
     assert torch.equal(z, z2) and torch.equal(c, c2)
     zl, _ = make_training_pairs(100, seed=0, carrier="liposome")
-    assert zl.shape == (100, 9)
+    assert zl.shape == (100, 11)  # + cholesterol_fraction, lysolipid_fraction (issue 14)
     with pytest.raises(ValueError, match="families names 'thermal_triggered'"):
         make_training_pairs(10, families=["thermal_triggered"])
     with pytest.raises(ValueError, match="n=0"):

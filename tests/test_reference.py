@@ -58,8 +58,16 @@ def test_polymer_release_matches_method_of_lines_with_degrading_diffusivity(seed
         torch.tensor(drop), m.erosion_critical.double(), m.erosion_width
     ).numpy()
     burst = float(m.burst_fraction)
+    # a pH-responsive matrix also dissolves first-order (physics v2)
+    retained = np.ones_like(TIMES)
+    if m.dissolution_rate_per_h is not None:
+        rate_s = _piecewise(starts, m.dissolution_rate_per_h[0].numpy())
+        retained = 1.0 - float(m.dissolution_share) * (1.0 - np.exp(-np.array([
+            integrate.quad(rate_s, 0.0, t, points=starts[1:], limit=200)[0] if t > 0 else 0.0
+            for t in TIMES
+        ])))  # fmt: skip
     reference = burst * (1 - np.exp(-TIMES / float(m.burst_time_h))) + (1 - burst) * (
-        1 - (1 - core) * (1 - eroded)
+        1 - (1 - core) * (1 - eroded) * retained
     )
     simulated = simulate_release(f, torch.tensor(TIMES), conditions, drug)[0].numpy()
     np.testing.assert_allclose(simulated, reference, atol=2e-3)
@@ -73,6 +81,12 @@ def test_liposome_leakage_matches_first_order_ode(seed, preset):
     m = mechanism_parameters(f, conditions, drug)
     rate = _piecewise(m.start_h[0].numpy(), m.leak_rate_per_h[0].numpy())
     leaked = scipy_first_order_release(TIMES, rate, breakpoints_h=m.start_h[0].numpy())
+    if m.pore_rate_per_h is not None:  # lysolipid pores: a second population (physics v2)
+        pore = _piecewise(m.start_h[0].numpy(), m.pore_rate_per_h[0].numpy())
+        pored = scipy_first_order_release(
+            TIMES, lambda t: rate(t) + pore(t), breakpoints_h=m.start_h[0].numpy()
+        )
+        leaked = leaked + float(m.pore_share) * (pored - leaked)
     burst = float(m.burst_fraction)
     reference = burst * (1 - np.exp(-TIMES / float(m.burst_time_h))) + (1 - burst) * leaked
     simulated = simulate_release(f, torch.tensor(TIMES), conditions, drug)[0].numpy()

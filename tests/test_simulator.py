@@ -34,7 +34,9 @@ def formulations(draw):
     values = {}
     for spec in PARAMETERS:
         u = draw(st.floats(0.0, 1.0))
-        if spec.scale == "log":
+        if spec.scale == "categorical":  # geometry: one of its codes
+            values[spec.name] = float(draw(st.integers(int(spec.low), int(spec.high))))
+        elif spec.scale == "log":
             values[spec.name] = spec.low * (spec.high / spec.low) ** u
         else:
             values[spec.name] = spec.low + u * (spec.high - spec.low)
@@ -167,7 +169,10 @@ def test_liposome_near_its_tm_releases_on_the_heat_pulse_and_a_high_tm_one_holds
 
 def test_stimuli_are_inert_when_their_fraction_is_zero():
     f = designs(8, 2).replace(
-        photo_cleavable_fraction=0.0, magnetic_core_fraction=0.0, enzyme_cleavable_fraction=0.0
+        photo_cleavable_fraction=0.0,
+        magnetic_core_fraction=0.0,
+        enzyme_cleavable_fraction=0.0,
+        photothermal_fraction=0.0,
     )
     sink = simulate_release(f, TIMES, "sink")
     for name in ("light_pulse", "magnetic_pulse"):
@@ -347,3 +352,37 @@ def test_kinetics_and_nanoenv_never_import_gymnasium_code_or_agents():
             assert not any(n.split(".")[0] in ("gymnasium", "stable_baselines3") for n in names), (
                 path
             )
+
+
+def test_gradcheck_through_the_physics_v2_paths_float64():
+    """Lysolipid pores, cholesterol, interior pH, photothermal and magnetic heating with a
+    frequency, pH-dependent solubility under a pH schedule and a dissolving pH-responsive
+    matrix: gradients to every design parameter match finite differences."""
+    base = Formulation.from_dicts(
+        [
+            {"radius_nm": 90.0, "drug_loading": 0.3, "ph_responsive_fraction": 0.2,
+             "responsive_pka": 5.6, "thermo_fraction": 0.5, "lcst_c": 39.0,
+             "photothermal_fraction": 0.05, "magnetic_core_fraction": 0.1},
+            {"carrier": "liposome", "radius_nm": 50.0, "lipid_tm_c": 41.5,
+             "lysolipid_fraction": 0.05, "cholesterol_fraction": 0.1, "interior_ph": 6.0},
+        ],
+        dtype=torch.float64,
+    )  # fmt: skip
+    conditions = ReleaseConditions(
+        torch.tensor([0.0, 2.0, 4.0, 6.0]),
+        torch.tensor([7.4, 6.5, 5.5, 5.5]),
+        torch.tensor([37.0, 42.0, 37.0, 37.0]),
+        light_mw_cm2=torch.tensor([0.0, 0.0, 40.0, 0.0]),
+        magnetic_field_ka_m=torch.tensor([0.0, 10.0, 0.0, 0.0]),
+        magnetic_frequency_khz=torch.tensor([150.0, 150.0, 150.0, 150.0]),
+    )
+    times = torch.tensor([0.5, 2.1, 3.0, 5.0, 8.0, 12.0], dtype=torch.float64)
+
+    def run(values: torch.Tensor) -> torch.Tensor:
+        return simulate_release(
+            Formulation(values, base.carrier, validate=False), times, conditions, "doxorubicin",
+            validate=False,
+        )  # fmt: skip
+
+    values = base.values.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)

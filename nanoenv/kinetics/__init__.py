@@ -14,11 +14,13 @@ from nanoenv.kinetics.constants import (
 )
 from nanoenv.kinetics.drug import DRUGS, Drug
 from nanoenv.kinetics.formulation import (
+    GEOMETRY_NAMES,
     PARAMETER_INDEX,
     PARAMETER_NAMES,
     PARAMETERS,
     Carrier,
     Formulation,
+    Geometry,
     ParameterSpec,
 )
 from nanoenv.kinetics.mechanisms import (
@@ -28,6 +30,9 @@ from nanoenv.kinetics.mechanisms import (
     charge_binding_factor,
     effective_radius_nm,
     erosion_fraction,
+    fickian_cylinder_fraction,
+    fickian_finite_cylinder_fraction,
+    fickian_slab_fraction,
     fickian_sphere_fraction,
     first_order_fraction,
     hydrolysis_rate_per_h,
@@ -36,6 +41,7 @@ from nanoenv.kinetics.mechanisms import (
     reservoir_rate_per_h,
     thermal_gate,
 )
+from nanoenv.kinetics.polydispersity import polydisperse_release
 from nanoenv.kinetics.simulate import (
     MechanismParameters,
     mechanism_parameters,
@@ -48,12 +54,14 @@ __all__ = [
     "CONSTANTS_NAMES",
     "DEFAULT_CONSTANTS",
     "DRUGS",
+    "GEOMETRY_NAMES",
     "PARAMETERS",
     "PARAMETER_INDEX",
     "PARAMETER_NAMES",
     "Carrier",
     "Drug",
     "Formulation",
+    "Geometry",
     "MechanismParameters",
     "ParameterSpec",
     "ReleaseConditions",
@@ -65,12 +73,16 @@ __all__ = [
     "charge_binding_factor",
     "effective_radius_nm",
     "erosion_fraction",
+    "fickian_cylinder_fraction",
+    "fickian_finite_cylinder_fraction",
+    "fickian_slab_fraction",
     "fickian_sphere_fraction",
     "first_order_fraction",
     "hydrolysis_rate_per_h",
     "liposome_permeability_nm_h",
     "mechanism_parameters",
     "ph_gate",
+    "polydisperse_release",
     "release_curve",
     "reservoir_rate_per_h",
     "resolve_constants",

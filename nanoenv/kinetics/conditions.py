@@ -19,7 +19,22 @@ import torch
 
 from nanoenv.kinetics.validation import check_finite, check_in_range
 
-__all__ = ["CONDITION_PRESETS", "ReleaseConditions"]
+__all__ = [
+    "CONDITION_PRESETS",
+    "DEFAULT_MAGNETIC_FREQUENCY_KHZ",
+    "MAGNETIC_HF_LIMIT_A_M_S",
+    "ReleaseConditions",
+]
+
+#: Clinical limit on the product of field amplitude and frequency of an alternating
+#: magnetic field, ``H·f ≤ 5e9 A m⁻¹ s⁻¹``, above which eddy-current heating of tissue is
+#: intolerable (Hergt & Dutz, J. Magn. Magn. Mater. 311 (2007) 187; the older
+#: Atkinson–Brezovich limit is 4.85e8).
+MAGNETIC_HF_LIMIT_A_M_S = 5.0e9
+#: Frequency of the alternating field when a schedule does not give one, kHz
+#: (clinical magnetic hyperthermia runs at ~100 kHz: Jordan et al., J. Magn. Magn.
+#: Mater. 225 (2001) 118).
+DEFAULT_MAGNETIC_FREQUENCY_KHZ = 100.0
 
 
 def _f64(values: list[float]) -> torch.Tensor:
@@ -40,7 +55,10 @@ _FIELDS = {
     "light_mw_cm2": (0.0, 1.0e4, "mW/cm^2"),
     "magnetic_field_ka_m": (0.0, 200.0, "kA/m"),
     "enzyme_activity": (0.0, 1.0e3, "relative to a reference activity of 1"),
+    "magnetic_frequency_khz": (1.0, 1.0e3, "kHz"),
 }
+#: H·f limit in the schedule's units, kA/m × kHz.
+_HF_LIMIT = MAGNETIC_HF_LIMIT_A_M_S / 1e6
 
 
 _LOW = torch.tensor([low for low, _, _ in _FIELDS.values()], dtype=torch.float64)
@@ -60,6 +78,11 @@ class ReleaseConditions:
         (heats magnetic cores; see :func:`nanoenv.kinetics.mechanisms.magnetic_heating_c`).
     :param enzyme_activity: activity of the cleaving enzyme relative to a
         reference activity of 1 (e.g. tumour MMP-2 levels).
+    :param magnetic_frequency_khz: frequency of the alternating field, kHz (default
+        :data:`DEFAULT_MAGNETIC_FREQUENCY_KHZ`). Field × frequency must stay within the
+        clinical limit :data:`MAGNETIC_HF_LIMIT_A_M_S` (``H·f ≤ 5e9 A m⁻¹ s⁻¹``, i.e.
+        ``magnetic_field_ka_m · magnetic_frequency_khz ≤ 5000``); beyond it the
+        schedule is rejected.
     """
 
     start_h: torch.Tensor
@@ -68,6 +91,7 @@ class ReleaseConditions:
     light_mw_cm2: torch.Tensor | None = None
     magnetic_field_ka_m: torch.Tensor | None = None
     enzyme_activity: torch.Tensor | None = None
+    magnetic_frequency_khz: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         start = _as_float(self.start_h)
@@ -79,7 +103,8 @@ class ReleaseConditions:
         for name in _FIELDS:
             value = getattr(self, name)
             if value is None:
-                value = torch.zeros_like(start)
+                fill = DEFAULT_MAGNETIC_FREQUENCY_KHZ if name == "magnetic_frequency_khz" else 0.0
+                value = torch.full_like(start, fill)
             value = _as_float(value).to(start)
             if value.dim() == 0:
                 value = value.expand_as(start)
@@ -105,6 +130,17 @@ class ReleaseConditions:
             raise ValueError(f"start_h must be non-decreasing (h); got {self.start_h.tolist()}")
         for name, (low, high, unit) in _FIELDS.items():
             check_in_range(name, getattr(self, name), low, high, unit)
+        hf = self.magnetic_field_ka_m * self.magnetic_frequency_khz
+        if bool((hf > _HF_LIMIT).any()):
+            i = int(torch.argmax(hf.flatten()))
+            field = float(self.magnetic_field_ka_m.flatten()[i])
+            freq = float(self.magnetic_frequency_khz.flatten()[i])
+            raise ValueError(
+                f"magnetic_field_ka_m × magnetic_frequency_khz = {field:g} kA/m × {freq:g} kHz "
+                f"= {field * freq * 1e6:.3g} A m^-1 s^-1 exceeds the clinical limit "
+                f"H·f ≤ {MAGNETIC_HF_LIMIT_A_M_S:.0e} A m^-1 s^-1 (Hergt & Dutz 2007); "
+                f"at {freq:g} kHz the field may be at most {_HF_LIMIT / freq:.3g} kA/m"
+            )
 
     def _valid_fast(self) -> bool:
         """One vectorised check of everything; the slow per-field checks only run to
@@ -116,12 +152,13 @@ class ReleaseConditions:
             and bool((start[..., 0] == 0).all())
             and (start.shape[-1] == 1 or bool((start.diff(dim=-1) >= 0).all()))
             and bool(((fields >= _LOW.to(fields)) & (fields <= _HIGH.to(fields))).all())
+            and bool((self.magnetic_field_ka_m * self.magnetic_frequency_khz <= _HF_LIMIT).all())
         )
         return ok
 
     def padded(self, num_segments: int) -> torch.Tensor:
-        """``(6, num_segments)`` float64 tensor of the fields in declaration order
-        (``start_h``, ``ph``, ``temperature_c``, light, field, enzyme), padded with
+        """``(7, num_segments)`` float64 tensor of the fields in declaration order
+        (``start_h``, ``ph``, ``temperature_c``, light, field, enzyme, frequency), padded with
         zero-length segments; cached, since a preset schedule is shared by many targets.
         """
         if self.batch_size is not None:

@@ -102,7 +102,20 @@ class SimulatorConstants:
     ph_gate_width: Number = 0.25
     thermal_gate_gain: Number = 30.0
     thermal_gate_width_c: Number = 1.0
-    magnetic_heating_c: Number = 0.1  # °C per (kA/m)² per unit core fraction
+    # magnetic heating (Rosensweig 2002; Hergt & Dutz 2007), see mechanisms.magnetic_heating_c:
+    # ΔT_max·φ/2 at H = H_s and f = 1/(2πτ); 40 °C gives +6 °C for a 30 % core at 20 kA/m,
+    # 100 kHz (mild hyperthermia, 42-45 °C: Jordan et al., J. Magn. Magn. Mater. 225 (2001) 118)
+    magnetic_heating_max_c: Number = 40.0  # °C per unit core fraction
+    magnetic_saturation_field_ka_m: Number = 20.0  # H_s, kA/m (anisotropy field of magnetite)
+    magnetic_relaxation_time_us: Number = 1.59  # τ, µs: loss peak at 1/(2πτ) = 100 kHz
+    # photothermal heating ΔT = c·φ·I (Yavuz et al., Nat. Mater. 8 (2009) 935: tens of
+    # mW/cm² of NIR light heat gold-nanocage carriers past a 39 °C LCST): +6 °C for 10 %
+    # absorber at 40 mW/cm²
+    photothermal_heating_c_per_mw_cm2: Number = 1.5  # °C per (mW/cm²) per unit absorber fraction
+    # pH-responsive polymer dissolving once protonated (poly(β-amino ester) nanoparticles
+    # dissolve within ~1 h below pH 6.5 and free paclitaxel: Shenoy et al., Mol. Pharm. 2
+    # (2005) 357): its share of the matrix dissolves first-order at this rate × pH gate
+    ph_dissolution_rate_per_h: Number = 1.0
     photo_rate_per_mw_cm2_h: Number = 0.02
     enzyme_rate_per_h: Number = 0.1
     # -- liposomes (Papahadjopoulos 1973; Needham & Dewhirst 2001) --
@@ -117,6 +130,16 @@ class SimulatorConstants:
     liposome_peg_slope: Number = 1.0
     liposome_burst_base: Number = 0.02
     liposome_burst_drug_lipid_gain: Number = 0.3
+    # cholesterol: share of lipid melting cooperatively at Tm = exp(−x_chol/x_c), x_c in
+    # mole fraction (Mabrey et al., Biochemistry 17 (1978) 2464; heuristic): 0.011 at 45 %
+    liposome_cholesterol_scale: Number = 0.1
+    # lysolipid pores at Tm (Needham et al., Faraday Discuss. 161 (2013) 515; LTSL ~60 % in
+    # 20 s, ~80 % in 3-4 min at 42 °C): P_pore per unit lysolipid mole fraction, nm/h; onset
+    # width at Tm, °C; plateau share φ_max and the lysolipid fraction at half of it
+    liposome_lysolipid_permeability_nm_h: Number = 5.0e4
+    liposome_lysolipid_onset_width_c: Number = 0.4
+    liposome_lysolipid_max_share: Number = 0.9
+    liposome_lysolipid_half_fraction: Number = 0.03
     # time constant of the liposome burst (unencapsulated and surface-bound drug), hours;
     # the polymer burst has its own (burst_time_h); equal by default
     liposome_burst_time_h: Number = 0.5

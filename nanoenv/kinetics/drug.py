@@ -42,8 +42,10 @@ class Drug:
         charged share at each medium pH).
     :param charge: +1 for a base (cationic when protonated), -1 for an acid
         (anionic when deprotonated), 0 for a drug that stays neutral.
-    :param solubility_mg_ml: aqueous solubility, mg/mL (sets the
-        dissolved/dispersed split, Baker–Lonsdale).
+    :param solubility_mg_ml: aqueous solubility at pH 7.4, mg/mL (sets the
+        dissolved/dispersed split, Baker–Lonsdale); at other pH an ionisable drug's
+        solubility follows Henderson–Hasselbalch
+        (:func:`~nanoenv.kinetics.mechanisms.ionised_solubility_factor`).
     """
 
     name: str

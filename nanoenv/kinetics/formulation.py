@@ -14,6 +14,7 @@ data); :mod:`nanoenv.design_space` narrows them for a design task.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -24,11 +25,13 @@ import torch
 from nanoenv.kinetics.validation import check_in_range
 
 __all__ = [
+    "GEOMETRY_NAMES",
     "PARAMETERS",
     "PARAMETER_INDEX",
     "PARAMETER_NAMES",
     "Carrier",
     "Formulation",
+    "Geometry",
     "ParameterSpec",
     "spec",
 ]
@@ -66,6 +69,46 @@ class Carrier(IntEnum):
             ) from None
 
 
+class Geometry(IntEnum):
+    """Shape of a matrix (polymer) device; release follows Crank's solution for each.
+
+    ``SPHERE``: radius ``radius_nm`` (nano- and microparticles).
+    ``CYLINDER``: a finite cylinder of radius ``radius_nm`` and length
+    ``2·aspect_ratio·radius_nm`` (``aspect_ratio`` = length/diameter), releasing
+    through its mantle and both ends (implants, fibres).
+    ``SLAB``: a plane sheet of half-thickness ``radius_nm`` releasing through both
+    faces, edges neglected (films, wafers).
+
+    Liposomes are vesicles and always spheres.
+    """
+
+    SPHERE = 0
+    CYLINDER = 1
+    SLAB = 2
+
+    @classmethod
+    def parse(cls, value: str | float | Geometry) -> Geometry:
+        """Return the geometry named by ``value`` (``"sphere"``, ``"cylinder"``,
+        ``"slab"`` or its code 0/1/2)."""
+        if isinstance(value, str):
+            try:
+                return cls[value.strip().upper()]
+            except KeyError:
+                raise ValueError(
+                    f"geometry={value!r} is not a known geometry; allowed: {list(GEOMETRY_NAMES)}"
+                ) from None
+        if float(value) in (0.0, 1.0, 2.0):
+            return cls(int(value))
+        raise ValueError(
+            f"geometry={value!r} is not a known geometry; allowed: {list(GEOMETRY_NAMES)} "
+            f"or their codes {[int(g) for g in cls]}"
+        )
+
+
+#: Geometry names in code order (``Geometry(i).name.lower()``).
+GEOMETRY_NAMES: tuple[str, ...] = tuple(g.name.lower() for g in Geometry)
+
+
 @dataclass(frozen=True)
 class ParameterSpec:
     """One design parameter: its name, unit, allowed range and sampling scale.
@@ -76,7 +119,9 @@ class ParameterSpec:
     :param high: largest allowed value, in ``unit``.
     :param default: value used when a design does not specify it.
     :param scale: ``"log"`` when the parameter spans decades (sampled
-        log-uniformly and normalised in log space), else ``"linear"``.
+        log-uniformly and normalised in log space), ``"categorical"`` for a code
+        (``geometry``: held at its default by :meth:`Formulation.sample` and never a
+        free design parameter), else ``"linear"``.
     :param description: what the parameter means physically.
     :param carriers: carrier families whose physics uses the parameter.
     """
@@ -86,7 +131,7 @@ class ParameterSpec:
     low: float
     high: float
     default: float
-    scale: Literal["linear", "log"]
+    scale: Literal["linear", "log", "categorical"]
     description: str
     carriers: tuple[Carrier, ...] = (Carrier.POLYMER, Carrier.LIPOSOME)
 
@@ -116,7 +161,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("responsive_pka", "", 3.0, 9.0, 6.3, "linear",
                   "pKa of the pH-responsive component (chitosan ~6.3)", _BOTH),
     ParameterSpec("thermo_fraction", "", 0.0, 1.0, 0.0, "linear",
-                  "share of thermoresponsive component (PNIPAM, lysolipid)", _BOTH),
+                  "share of thermoresponsive polymer (PNIPAM; not lysolipid)", _BOTH),
     ParameterSpec("lcst_c", "degC", 20.0, 60.0, 32.0, "linear",
                   "lower critical solution temperature of that component (PNIPAM ~32)", _BOTH),
     ParameterSpec("photo_cleavable_fraction", "", 0.0, 0.5, 0.0, "linear",
@@ -129,6 +174,26 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "lipid phase-transition temperature (DPPC 41, HSPC 52, DSPC 55)", _LIPOSOME),
     ParameterSpec("drug_lipid_ratio", "", 0.001, 2.0, 0.1, "log",
                   "drug:lipid ratio (as reported, w/w)", _LIPOSOME),
+    # -- physics v2 (issue 14); appended so that the columns above keep their index --
+    ParameterSpec("cholesterol_fraction", "", 0.0, 0.5, 0.0, "linear",
+                  "cholesterol mole fraction of the lipid; >~0.3 forms the liquid-ordered "
+                  "phase that abolishes the Tm leak (Doxil HSPC/chol 55:45: 0.45)", _LIPOSOME),
+    ParameterSpec("lysolipid_fraction", "", 0.0, 0.2, 0.0, "linear",
+                  "lysolipid (MSPC/MPPC) mole fraction; opens pores at Tm (LTSL: ~0.1)",
+                  _LIPOSOME),
+    ParameterSpec("interior_ph", "", 2.0, 9.0, 7.4, "linear",
+                  "pH inside the vesicle (remote loading by an ammonium sulfate gradient: "
+                  "~5.5; passive loading: the buffer's, 7.4)", _LIPOSOME),
+    ParameterSpec("photothermal_fraction", "", 0.0, 0.2, 0.0, "linear",
+                  "mass fraction of an NIR absorber (gold nanocage/nanoshell) that heats "
+                  "the particle under light", _BOTH),
+    ParameterSpec("geometry", "", 0.0, 2.0, 0.0, "categorical",
+                  "device shape code: 0 sphere, 1 cylinder, 2 slab (see Geometry)", _POLYMER),
+    ParameterSpec("aspect_ratio", "", 0.1, 100.0, 1.0, "log",
+                  "cylinder length/diameter (geometry = cylinder only)", _POLYMER),
+    ParameterSpec("pdi", "", 0.0, 0.5, 0.0, "linear",
+                  "polydispersity index (DLS); sizes are log-normal with "
+                  "σ_ln² = ln(1 + pdi); 0 = monodisperse", _BOTH),
 )  # fmt: skip
 
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
@@ -220,7 +285,8 @@ class Formulation:
         Values may be scalars (one design) or equal-length sequences/tensors (a
         batch). A ``"carrier"`` key may give the carrier family.
 
-        :param params: mapping from parameter name to value(s) in physical units.
+        :param params: mapping from parameter name to value(s) in physical units;
+            ``geometry`` may be a name (``"cylinder"``) or a list of names.
         :param carrier: carrier family for every design (overrides ``params["carrier"]``).
         :param device: torch device of the result.
         :param dtype: floating dtype of the result (default: torch's default).
@@ -230,6 +296,8 @@ class Formulation:
         carrier = carrier if carrier is not None else params.pop("carrier", Carrier.POLYMER)
         params.pop("carrier", None)
         dtype = dtype or torch.get_default_dtype()
+        if "geometry" in params:
+            params["geometry"] = _geometry_codes(params["geometry"])
         columns = {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in params.items()}
         sizes = {k: v.numel() for k, v in columns.items() if v.dim() > 0}
         n = max(sizes.values(), default=1)
@@ -286,6 +354,11 @@ class Formulation:
     ) -> Formulation:
         """Draw ``n`` designs uniformly within bounds (log-uniformly for log-scale parameters).
 
+        Categorical parameters (``geometry``) are held at their default unless ``fixed``
+        names them, or ``bounds`` gives a range of codes to draw uniformly from. ``pdi``
+        is drawn like any other parameter; a polydisperse design costs ~9 monodisperse
+        ones to simulate, so pass ``fixed={"pdi": 0.0}`` to time the monodisperse model.
+
         :param n: number of designs.
         :param generator: torch generator for reproducible draws (on CPU).
         :param carrier: carrier family of every design.
@@ -316,6 +389,15 @@ class Formulation:
         lin = low + u * (high - low)
         logv = torch.exp(torch.log(low) + u * (torch.log(high) - torch.log(low)))
         values = torch.where(is_log, logv, lin)
+        for i, p in enumerate(PARAMETERS):
+            if p.scale == "categorical":
+                if p.name not in bounds:
+                    values[:, i] = p.default
+                else:  # integer codes low … high, equally likely
+                    lo, hi = math.ceil(low[i].item()), math.floor(high[i].item())
+                    values[:, i] = (lo + torch.floor(u[:, i] * (hi - lo + 1))).clamp(max=hi)
+        if "geometry" in fixed:
+            fixed["geometry"] = float(Geometry.parse(fixed["geometry"]))
         for name, value in fixed.items():
             values[:, PARAMETER_INDEX[name]] = value
         return cls(values.to(dtype=dtype, device=device), carrier)
@@ -361,9 +443,12 @@ class Formulation:
         """``(B,)`` boolean mask of liposome designs."""
         return self.carrier == int(Carrier.LIPOSOME)
 
-    def replace(self, **values: float | torch.Tensor) -> Formulation:
-        """A copy with the named parameters set to new values (differentiably)."""
+    def replace(self, **values: float | str | torch.Tensor) -> Formulation:
+        """A copy with the named parameters set to new values (differentiably);
+        ``geometry`` may be given by name."""
         _unknown(values)
+        if "geometry" in values:
+            values["geometry"] = _geometry_codes(values["geometry"])
         cols = list(self.values.unbind(1))
         for name, value in values.items():
             cols[PARAMETER_INDEX[name]] = torch.as_tensor(
@@ -390,6 +475,8 @@ class Formulation:
             d.update(
                 {p.name: v for p, v in zip(PARAMETERS, row, strict=True) if carrier in p.carriers}
             )
+            if "geometry" in d:
+                d["geometry"] = GEOMETRY_NAMES[int(d["geometry"])]
             out.append(d)
         return out
 
@@ -398,11 +485,19 @@ class Formulation:
         values = self.values.detach()
         low, high = _LOW.to(values), _HIGH.to(values)
         carrier_ok = bool(((self.carrier >= 0) & (self.carrier < len(Carrier))).all())
-        if carrier_ok and bool(((values >= low) & (values <= high)).all()):
+        geometry = values[:, PARAMETER_INDEX["geometry"]]
+        codes_ok = bool((geometry == geometry.round()).all())
+        if carrier_ok and codes_ok and bool(((values >= low) & (values <= high)).all()):
             return  # one vectorised check; the per-parameter checks below explain failures
         for i, spec in enumerate(PARAMETERS):
             check_in_range(
                 spec.name, values[:, i], spec.low, spec.high, spec.unit or "dimensionless"
+            )
+        if not codes_ok:
+            bad_code = geometry[geometry != geometry.round()][0].item()
+            raise ValueError(
+                f"geometry={bad_code:g} is not a geometry code; allowed: 0 (sphere), "
+                "1 (cylinder), 2 (slab)"
             )
         bad = (self.carrier < 0) | (self.carrier >= len(Carrier))
         if bool(bad.any()):
@@ -410,6 +505,15 @@ class Formulation:
                 f"carrier codes must be in {[int(c) for c in Carrier]}; got "
                 f"{self.carrier[bad][0].item()}"
             )
+
+
+def _geometry_codes(value: object) -> object:
+    """Geometry names (one, or a list) as float codes; numbers pass through."""
+    if isinstance(value, str):
+        return float(Geometry.parse(value))
+    if isinstance(value, (list, tuple)):
+        return [float(Geometry.parse(v)) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def spec(name: str) -> ParameterSpec:
