@@ -113,17 +113,20 @@ def test_therapeutic_window_targets_have_a_window_a_hidden_design_serves():
         _, info = env.reset(seed=0, options={"target": target, "z": _hidden_z(target)})
         shares.append(info["score"])
     # the screen keeps the first candidate at >= 60 % of the horizon in the window (the
-    # best of 512 when none is): the reference is at least that
-    assert min(shares) >= tasks.WINDOW_SHARE_MIN - 0.02
+    # best of 512 when none is: 0.57 for one of these six under the physics-v2 simulator):
+    # the reference is at least that
+    assert min(shares) >= tasks.WINDOW_SHARE_MIN - 0.1
     assert np.median(shares) >= tasks.WINDOW_SHARE_MIN
 
 
-@pytest.mark.parametrize(("family", "floor"), [("ph_triggered", 0.95), ("therapeutic_window", 0.7),
-                                               ("ph_triggered_strict", 0.95),
+@pytest.mark.parametrize(("family", "floor"), [("ph_triggered", 0.85), ("therapeutic_window", 0.7),
+                                               ("ph_triggered_strict", 0.85),
                                                ("burst_then_sustained_strict", 0.55)])  # fmt: skip
 def test_a_small_gradient_search_reaches_new_family_targets(family, floor):
-    # 8 starts, 320 calls; measured on benchmark_suite(family, 3, seed=7): 0.99 / 0.79-0.92
-    # / 0.99 / 0.63-0.75 (a 1600-call oracle: 1.00 / 0.99 / 1.00 / 0.92, median of 16)
+    # 8 starts, 320 calls; measured on benchmark_suite(family, 3, seed=7) before physics v2:
+    # 0.99 / 0.79-0.92 / 0.99 / 0.63-0.75 (a 1600-call oracle: 1.00 / 0.99 / 1.00 / 0.92,
+    # median of 16); under physics v2 (dissolving pH-responsive polymers, pH-dependent
+    # solubility) the pH families' small search reaches 0.92
     for target in benchmark_suite(family, 2, seed=7):
         result = GradientDescent(starts=8, stop_on_success=False).design(target, 320, seed=0)
         assert result.score >= floor, (family, result.score)
