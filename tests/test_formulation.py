@@ -90,14 +90,14 @@ def test_bad_parameters_name_value_range_and_unit(params, needle):
 
 
 def test_bad_shapes_and_carriers_are_rejected():
-    with pytest.raises(ValueError, match=r"shape \(B, 16\)"):
+    with pytest.raises(ValueError, match=r"shape \(B, 17\)"):
         Formulation(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="carrier='micelle' is not a known carrier family"):
         Formulation.default(1, carrier="micelle")
     with pytest.raises(ValueError, match="must nest inside the allowed range"):
         Formulation.sample(3, bounds={"radius_nm": (1.0, 50.0)})
     assert Carrier.parse("Liposome") is Carrier.LIPOSOME
-    assert len(PARAMETER_NAMES) == 16
+    assert len(PARAMETER_NAMES) == 17  # 16 + polymer_family (issue 14)
 
 
 def test_drug_presets_and_errors():

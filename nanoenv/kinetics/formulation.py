@@ -129,6 +129,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "lipid phase-transition temperature (DPPC 41, HSPC 52, DSPC 55)", _LIPOSOME),
     ParameterSpec("drug_lipid_ratio", "", 0.001, 2.0, 0.1, "log",
                   "drug:lipid ratio (as reported, w/w)", _LIPOSOME),
+    ParameterSpec("polymer_family", "", 0.0, 3.0, 0.0, "linear",
+                  "polyester family code: 0 lactide-glycolide (PLGA/PLA/PGA, see "
+                  "lactide_fraction), 1 PCL, 2 PVL, 3 poly(ester amide); a non-integer code "
+                  "blends the two neighbouring families", _POLYMER),
 )  # fmt: skip
 
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
