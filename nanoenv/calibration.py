@@ -1761,7 +1761,7 @@ def cross_validate(
     by: Literal["group", "drug"] = "group",
     given_until_h: float | None = None,
     few_shot_options: Mapping[str, Any] | None = None,
-    early_features: bool = True,
+    early_features: bool = False,
 ) -> CrossValidationResult:
     """Grouped K-fold cross-validation of ``method`` on ``curves``.
 
