@@ -30,7 +30,7 @@ same targets for the same seed on any machine.
 Simulator constants. Each family names the constants its environments use unless
 given others (``TaskFamily.constants``; any environment takes ``constants=
 "literature" | "calibrated" | SimulatorConstants``). ``dataset`` uses the constants
-calibrated on the PLAI data, whose devices (1.4 µm to 1 cm) its design space spans: they
+calibrated on the PLAI data, whose devices (0.14 µm to 1.2 mm) its design space spans: they
 predict unseen drug-polymer groups' curves with grouped-CV MAE 0.24 against 0.36 for
 the literature constants (``benchmarks/results/calibration.md``), so the environment's
 physics is the one measured. (Its targets are the curves the constants were fitted to;
@@ -482,9 +482,10 @@ def _dataset_liposome(rng: np.random.Generator, space: DesignSpace) -> Target:
 
 
 def _microparticle_space() -> DesignSpace:
-    # the PLAI devices are microparticles to centimetre implants, loaded up to 60 %
+    # the PLAI devices are nanoparticles (0.14 µm radius) to millimetre implants (1.2 mm),
+    # with SA-V in mm⁻¹ (nanoenv.data.load_plai), loaded up to 60 %
     return DesignSpace.polymer_nanoparticle(
-        radius_nm=(500.0, 1.0e7), polymer_mw_kda=(2.0, 150.0), drug_loading=(0.0, 0.6)
+        radius_nm=(100.0, 2.0e6), polymer_mw_kda=(2.0, 150.0), drug_loading=(0.0, 0.6)
     )
 
 
