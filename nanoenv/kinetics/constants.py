@@ -61,7 +61,7 @@ class SimulatorConstants:
     # (water-filled pores and cracks, autocatalytic degradation of the acidic core:
     # Siepmann et al., J. Control. Release 96 (2004) 123; Klose et al., Int. J. Pharm. 314
     # (2006) 198; Siepmann & Siepmann, J. Control. Release 161 (2012) 351), which a
-    # calibration on 1.4 µm-1 cm devices expresses as β > 0 (dimensionless, decades of D
+    # calibration on 0.14 µm-1.2 mm devices expresses as β > 0 (dimensionless, decades of D
     # per decade of effective radius above R_ref). Well below R_ref (nm) the term vanishes
     # and D is the material's own: the pores, cracks and acidic cores behind the size
     # dependence need room, and autocatalysis is negligible in small particles (Siepmann
