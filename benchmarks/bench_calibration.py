@@ -22,9 +22,14 @@ without the size terms of the apparent diffusivity and of the burst
 * ``benchmarks/results/calibration_parity_<dataset>.png`` (out-of-fold predicted vs
   measured) and ``calibration_curves_<dataset>.png`` (example held-out curves).
 
+Besides grouped 5-fold CV it runs leave-one-drug-out CV and few-shot prediction (each
+held-out curve conditioned on its first 24 h, scored on the later points), and lists the
+published zero-shot (random forest 0.172, light gradient boosting 0.173) and few-shot
+(0.114) models on the PLAI data.
+
 Usage::
 
-    python benchmarks/bench_calibration.py            # full run, about 5-8 min on 2 cores
+    python benchmarks/bench_calibration.py            # full run, about 15-25 min on 2 cores
     python benchmarks/bench_calibration.py --quick    # < 2 min, writes calibration_quick.*
 """
 
@@ -49,6 +54,7 @@ from nanoenv.calibration import (
     METHODS,
     PREVIOUS_CORRECTION_OPTIONS,
     PUBLISHED_PLAI_MAE,
+    PUBLISHED_PLAI_ZERO_SHOT_MAE,
     CrossValidationResult,
     cross_validate,
 )
@@ -59,6 +65,28 @@ if TYPE_CHECKING:
     from nanoenv.data import CurveSet
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+#: Published models on the PLAI data (Bannigan et al., Nat. Commun. 14, 35 (2023)): the
+#: zero-shot figures are the means of the 8,012 out-of-fold absolute errors per model in
+#: the authors' ``zero_shot_models/Figure_1_dataset_zero_shot.xlsx`` (github.com/
+#: aspuru-guzik-group/long-acting-injectables, commit 0df9c4a; nested CV holding out
+#: drug–polymer groups); the few-shot figure is Table 1's light gradient boosting model,
+#: whose inputs include the release at 0.25, 0.5 and 1 day.
+PUBLISHED_ZERO_SHOT = PUBLISHED_PLAI_ZERO_SHOT_MAE
+
+#: Validation schemes: ``group`` grouped 5-fold (PLAI by drug–polymer pair, liposomes by
+#: drug), ``drug`` leave-one-drug-out (every curve of a drug held out together, one fold
+#: per drug), ``few-shot`` grouped 5-fold where each held-out curve is conditioned on its
+#: points up to 24 h and only the later points are scored.
+SPLITS = ("group", "drug", "few-shot")
+FEW_SHOT_H = 24.0
+#: Methods per split by default (few-shot needs the simulator; the tree has no
+#: conditioning).
+SPLIT_METHODS = {
+    "group": list(METHODS),
+    "drug": list(METHODS),
+    "few-shot": ["uncalibrated", "calibrated", "calibrated+correction"],
+}
 
 FULL = {"steps": 400, "correction_steps": 300, "members": DEFAULT_MEMBERS, "n_splits": 5}
 QUICK = {"steps": 120, "correction_steps": 80, "members": 2, "n_splits": 5}
@@ -199,74 +227,90 @@ def _options(options: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in options.items())
 
 
+_SPLIT_LABEL = {
+    "group": "grouped 5-fold",
+    "drug": "leave-one-drug-out",
+    "few-shot": "few-shot 24 h (later points)",
+}
+
+
 def _markdown(rows: list[dict], settings: dict, total_s: float, quick: bool) -> str:
     lines = [
-        "# Calibration against real release data (grouped cross-validation)",
+        "# Calibration against real release data (cross-validation)",
         "",
         f"Command: `python benchmarks/bench_calibration.py{' --quick' if quick else ''}` "
         f"({total_s / 60:.1f} min, {torch.get_num_threads()} torch threads available, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"torch {torch.__version__}).",
         "",
-        f"Settings: {settings['n_splits']}-fold grouped CV (`nanoenv.data.grouped_folds`, "
-        "seed 0; PLAI grouped by `DP_Group`, liposomes by `API_name`); constants fit "
-        f"{settings['steps']} Adam steps; correction {settings['members']} members x "
-        f"{settings['correction_steps']} steps, settings {_options(DEFAULT_CORRECTION_OPTIONS)} "
-        f"(previous: {_options(PREVIOUS_CORRECTION_OPTIONS)}). Every prediction is "
-        "zero-shot: from the formulation (and its features) alone, for a group the model "
-        "never saw.",
+        "Validation schemes (`nanoenv.calibration.cross_validate`, seed 0):",
         "",
-        "`calibrated` rows fit the constants inside their plausible ranges "
-        "(`nanoenv.calibration.CONSTANT_BOUNDS`, scaled-sigmoid parameterisation; the "
-        "default). Rows marked `[previous: unbounded]` rerun the earlier unbounded fit "
-        "(`bounded=False`) with the earlier correction settings, whose constants left the "
-        "physical range (e.g. drug-MW exponent -3.7, liposome transition width 15 °C).",
+        "- **grouped 5-fold** (`by='group'`): PLAI folds by `DP_Group` (drug–polymer pair), "
+        "liposome folds by `API_name` (drug); every prediction is zero-shot, from the "
+        "formulation alone, for a group the model never saw;",
+        "- **leave-one-drug-out** (`by='drug', n_splits=None`): one fold per drug (PLAI: the "
+        "drug code of `DP_Group`, so every polymer of that drug is held out together); "
+        "zero-shot;",
+        f"- **few-shot {FEW_SHOT_H:g} h** (`given_until_h={FEW_SHOT_H:g}`): grouped 5-fold; each "
+        "held-out curve is conditioned on its own measured points up to 24 h "
+        "(`nanoenv.few_shot.predict_few_shot`: per-curve MAP of the six mechanism channels, "
+        "the fold's model as prior) and MAE/RMSE/f2 cover the points after 24 h only.",
         "",
-        "The default PLAI fit includes two size terms: the apparent diffusivity's, "
-        "log10 D += β·log10(1 + R / R_ref) with R_ref = 1 µm (`diffusivity_radius_exponent`, "
-        "bounded to [0, 3]), and the burst's, a surface layer δ = δ_ref·(R / 100 nm)^γ "
-        "(`burst_radius_exponent`, bounded to [0, 1]); rows marked `[no size term]` (and "
-        "the `[previous: unbounded]` rows) keep β and γ at their defaults 0. The liposome "
-        "fit has no size term and fits 5 constants (gel permeability and burst; the "
-        "`[previous: unbounded]` liposome rows fit the earlier 12).",
+        f"Fits: constants {settings['steps']} Adam steps inside `CONSTANT_BOUNDS`; correction "
+        f"{settings['members']} members x {settings['correction_steps']} steps, settings "
+        f"{_options(DEFAULT_CORRECTION_OPTIONS)}. PLAI `SA-V` is read in mm⁻¹ (evidence in "
+        "`nanoenv.data.load_plai`); PCL, PVL and PEA are their own polymer families "
+        "(`Formulation.polymer_family`, per-family hydrolysis rate and diffusivity offset); "
+        "the lactide–glycolide rates are ordered by construction "
+        "(k_PLA ≤ k_75:25 ≤ k_50:50).",
         "",
-        "MAE and RMSE are of the cumulative fraction released, pooled over all measured "
+        "MAE and RMSE are of the cumulative fraction released, pooled over the scored "
         "points of the held-out curves; f2 >= 50 is the share of curves whose prediction "
-        "is 'similar' to the measurement (f2 on each curve's own points).",
+        "is 'similar' to the measurement (f2 on each curve's own scored points).",
         "",
-        "| data set | method | MAE | RMSE | f2 >= 50 | curves | groups | points | fit time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data set | validation | method | MAE | RMSE | f2 >= 50 | curves | groups | drugs "
+        "| points | fit time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['dataset']} | {r['method']} | {r['mae']:.3f} | {r['rmse']:.3f} | "
-            f"{100 * r['f2_share']:.0f}% | {r['n_curves']} | {r['n_groups']} | "
-            f"{r['n_points']} | {r['fit_seconds']:.0f} s |"
+            f"| {r['dataset']} | {_SPLIT_LABEL[r['split']]} | {r['method']} | {r['mae']:.3f} | "
+            f"{r['rmse']:.3f} | {100 * r['f2_share']:.0f}% | {r['n_curves']} | "
+            f"{r['n_groups']} | {r['n_drugs']} | {r['n_points']} | {r['fit_seconds']:.0f} s |"
+        )
+    for model, mae in PUBLISHED_ZERO_SHOT.items():
+        lines.append(
+            f"| plai | published zero-shot (nested CV, groups held out) | {model} "
+            f"(Bannigan et al. 2023) | {mae:.3f} | | | | | | | |"
         )
     lines.append(
-        f"| plai | published: light gradient boosting (Bannigan et al. 2023, Table 1) | "
-        f"{PUBLISHED_PLAI_MAE:.3f} | | | | | | |"
+        "| plai | published few-shot (nested CV, groups held out) | light gradient boosting "
+        f"(Bannigan et al. 2023, Table 1) | {PUBLISHED_PLAI_MAE:.3f} | | | | | | | |"
     )
     lines += [
         "",
-        "The published figure is the outer-loop test MAE of nested cross-validation "
-        "(20 % of drug–polymer groups held out, 10 trials) of the authors' *few-shot* "
-        "model, whose 17 inputs include the measured release at 0.25, 0.5 and 1 day "
-        "(`T=0.25`, `T=0.5`, `T=1.0`); those columns are the curve itself and are never "
-        "inputs here, so the rows above solve a harder, zero-shot problem and are not "
-        "directly comparable with it.",
+        "Published rows: the zero-shot figures are the means of the 8,012 out-of-fold "
+        "absolute errors per model in the authors' "
+        "`zero_shot_models/Figure_1_dataset_zero_shot.xlsx` (github.com/aspuru-guzik-group/"
+        "long-acting-injectables, commit 0df9c4a; 10-fold nested CV holding out "
+        "drug–polymer groups, on their full data set, of which the shipped copy holds a "
+        "subset). They compare with the grouped 5-fold zero-shot rows here. The few-shot "
+        "0.114 is Table 1's model, whose inputs include the measured release at 0.25, 0.5 "
+        "and 1 day and whose MAE covers every point of the curve; the few-shot rows here "
+        "use the points up to 24 h and are scored on the later points only, the harder "
+        "part of the same task.",
         "",
         "Per-fold MAE:",
         "",
     ]
     for r in rows:
         folds = ", ".join(f"{f['mae']:.3f}" for f in r["folds"])
-        lines.append(f"- {r['dataset']} / {r['method']}: {folds}")
+        lines.append(f"- {r['dataset']} / {_SPLIT_LABEL[r['split']]} / {r['method']}: {folds}")
     lines += [
         "",
-        "Plots: `calibration_parity_<data set>.png` (out-of-fold predicted vs measured) "
-        "and `calibration_curves_<data set>.png` (one held-out curve from each of the six "
-        "largest groups).",
+        "Plots: `calibration_parity_<data set>.png` (grouped 5-fold out-of-fold predicted vs "
+        "measured) and `calibration_curves_<data set>.png` (one held-out curve from each of "
+        "the six largest groups).",
         "",
     ]
     return "\n".join(lines)
@@ -346,8 +390,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="plai,liposome", help="comma-separated")
     parser.add_argument(
         "--methods", default=None,
-        help="comma-separated (default: every method and comparison row; with "
-        "--learning-curve: calibrated+correction,tree)",
+        help="comma-separated (default: every method of nanoenv.calibration.METHODS, the "
+        "tree not for few-shot; the historical rows, e.g. 'calibrated [previous: unbounded]' "
+        "or 'calibrated [no size term]', on request; with --learning-curve: "
+        "calibrated+correction,tree)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--splits", default=",".join(SPLITS),
+        help=f"comma-separated validation schemes among {list(SPLITS)} (default: all)",
     )  # fmt: skip
     parser.add_argument(
         "--learning-curve", metavar="SHARES", default=None,
@@ -381,35 +431,46 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     for name in args.datasets.split(","):
         curves = _load(name)
-        results: dict[str, CrossValidationResult] = {}
-        for method in (args.methods or ",".join([*METHODS, *NO_SIZE, *PREVIOUS])).split(","):
-            if method in NO_SIZE and not set(SIZE_TERMS) & set(DEFAULT_FIT_NAMES[name]):
-                continue  # same fit as the default rows
-            t0 = time.perf_counter()
-            previous = method in PREVIOUS
-            r = cross_validate(
-                curves,
-                {**PREVIOUS, **NO_SIZE}.get(method, method),  # type: ignore[arg-type]
-                n_splits=settings["n_splits"],
-                seed=0,
-                steps=settings["steps"],
-                correction_steps=settings["correction_steps"],
-                members=settings["members"],
-                bounded=not previous,
-                correction_options=PREVIOUS_CORRECTION_OPTIONS if previous else None,
-                names=_fit_names(name, method),
-            )
-            r.method = method
-            results[method] = r
-            o = r.overall
-            print(
-                f"{name:9s} {method:22s} MAE={o['mae']:.3f} RMSE={o['rmse']:.3f} "
-                f"f2>=50={100 * o['f2_share']:.0f}% ({time.perf_counter() - t0:.0f} s)",
-                flush=True,
-            )
-            rows.append({**o, "dataset": name, "method": method, "folds": r.folds})
-        _parity(args.out_dir / f"{stem}_parity_{name}.png", curves, results)
-        _examples(args.out_dir / f"{stem}_curves_{name}.png", curves, results)
+        for split in args.splits.split(","):
+            if split not in SPLITS:
+                parser.error(f"--splits: {split!r} is not one of {list(SPLITS)}")
+            results: dict[str, CrossValidationResult] = {}
+            methods = args.methods.split(",") if args.methods else SPLIT_METHODS[split]
+            for method in methods:
+                if method in NO_SIZE and not set(SIZE_TERMS) & set(DEFAULT_FIT_NAMES[name]):
+                    continue  # same fit as the default rows
+                if split == "few-shot" and method == "tree":
+                    continue
+                t0 = time.perf_counter()
+                previous = method in PREVIOUS
+                r = cross_validate(
+                    curves,
+                    {**PREVIOUS, **NO_SIZE}.get(method, method),  # type: ignore[arg-type]
+                    n_splits=None if split == "drug" else settings["n_splits"],
+                    seed=0,
+                    steps=settings["steps"],
+                    correction_steps=settings["correction_steps"],
+                    members=settings["members"],
+                    bounded=not previous,
+                    correction_options=PREVIOUS_CORRECTION_OPTIONS if previous else None,
+                    names=_fit_names(name, method),
+                    by="drug" if split == "drug" else "group",
+                    given_until_h=FEW_SHOT_H if split == "few-shot" else None,
+                )
+                r.method = method
+                results[method] = r
+                o = r.overall
+                print(
+                    f"{name:9s} {split:8s} {method:22s} MAE={o['mae']:.3f} RMSE={o['rmse']:.3f} "
+                    f"f2>=50={100 * o['f2_share']:.0f}% ({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
+                rows.append(
+                    {**o, "dataset": name, "split": split, "method": method, "folds": r.folds}
+                )
+            if split == "group":
+                _parity(args.out_dir / f"{stem}_parity_{name}.png", curves, results)
+                _examples(args.out_dir / f"{stem}_curves_{name}.png", curves, results)
     total = time.perf_counter() - start
     atomic_write(args.out_dir / f"{stem}.md", _markdown(rows, settings, total, args.quick))
     payload = {
@@ -418,8 +479,11 @@ def main(argv: list[str] | None = None) -> int:
         "previous_correction_options": PREVIOUS_CORRECTION_OPTIONS,
         "published": {
             "plai_lgbm_mae": PUBLISHED_PLAI_MAE,
-            "source": "Bannigan et al., Nat. Commun. 14, 35 (2023), Table 1",
+            "plai_zero_shot_mae": PUBLISHED_ZERO_SHOT,
+            "source": "Bannigan et al., Nat. Commun. 14, 35 (2023), Table 1 (few-shot); "
+            "zero_shot_models/Figure_1_dataset_zero_shot.xlsx of the authors' repository",
         },
+        "few_shot_given_until_h": FEW_SHOT_H,
         "seconds": total,
         "results": rows,
     }

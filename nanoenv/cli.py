@@ -761,6 +761,15 @@ def _configure_predict(parser: argparse.ArgumentParser) -> None:
         help="write the predictions as CSV (curve_id, group, time_h, predicted_release, "
         "measured_release); default: print them as a table",
     )
+    parser.add_argument(
+        "--given-until-h",
+        type=float,
+        default=None,
+        metavar="H",
+        help="few-shot: condition each curve on its own measured points up to H hours "
+        "(e.g. 24 for a one-day test; per-curve MAP of the mechanism parameters with the "
+        "calibrated model as prior) and score the later points only",
+    )
 
 
 @contextlib.contextmanager
@@ -863,13 +872,38 @@ def _run_predict(args: argparse.Namespace) -> int:
         model = calibration.load_calibrated_model(
             None if args.no_correction else args.dataset, args.model
         )
-    pred = calibration.predict_curves(model, curves)
     measured = torch.tensor([str(c) not in unmeasured for c in curves.curve_ids], dtype=torch.bool)
+    scored = curves.mask
+    given_h = args.given_until_h
+    if given_h is None:
+        pred = calibration.predict_curves(model, curves)
+    else:
+        from nanoenv import few_shot
+
+        if not (math.isfinite(given_h) and given_h > 0.0):
+            raise UsageError(f"--given-until-h={given_h:g} must be a positive number of hours")
+        if not bool(measured.all()):
+            raise UsageError(
+                f"--given-until-h needs measured release for every curve; "
+                f"{int((~measured).sum())} curve(s) have none"
+            )
+        if not bool(few_shot.given_points(curves, given_h).any()):
+            raise UsageError(
+                f"--given-until-h={given_h:g}: no measured point at or before {given_h:g} h"
+            )
+        pred = few_shot.predict_few_shot(model, curves, given_h)
+        scored = few_shot.later_points(curves, given_h)
     source = args.model or "shipped calibration"
     members = len(model.corrections)
     lines = [
         f"Model: {source}, calibrated constants"
         + (f" + {members}-member learned correction" if members else " (no correction)")
+        + (
+            ""
+            if given_h is None
+            else f", few-shot: each curve conditioned on its points up to {given_h:g} h; "
+            "metrics on the later points only"
+        )
     ]
     rows = []
     times = curves.times_h.tolist()
@@ -894,7 +928,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             lines.append(f"{cid!s:>8}  {group[:20]:<20} {t:>10.4g}  {100 * p:>11.1f}  {shown:>10}")
     if bool(measured.any()):
         keep = torch.nonzero(measured)[:, 0]
-        m = calibration.curve_metrics(pred[keep], curves.release[keep], curves.mask[keep])
+        m = calibration.curve_metrics(pred[keep], curves.release[keep], scored[keep])
         lines.append(_metrics_line(m))
     else:
         lines.append(f"no measured release in the input: predictions only (n={len(rows)} points)")

@@ -28,10 +28,10 @@ which does not report them) gets a zero scale, so predictions do not depend on
 it: the data say nothing about it.
 
 Domain: the PLAI data (Bannigan et al., Nat. Commun. 14, 35, 2023) are
-polyester microparticles and implants (radius 1.4 µm to 1 cm, 72 h to 190 days
-of release). Predictions for nanoparticles (the default polymer design space,
-25-250 nm) or for liposomes are extrapolations, useful as an example of a
-data-driven reward, not as a validated model.
+polyester nanoparticles, microparticles and implants (radius 0.14 µm to 1.2 mm with
+SA-V in mm⁻¹, 72 h to 190 days of release). Predictions for smaller nanoparticles (the
+default polymer design space, 25-250 nm) or for liposomes are extrapolations, useful as
+an example of a data-driven reward, not as a validated model.
 """
 
 from __future__ import annotations

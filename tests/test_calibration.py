@@ -94,12 +94,12 @@ def synthetic_curves(
 def test_fit_lowers_loss_and_recovers_a_perturbed_constant() -> None:
     truth = dataclasses.replace(DEFAULT_CONSTANTS, log10_diffusivity_ref=-19.8)
     curves = synthetic_curves(constants=truth)
-    names = ["log10_diffusivity_ref", "hydrolysis_5050_per_day"]
+    names = ["log10_diffusivity_ref", "hydrolysis_glycolide_gain"]
     fit = cal.calibrate_constants(curves, names=names, steps=150, lr=0.05, progress=False)
     assert fit.final_loss < 0.2 * fit.initial_loss
     assert fit.loss_history[-1] < fit.loss_history[0]
     assert fit.constants.log10_diffusivity_ref == pytest.approx(-19.8, abs=0.15)
-    assert fit.constants.hydrolysis_5050_per_day == pytest.approx(0.08, rel=0.3)
+    assert fit.constants.hydrolysis_glycolide_gain == pytest.approx(math.log(8.0), rel=0.3)
     # constants not fitted are untouched and everything is a plain float
     assert fit.constants.burst_shell_nm == DEFAULT_CONSTANTS.burst_shell_nm
     assert all(isinstance(v, float) for v in fit.constants.to_dict().values())

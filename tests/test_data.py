@@ -191,9 +191,13 @@ def test_masks_match_the_table(plai: pd.DataFrame, plai_set: CurveSet):
 
 def test_plai_mapping(plai: pd.DataFrame, plai_set: CurveSet):
     per_curve = plai.groupby("curve_id").first()
-    radius = np.clip(3e7 / per_curve["sa_v_per_cm"].to_numpy(), 5.0, 1e7)
+    # SA-V is in mm⁻¹ (issue 14: settled from the source's values, see load_plai), so
+    # every device fits the simulator's size range and none is clamped
+    radius = 3e6 / per_curve["sa_v_per_mm"].to_numpy()
     np.testing.assert_allclose(plai_set.formulation.radius_nm.numpy(), radius)
-    assert any("radius_nm: 48 curve(s)" in note for note in plai_set.notes)
+    assert radius.min() == pytest.approx(136.25, rel=1e-3)
+    assert radius.max() == pytest.approx(1.2097e6, rel=1e-3)
+    assert not any("radius_nm" in note for note in plai_set.notes)
     ratio = per_curve["la_ga_ratio"].to_numpy()
     plga = per_curve["polymer"].str.startswith("PLGA").to_numpy()
     lactide = plai_set.formulation.lactide_fraction.numpy()

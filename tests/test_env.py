@@ -308,7 +308,8 @@ def test_dataset_targets_are_the_measured_curves_on_the_task_grid():
         )  # fmt: skip
         assert curves.groups[row] == target.drug.name
     env = FormulationDesignEnv(task="dataset")
-    assert env.spec_.design_space.parameters[0].high == 1e7  # microparticles to implants
+    # nanoparticles to millimetre implants: the PLAI devices with SA-V in mm⁻¹ (issue 14)
+    assert env.spec_.design_space.parameters[0].high == 2e6
     _, info = env.reset(seed=0, options={"target": targets[0]})
     assert np.isfinite(info["f2"])
 

@@ -99,7 +99,7 @@ def test_bad_shapes_and_carriers_are_rejected():
     with pytest.raises(ValueError, match="must nest inside the allowed range"):
         Formulation.sample(3, bounds={"radius_nm": (1.0, 50.0)})
     assert Carrier.parse("Liposome") is Carrier.LIPOSOME
-    assert len(PARAMETER_NAMES) == 23  # physics v2 added 7 (issue 14)
+    assert len(PARAMETER_NAMES) == 24  # issue 14 added 7 (physics v2) and polymer_family
 
 
 def test_drug_presets_and_errors():

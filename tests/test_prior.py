@@ -81,8 +81,12 @@ def test_real_data_pairs_are_clipped_into_the_space() -> None:
     z, c, clipped = real_data_pairs("polymer")
     assert z.shape[1] == 11 and c.shape == (len(z), CONDITION_SIZE)
     assert z.abs().max() <= 1.0
-    assert clipped == len(z)  # PLAI devices are microparticles: every radius clips to 250 nm
-    assert torch.allclose(z[:, 0], torch.ones(len(z)))
+    # PLAI devices are mostly microparticles and implants: their radius clips to 250 nm;
+    # with SA-V in mm⁻¹ (issue 14) three paclitaxel-PLGA nanoparticle curves (R 136-250
+    # nm) lie inside the nanoparticle space
+    inside = z[:, 0] < 1.0
+    assert int(inside.sum()) == 3 and clipped >= len(z) - 3
+    assert torch.allclose(z[~inside, 0], torch.ones(int((~inside).sum())))
 
 
 # -- models -----------------------------------------------------------------------------------

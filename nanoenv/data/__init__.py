@@ -15,6 +15,7 @@ The data files ship inside the package (``nanoenv/data/files``); their licenses
 
 from nanoenv.data.curves import (
     LIPOSOME_RELEASE_METHODS,
+    PLAI_POLYMER_FAMILY,
     CurveSet,
     grouped_folds,
     gse_solubility_mg_ml,
@@ -43,6 +44,7 @@ __all__ = [
     "PLAI_COLUMNS",
     "PLAI_LEAKY_COLUMNS",
     "PLAI_POLYMERS",
+    "PLAI_POLYMER_FAMILY",
     "CleaningReport",
     "CurveSet",
     "DataCleaningWarning",

@@ -41,6 +41,7 @@ from nanoenv.data.loaders import (
     DataCleaningWarning,
     load_liposome,
     load_plai,
+    parse_dp_group,
 )
 from nanoenv.kinetics.conditions import ReleaseConditions
 from nanoenv.kinetics.drug import DRUG_BOUNDS, Drug
@@ -49,6 +50,7 @@ from nanoenv.kinetics.formulation import Carrier, Formulation, spec
 __all__ = [
     "LIPOSOME_FALLBACKS",
     "LIPOSOME_RELEASE_METHODS",
+    "PLAI_POLYMER_FAMILY",
     "CurveSet",
     "grouped_folds",
     "gse_solubility_mg_ml",
@@ -68,6 +70,21 @@ LIPOSOME_RELEASE_METHODS: tuple[str, ...] = (
     "sample_and_separate",
     "dispersion_releaser",
 )
+
+#: ``Formulation.polymer_family`` code of each PLAI polymer label: 0 lactide–glycolide
+#: (``PLGA``, ``PLA`` and their cross-linkable ``-co-PALA`` / ``-co-PAVL`` copolymers, whose
+#: backbone is lactide–glycolide), 1 ``PCL``, 2 ``PVL-co-PAVL`` (poly(valerolactone)), 3
+#: ``PEA`` (poly(ester amide)).
+PLAI_POLYMER_FAMILY: dict[str, int] = {
+    "PLGA": 0,
+    "PLA": 0,
+    "PLA-co-PALA": 0,
+    "PLGA-co-PALA": 0,
+    "PLGA-co-PAVL": 0,
+    "PCL": 1,
+    "PVL-co-PAVL": 2,
+    "PEA": 3,
+}
 
 #: Melting point assumed by the GSE when a drug's is unknown, °C.
 DEFAULT_DRUG_TM_C = 125.0
@@ -136,6 +153,22 @@ class CurveSet:
 
     def __len__(self) -> int:
         return len(self.curve_ids)
+
+    @property
+    def drugs(self) -> list[str]:
+        """``B`` drug labels, for leave-one-drug-out validation: the drug code of the PLAI
+        ``DP_Group`` (``"PTX-PLGA"`` → ``"PTX"``, :func:`~nanoenv.data.parse_dp_group`);
+        for the liposome data (and any label that names no polymer) the group already is
+        the drug (``API_name``)."""
+        if self.name != "plai":
+            return list(self.groups)
+        out = []
+        for g in self.groups:
+            try:
+                out.append(parse_dp_group(g)[0])
+            except ValueError:
+                out.append(g)
+        return out
 
     def subset(
         self, index: int | slice | Sequence[int] | Sequence[bool] | np.ndarray | torch.Tensor
@@ -335,19 +368,21 @@ def plai_curves(df: pd.DataFrame | None = None) -> CurveSet:
     Mapping onto the simulator (``Carrier.POLYMER``):
 
     * ``radius_nm = 3 / SA-V``: the radius of the sphere with the device's
-      surface-area-to-volume ratio (``S/V = 3/R`` for a sphere). **Assumption:**
-      ``SA-V`` is in cm⁻¹ (the source does not state its unit), so
-      ``R [nm] = 3e7 / SA-V``. The data span microparticles to centimetre
-      implants: on the shipped data R runs from 1.36 µm to 12.1 mm, and the 48
-      implant curves with ``SA-V < 3 cm⁻¹`` (R > 1 cm) are clamped to the
-      simulator's 1e7 nm bound with a warning.
+      surface-area-to-volume ratio (``S/V = 3/R`` for a sphere). ``SA-V`` is in mm⁻¹
+      (the evidence is on :func:`~nanoenv.data.load_plai`), so
+      ``R [nm] = 3e6 / SA-V``: on the shipped data R runs from 0.14 µm
+      (paclitaxel–PLGA nanoparticles) to 1.2 mm (the authors' millimetre implants),
+      all inside the simulator's bounds.
     * ``lactide_fraction``: ``LA/GA`` is a lactide:glycolide *ratio* r (1.0 =
       50:50, 3.0 = 75:25), so ``r / (1 + r)`` for polymers whose label starts
       with ``PLGA`` (``PLGA``, ``PLGA-co-PALA``, ``PLGA-co-PAVL``), and 1.0 for
       glycolide-free polyesters (``PLA``, ``PLA-co-PALA``, ``PCL``, ``PEA``,
-      ``PVL-co-PAVL``), whose slow hydrolysis is closest to PLA's in the
-      simulator. The polymer family is a one-hot feature so a learned
-      correction can tell them apart.
+      ``PVL-co-PAVL``).
+    * ``polymer_family`` (:data:`PLAI_POLYMER_FAMILY`): PCL, PVL and PEA are their own
+      families, each with its own hydrolysis rate and diffusivity offset in the
+      simulator (``hydrolysis_pcl_per_day``, ``diffusivity_pcl_offset``, …); the
+      lactide–glycolide copolymers follow the lactide-fraction law. The polymer label is
+      also a one-hot feature for the learned correction.
     * ``polymer_mw_kda = Polymer_MW / 1000`` (clamped into [1, 1000] kDa with a
       warning); ``crosslink_ratio = CL Ratio``; ``drug_loading = DLC``
       (clamped to <= 0.6 with a warning).
@@ -381,11 +416,12 @@ def plai_curves(df: pd.DataFrame | None = None) -> CurveSet:
     def column(name: str) -> np.ndarray:
         return per_curve[name].to_numpy(np.float64)
 
-    radius = 3.0e7 / column("sa_v_per_cm")
+    radius = 3.0e6 / column("sa_v_per_mm")
     ratio = column("la_ga_ratio")
     polymer = per_curve["polymer"].to_numpy(dtype=object)
     is_plga = np.array([p.startswith("PLGA") for p in polymer])
     lactide = np.where(is_plga, ratio / (1.0 + ratio), 1.0)
+    family = np.array([PLAI_POLYMER_FAMILY[p] for p in polymer], dtype=np.float64)
     mw_kda = column("polymer_mw_kda")
     loading = column("drug_loading")
 
@@ -403,6 +439,7 @@ def plai_curves(df: pd.DataFrame | None = None) -> CurveSet:
             "drug_loading": bounded("drug_loading", loading),
             "peg_fraction": np.zeros(b),
             "crosslink_ratio": bounded("crosslink_ratio", column("crosslink_ratio")),
+            "polymer_family": family,
         },
         carrier=Carrier.POLYMER,
         dtype=torch.float64,

@@ -145,7 +145,7 @@ _PLAI_NUMERIC: dict[str, tuple[str, float, tuple[float, float] | None]] = {
     "CL Ratio": ("crosslink_ratio", 1.0, (0.0, 1.0)),
     "DLC": ("drug_loading", 1.0, (0.0, 1.0)),
     "Initial D/M ratio": ("initial_drug_polymer_ratio", 1.0, (0.0, np.inf)),
-    "SA-V": ("sa_v_per_cm", 1.0, (1e-300, np.inf)),
+    "SA-V": ("sa_v_per_mm", 1.0, (1e-300, np.inf)),
     "SE": ("solubility_enhancer_fraction", 1.0, (0.0, 1.0)),
     "Drug_Mw": ("drug_mw_g_mol", 1.0, (1e-300, np.inf)),
     "Drug_LogP": ("drug_logp", 1.0, (-np.inf, np.inf)),
@@ -206,7 +206,7 @@ PLAI_COLUMNS: tuple[str, ...] = (
     "crosslink_ratio",
     "drug_loading",
     "initial_drug_polymer_ratio",
-    "sa_v_per_cm",
+    "sa_v_per_mm",
     "solubility_enhancer_fraction",
     "drug_mw_g_mol",
     "drug_logp",
@@ -635,7 +635,7 @@ def load_plai(path: str | Path | None = None) -> pd.DataFrame:
     :param path: a CSV in the schema of the shipped ``plai/plai_release.csv``
         (columns ``Experimental_index``, ``DP_Group``, ``LA/GA``, ``Polymer_MW``
         [Da], ``CL Ratio``, ``Drug_Tm`` [°C], ``Drug_Pka``, ``Initial D/M ratio``,
-        ``DLC`` [fraction], ``SA-V`` [cm⁻¹], ``SE``, ``Drug_Mw`` [g/mol],
+        ``DLC`` [fraction], ``SA-V`` [mm⁻¹], ``SE``, ``Drug_Mw`` [g/mol],
         ``Drug_TPSA`` [Å²], ``Drug_NHA``, ``Drug_LogP``, ``Time`` [days],
         ``Release`` [fraction]; the leaky ``T=`` columns are optional and
         dropped). ``None`` reads the shipped file (Bannigan et al., *Nat.
@@ -647,13 +647,39 @@ def load_plai(path: str | Path | None = None) -> pd.DataFrame:
         ``la_ga_ratio`` (lactide:glycolide ratio, 1.0 = 50:50, 0 for
         non-PLGA polymers), ``polymer_mw_kda``, ``crosslink_ratio``,
         ``drug_loading`` (DLC, mass fraction), ``initial_drug_polymer_ratio``
-        (mass ratio), ``sa_v_per_cm`` (surface-area-to-volume, cm⁻¹),
+        (mass ratio), ``sa_v_per_mm`` (surface-area-to-volume, mm⁻¹; see below),
         ``solubility_enhancer_fraction``, ``drug_mw_g_mol``, ``drug_logp``,
         ``drug_pka``, ``drug_tm_c`` (°C), ``drug_tpsa_a2`` (Å²),
         ``drug_h_acceptors`` and ``source_line``. Sorted by curve and time.
         ``df.attrs["cleaning_report"]`` holds the :class:`CleaningReport`.
     :raises ValueError: on a schema or range error (the message names the file,
         the 1-based line and the column); see the module docstring.
+
+    **Unit of** ``SA-V``: mm⁻¹. Neither the article's text we could reach nor the
+    authors' repository (github.com/aspuru-guzik-group/long-acting-injectables at commit
+    0df9c4a: README, notebooks, the ``Dataset_14_feat`` / ``Dataset_17_feat`` tables,
+    ``zero_shot_models/Figure_1_dataset_zero_shot.xlsx``, which holds only the models'
+    absolute errors) states the unit, so it is settled from the values:
+
+    * the 48 curves of the authors' own cross-linked implants (``PVL-co-PAVL``,
+      ``PLA-co-PALA``, ``PLGA-co-PALA``, ``PLGA-co-PAVL``) have ``SA-V`` 2.48 and 2.89.
+      The dataset's record (Materials Data Facility, doi:10.18126/4hfb-s3y1) says the
+      group's devices are spheres and cylinders. In mm⁻¹ these are millimetre rods (a
+      cylinder 2 mm across and 4.2 mm long has S/V = 2/r + 2/h = 2.48 mm⁻¹; 2.25 mm long,
+      2.89 mm⁻¹), the size of an injectable implant; in cm⁻¹ they would be 2 cm across
+      and 4 cm long (or 2.4 cm spheres), far beyond anything injected through a needle;
+    * at the other end, ``PTX-PLGA`` with ``SA-V`` 22018 becomes a sphere of 0.27 µm
+      diameter (mm⁻¹; typical paclitaxel–PLGA nanoparticles) rather than 2.7 µm (cm⁻¹);
+      both are plausible, so the small end does not decide;
+    * in mm⁻¹ every device (radius 0.14 µm to 1.2 mm) lies inside the simulator's size
+      range; in cm⁻¹ the 48 implant curves exceed its 1 cm bound and had to be clamped;
+    * the data agree weakly: grouped 5-fold CV MAE (PLAI, constants fitted) 0.225 with
+      mm⁻¹ vs 0.227 with cm⁻¹, and 0.214 vs 0.226 with a 3-member correction
+      (``benchmarks/results/calibration.md``).
+
+    The unit remains an inference (the supplementary information could not be checked);
+    a user who knows otherwise can scale the column (``df["sa_v_per_mm"] /= 10`` for
+    cm⁻¹) before :func:`nanoenv.data.plai_curves`.
     """
     report = CleaningReport("plai", [], release_unit="fraction")
     with _local_path(path, "plai/plai_release.csv") as (local, name):

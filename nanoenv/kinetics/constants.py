@@ -49,25 +49,43 @@ class SimulatorConstants:
     diffusivity_peg_slope: Number = 2.0  # per unit PEG fraction (water uptake)
     diffusivity_crosslink_slope: Number = 2.0  # decades lost at full cross-linking
     diffusivity_activation_kj_mol: Number = 40.0
+    # decades of D added for the non-lactide–glycolide families (relative to the
+    # lactide-fraction law at lactide 1): PCL and PVL are rubbery at 37 °C (Tg ≈ −60 °C)
+    # where PLA is glassy (Tg ≈ 55 °C), so small drugs diffuse much faster in them
+    # (Woodruff & Hutmacher 2010); poly(ester amide)s are near their Tg at 37 °C
+    diffusivity_pcl_offset: Number = 2.0
+    diffusivity_pvl_offset: Number = 2.0
+    diffusivity_pea_offset: Number = 0.5
     # -- size dependence of the apparent diffusivity: log10 D += β·log10(1 + R/R_ref) --
     # β = 0 (default) is pure Fickian diffusion: D is a material property and the release
     # time grows as R². Apparent D fitted to polyester devices grows with device size
     # (water-filled pores and cracks, autocatalytic degradation of the acidic core:
     # Siepmann et al., J. Control. Release 96 (2004) 123; Klose et al., Int. J. Pharm. 314
     # (2006) 198; Siepmann & Siepmann, J. Control. Release 161 (2012) 351), which a
-    # calibration on 1.4 µm-1 cm devices expresses as β > 0 (dimensionless, decades of D
+    # calibration on 0.14 µm-1.2 mm devices expresses as β > 0 (dimensionless, decades of D
     # per decade of effective radius above R_ref). Well below R_ref (nm) the term vanishes
     # and D is the material's own: the pores, cracks and acidic cores behind the size
     # dependence need room, and autocatalysis is negligible in small particles (Siepmann
     # et al., Biomacromolecules 6 (2005) 2312), so nanoparticles release by plain Fickian
     # diffusion instead of an extrapolated power law. R_ref is a reference, not a fitted
-    # constant; 1 µm sits just below the calibration data (1.4 µm-1 cm).
+    # constant; 1 µm sits inside the calibration data (0.14 µm-1.2 mm, SA-V in mm⁻¹).
     diffusivity_radius_exponent: Number = 0.0  # decades of D per decade of radius (β)
     diffusivity_radius_ref_nm: Number = 1000.0  # nm, reference radius R_ref of the size term
     # -- hydrolysis (Park 1995; Makadia & Siegel 2011): k_h per day at 37 °C, pH 7.4 --
-    hydrolysis_5050_per_day: Number = 0.08
+    # Ordered by construction (mechanisms.hydrolysis_rate_per_h): k_PLA is the slowest
+    # lactide-rich rate and the gain (≥ 0) is ln(k_50:50 / k_PLA), so k_PLA ≤ k_75:25 ≤
+    # k_50:50 for any values; PGA is slower than 50:50 by the slowdown (≥ 0), ln(k_50:50 /
+    # k_PGA). Defaults: k_PLA 0.01, k_50:50 0.08 (gain ln 8), k_PGA 0.04 (slowdown ln 2).
     hydrolysis_pla_per_day: Number = 0.01
-    hydrolysis_pga_per_day: Number = 0.04
+    hydrolysis_glycolide_gain: Number = 2.0794415416798357  # ln(k_50:50/k_PLA), ≥ 0
+    hydrolysis_pga_slowdown: Number = 0.6931471805599453  # ln(k_50:50/k_PGA), ≥ 0
+    # polyester families other than lactide–glycolide (Formulation.polymer_family 1, 2, 3):
+    # PCL keeps its Mw for 2-3 years (Woodruff & Hutmacher, Prog. Polym. Sci. 35 (2010)
+    # 1217), PVL is a close, slightly faster aliphatic lactone, poly(ester amide)s hydrolyse
+    # slowly without enzymes (Rodriguez-Galan et al., Polymers 3 (2011) 65)
+    hydrolysis_pcl_per_day: Number = 0.002
+    hydrolysis_pvl_per_day: Number = 0.003
+    hydrolysis_pea_per_day: Number = 0.005
     hydrolysis_activation_kj_mol: Number = 80.0
     hydrolysis_acid_slope: Number = 0.15  # decades per pH unit below 7.4
     hydrolysis_base_slope: Number = 0.5  # decades per pH unit above 7.4
@@ -144,6 +162,18 @@ class SimulatorConstants:
     # the polymer burst has its own (burst_time_h); equal by default
     liposome_burst_time_h: Number = 0.5
 
+    def __post_init__(self) -> None:
+        # the rate ordering k_PLA ≤ k_75:25 ≤ k_50:50 (and PGA below 50:50) holds for any
+        # values of these increments only if they are non-negative
+        for name in _NON_NEGATIVE:
+            value = getattr(self, name)
+            v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            if not v >= 0.0:
+                raise ValueError(
+                    f"{name}={v:g} must be >= 0 (ln of a rate ratio, dimensionless): "
+                    "PLGA 50:50 hydrolyses fastest (Makadia & Siegel, Polymers 3 (2011) 1377)"
+                )
+
     def to_dict(self) -> dict[str, float]:
         """Plain floats, for saving to JSON."""
         return {f.name: float(getattr(self, f.name)) for f in fields(self)}
@@ -161,6 +191,9 @@ class SimulatorConstants:
                 raise ValueError(f"simulator constant {name}={value!r} must be a finite number")
         return replace(cls(), **values)
 
+
+#: Constants that must be ≥ 0 (checked when constants are built).
+_NON_NEGATIVE: tuple[str, ...] = ("hydrolysis_glycolide_gain", "hydrolysis_pga_slowdown")
 
 DEFAULT_CONSTANTS = SimulatorConstants()
 

@@ -194,6 +194,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("pdi", "", 0.0, 0.5, 0.0, "linear",
                   "polydispersity index (DLS); sizes are log-normal with "
                   "σ_ln² = ln(1 + pdi); 0 = monodisperse", _BOTH),
+    ParameterSpec("polymer_family", "", 0.0, 3.0, 0.0, "linear",
+                  "polyester family code: 0 lactide-glycolide (PLGA/PLA/PGA, see "
+                  "lactide_fraction), 1 PCL, 2 PVL, 3 poly(ester amide); a non-integer code "
+                  "blends the two neighbouring families", _POLYMER),
 )  # fmt: skip
 
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)

@@ -32,6 +32,8 @@ __all__ = [
     "fickian_cylinder_fraction",
     "fickian_finite_cylinder_fraction",
     "fickian_slab_fraction",
+    "family_diffusivity_offset",
+    "family_weights",
     "fickian_sphere_fraction",
     "first_order_fraction",
     "higuchi_slab_fraction",
@@ -339,41 +341,99 @@ def hydrolysis_rate_per_h(
     ph: torch.Tensor,
     crosslink_ratio: torch.Tensor,
     *,
-    k5050_per_day: float | torch.Tensor,
     kpla_per_day: float | torch.Tensor,
-    kpga_per_day: float | torch.Tensor,
+    glycolide_gain: float | torch.Tensor,
+    pga_slowdown: float | torch.Tensor,
     activation_kj_mol: float | torch.Tensor,
     acid_slope: float | torch.Tensor,
     base_slope: float | torch.Tensor,
     crosslink_slowdown: float | torch.Tensor,
+    family: torch.Tensor | None = None,
+    family_k_per_day: tuple[float | torch.Tensor, ...] = (),
 ) -> torch.Tensor:
     """Pseudo-first-order chain-scission rate of a polyester, ``Mw(t) = Mw0·exp(−k_h t)``.
 
-    PLGA 50:50 hydrolyses fastest; lactide-rich chains (methyl groups, more
-    hydrophobic) and glycolide-rich (crystalline) chains more slowly
-    (Park, Biomaterials 16 (1995) 1123; Makadia & Siegel, Polymers 3 (2011) 1377):
-    ``ln k = ln k₅₀ − 4·ln(k₅₀/k_PLA)·(LA − ½)₊² − 4·ln(k₅₀/k_PGA)·(½ − LA)₊²``.
+    Lactide–glycolide family (Park, Biomaterials 16 (1995) 1123; Makadia & Siegel,
+    Polymers 3 (2011) 1377): PLGA 50:50 hydrolyses fastest, lactide-rich chains (methyl
+    groups, more hydrophobic) and glycolide-rich (crystalline) chains more slowly. With
+    the glycolide fraction ``g = 1 − LA``,
+    ``ln k = ln k_PLA + G·(1 − (1 − 2g)²)`` for ``g ≤ ½`` and
+    ``ln k = ln k_PLA + G − S·(2g − 1)²`` for ``g > ½``, where ``G = ln(k_50:50/k_PLA) ≥ 0``
+    (``glycolide_gain``) and ``S = ln(k_50:50/k_PGA) ≥ 0`` (``pga_slowdown``). ``ln k`` is
+    non-decreasing in ``g`` up to 50:50 for *any* ``k_PLA`` and ``G ≥ 0``, so
+    ``k_PLA ≤ k_75:25 ≤ k_50:50`` holds by construction (also for fitted constants).
+
+    Other polyester families (``family`` codes 1, 2, 3: PCL, PVL, PEA; 0 is
+    lactide–glycolide) have their own rate, ``family_k_per_day``; a non-integer code
+    blends the two neighbouring families' ``ln k`` (:func:`family_weights`; a continuous
+    relaxation, so samplers and gradients see a smooth parameter).
+
     Arrhenius in temperature; ester hydrolysis is acid- and base-catalysed,
     ``f(pH) = (10^(a·(7.4 − pH)) + 10^(b·(pH − 7.4)))/2``; cross-links slow it,
     ``exp(−c·crosslink)``.
 
+    :param kpla_per_day: ``k_PLA``, 1/day at 37 °C and pH 7.4.
+    :param glycolide_gain: ``G ≥ 0``, dimensionless (ln units).
+    :param pga_slowdown: ``S ≥ 0``, dimensionless (ln units).
+    :param family: ``(B, 1)`` polymer-family code in ``[0, len(family_k_per_day)]``, or
+        ``None`` for lactide–glycolide throughout.
+    :param family_k_per_day: rates of families 1, 2, … in 1/day at 37 °C and pH 7.4.
     :returns: ``k_h`` in 1/h.
     """
     la = lactide_fraction
-    k50, kla, kga = (
-        torch.as_tensor(k, dtype=la.dtype, device=la.device)
-        for k in (k5050_per_day, kpla_per_day, kpga_per_day)
-    )
-    ln_k = (
-        torch.log(k50)
-        - 4.0 * torch.log(k50 / kla) * torch.relu(la - 0.5) ** 2
-        - 4.0 * torch.log(k50 / kga) * torch.relu(0.5 - la) ** 2
-    )
+    kla = torch.as_tensor(kpla_per_day, dtype=la.dtype, device=la.device)
+    g = 1.0 - la
+    rise = 1.0 - (1.0 - 2.0 * torch.clamp(g, max=0.5)) ** 2
+    fall = torch.relu(2.0 * g - 1.0) ** 2
+    ln_k = torch.log(kla) + glycolide_gain * rise - pga_slowdown * fall
+    if family is not None and len(family_k_per_day) > 0:
+        weights = family_weights(family, len(family_k_per_day))
+        ln_family = [torch.log(torch.as_tensor(k, dtype=la.dtype, device=la.device))
+                     for k in family_k_per_day]  # fmt: skip
+        ln_k = weights[0] * ln_k + sum(
+            w * lk for w, lk in zip(weights[1:], ln_family, strict=True)
+        )
     ph_factor = 0.5 * (
         torch.exp(acid_slope * _LN10 * (7.4 - ph)) + torch.exp(base_slope * _LN10 * (ph - 7.4))
     )
     k_day = torch.exp(ln_k) * arrhenius_factor(temperature_c, activation_kj_mol) * ph_factor
     return k_day * torch.exp(-crosslink_slowdown * crosslink_ratio) / 24.0
+
+
+def family_weights(family: torch.Tensor, n_other: int) -> list[torch.Tensor]:
+    """Weights of the polymer families ``0 … n_other`` at code(s) ``family``:
+    ``cos²(π(code − i)/2)`` within one unit of ``i``, else 0. They sum to 1 on
+    ``[0, n_other]``, are exactly 1 for the family an integer code names, blend two
+    neighbours in between (½ each at a half code) and are continuously differentiable,
+    with zero slope at the integer codes (so finite differences and gradients agree at
+    the default code 0).
+
+    :param family: tensor of family codes (any shape).
+    :param n_other: number of families besides lactide–glycolide (code 0).
+    :returns: ``n_other + 1`` tensors shaped like ``family``.
+    """
+    out = []
+    for i in range(n_other + 1):
+        d = family - i
+        near = d.abs() < 1.0
+        bump = torch.cos(0.5 * math.pi * torch.where(near, d, 0.0)) ** 2
+        out.append(torch.where(near, bump, 0.0))
+    return out
+
+
+def family_diffusivity_offset(
+    family: torch.Tensor, offsets: tuple[float | torch.Tensor, ...]
+) -> torch.Tensor:
+    """Decades added to ``log10 D`` for the polymer family ``family`` (0 for
+    lactide–glycolide; ``offsets[i − 1]`` for family ``i``, blended like
+    :func:`family_weights`).
+
+    :param family: tensor of family codes.
+    :param offsets: decades of D of families 1, 2, … relative to the lactide–glycolide law.
+    """
+    weights = family_weights(family, len(offsets))
+    return sum((w * o for w, o in zip(weights[1:], offsets, strict=True)),
+               torch.zeros_like(family))  # fmt: skip
 
 
 def erosion_fraction(

@@ -205,6 +205,10 @@ def mechanism_parameters(
             + c.diffusivity_loading_slope * (loading - 0.1)
             + c.diffusivity_peg_slope * col("peg_fraction")
             - c.diffusivity_crosslink_slope * col("crosslink_ratio")
+            + mech.family_diffusivity_offset(
+                col("polymer_family"),
+                (c.diffusivity_pcl_offset, c.diffusivity_pvl_offset, c.diffusivity_pea_offset),
+            )
             # apparent D grows with device size above R_ref for β > 0 (0 by default:
             # Fickian); below R_ref it tends to the material's own D
             + c.diffusivity_radius_exponent
@@ -224,13 +228,17 @@ def mechanism_parameters(
             temperature,
             ph,
             col("crosslink_ratio"),
-            k5050_per_day=c.hydrolysis_5050_per_day,
             kpla_per_day=c.hydrolysis_pla_per_day,
-            kpga_per_day=c.hydrolysis_pga_per_day,
+            glycolide_gain=c.hydrolysis_glycolide_gain,
+            pga_slowdown=c.hydrolysis_pga_slowdown,
             activation_kj_mol=c.hydrolysis_activation_kj_mol,
             acid_slope=c.hydrolysis_acid_slope,
             base_slope=c.hydrolysis_base_slope,
             crosslink_slowdown=c.hydrolysis_crosslink_slowdown,
+            family=col("polymer_family"),
+            family_k_per_day=(
+                c.hydrolysis_pcl_per_day, c.hydrolysis_pvl_per_day, c.hydrolysis_pea_per_day
+            ),
         )
         erosion_critical = torch.log(col("polymer_mw_kda") / c.erosion_critical_mw_kda)
         polymer_burst = mech.burst_fraction(
