@@ -14,7 +14,7 @@ simulator calls:
 * the whole run takes ≤ 60 minutes on a 2-core CPU.
 
 Run: ``python benchmarks/bench_agents.py [--quick] [--workers 2] [--methods ...]
-[--families ...] [--seeds 0 1 2]``. Writes ``bench_v1.json``, ``bench_v1.md`` and
+[--families ...] [--seeds 0]``. Writes ``bench_v1.json``, ``bench_v1.md`` and
 ``bench_v1_*.png`` to ``benchmarks/results`` (``bench_v1_quick*`` with ``--quick``); job
 folders go to ``runs/bench_v1[_quick]`` and a rerun skips finished jobs (``--fresh``
 starts over).
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="the bench's --quick subset")
     parser.add_argument("--methods", nargs="+", default=list(STANDARD_METHODS))
     parser.add_argument("--families", nargs="+", default=None)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--suite", default="nanoenv-bench-v1")
     parser.add_argument("--runs", default=None, help="job folders (default runs/bench_v1)")

@@ -31,7 +31,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--methods", nargs="+", default=list(STANDARD_METHODS),
                      help="designer names (nanoenv bench list) or module:Class")  # fmt: skip
     run.add_argument("--families", nargs="+", default=None, help="default: all of the suite's")
-    run.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    run.add_argument("--seeds", nargs="+", type=int, default=[0],
+                     help="method seeds (each multiplies the time; intervals resample targets)")
     run.add_argument("--out", default="runs/bench", help="output folder (reruns resume)")
     run.add_argument("--workers", type=int, default=2, help="parallel processes")
     run.add_argument("--quick", action="store_true",
