@@ -260,6 +260,8 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
         torch.set_num_threads(settings.threads)
     job_dir = Path(out) / job.name
     job_dir.mkdir(parents=True, exist_ok=True)
+    for stale in job_dir.glob(".*.tmp"):  # a write interrupted by a kill (unique names)
+        stale.unlink(missing_ok=True)
     started = time.perf_counter()
     method, budget, info = METHODS[job.method].build(job, settings, job_dir)
     targets = benchmark_suite(job.family, settings.n, settings.suite_seed)

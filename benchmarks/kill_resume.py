@@ -306,8 +306,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['buffer_not_restored']} | {s['resume_failed']} | {s['temporaries_left']} |"
         )
     lines.append("")
-    lines.append("Temporary files left by a kill (a writer's `.name.<random>.tmp`) are "
-                 "deleted by the resume, which holds the run lock.")  # fmt: skip
+    lines.append("Temporary files left by a kill (a writer's `.name.<random>.tmp`; the "
+                 "target file itself is never truncated) are deleted when the run is resumed "
+                 "(under the run lock) or the sweep job rerun.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
