@@ -292,8 +292,10 @@ def trial(
 
 
 def markdown(result: dict[str, Any]) -> str:
+    what = ("a sweep (`experiments/sweep.py`), then the same sweep again"
+            if "sweep" in result["summary"] else "`nanoenv train`, then `--resume`")
     lines = [
-        "# kill -9 during `nanoenv train`, then `--resume`\n",
+        f"# kill -9 during {what}\n",
         f"Command: `{result['command']}`\n",
         "| algo | trials | killed mid-run | resumed OK | before 1st checkpoint | lost > 1 "
         "interval | buffer not restored | resume failed | temp files left at kill |",
