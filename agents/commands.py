@@ -62,6 +62,9 @@ def _run_train(args: argparse.Namespace) -> int:
         )
     if args.resume is not None and args.seed is not None:
         raise ValueError("--seed cannot change when resuming a run")
+    if args.resume is not None and not (Path(args.resume) / "config.yaml").is_file():
+        raise ValueError(f"--resume {args.resume!r} is not a run folder (no config.yaml): a "
+                         "run stopped before it saved anything; start it again with --config")
     source = args.config if args.config is not None else Path(args.resume) / "config.yaml"
     cfg = load_config(source)
     cfg = cfg.replace(seed=args.seed, device=args.device, total_steps=args.total_steps)

@@ -170,6 +170,8 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
         torch.set_num_threads(settings.threads)
     job_dir = Path(out) / job.name
     job_dir.mkdir(parents=True, exist_ok=True)
+    for stale in job_dir.glob(".*.tmp"):  # a write interrupted by a kill (unique names)
+        stale.unlink(missing_ok=True)
     started = time.perf_counter()
     entry = get_method(job.method)
     targets, refs, suite_seed = _targets(job, settings)

@@ -1,9 +1,9 @@
 """``kill -9`` during ``nanoenv train`` at random moments, then ``--resume`` (issue 16).
 
 For each algorithm (PPO, SAC: tiny configs) and each trial, ``nanoenv train`` is started
-in a fresh run folder, killed with SIGKILL at a random moment (uniform between the first
-checkpoint and the end of an uninterrupted reference run of the same config), and
-resumed with ``nanoenv train --resume`` to the configured total. A trial FAILS when:
+in a fresh run folder, killed with SIGKILL at a random moment (a random delay of up to
+two checkpoint intervals after a random one of its checkpoints appears), and resumed
+with ``nanoenv train --resume`` to the configured total. A trial FAILS when:
 
 * the resume does not exit 0 (or was needed but found no checkpoint after the kill while
   a complete checkpoint file exists);
@@ -206,16 +206,29 @@ def sweep_trial(work: Path, index: int, rng: random.Random) -> dict[str, Any]:
     return record
 
 
-def trial(algo: str, work: Path, index: int, kill_at_s: float) -> dict[str, Any]:
+def trial(
+    algo: str, work: Path, index: int, rng: random.Random, interval_s: float
+) -> dict[str, Any]:
+    """Kill ``train`` a random delay (up to two checkpoint intervals of the reference run)
+    after a random one of its checkpoints appears (adapts to the machine's load: a time
+    from process start would often fall in the start-up under load), resume, check."""
     cfg = CONFIGS[algo]
     config = work / f"{algo}.yaml"
     run = work / f"{algo}_trial{index}"
+    after = rng.randint(1, cfg["total_steps"] // cfg["checkpoint_every"] - 1)
+    delay = rng.uniform(0.0, 2.0 * interval_s)
     argv = _command("train", "--config", str(config), "--run-dir", str(run))
     proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     start = time.monotonic()
-    while proc.poll() is None and time.monotonic() - start < kill_at_s:
+    seen_at = None
+    while proc.poll() is None:
+        if seen_at is None and len(_checkpoint_steps(run)) >= after:
+            seen_at = time.monotonic()
+        if seen_at is not None and time.monotonic() - seen_at >= delay:
+            break
         time.sleep(0.01)
+    kill_at_s = time.monotonic() - start
     finished_before_kill = proc.poll() is not None
     if not finished_before_kill:
         proc.send_signal(signal.SIGKILL)
@@ -225,9 +238,10 @@ def trial(algo: str, work: Path, index: int, kill_at_s: float) -> dict[str, Any]
     buffers_on_disk = len(list((run / "checkpoints").glob("*_replay_buffer_*"))) if (
         run / "checkpoints").is_dir() else 0  # fmt: skip
     record: dict[str, Any] = {
-        "trial": index, "kill_at_s": round(kill_at_s, 2),
-        "finished_before_kill": finished_before_kill, "checkpoints_at_kill": on_disk,
-        "temporaries_left": temporaries, "buffers_on_disk": buffers_on_disk,
+        "trial": index, "kill_at_s": round(kill_at_s, 2), "after_checkpoint": after,
+        "delay_s": round(delay, 3), "finished_before_kill": finished_before_kill,
+        "checkpoints_at_kill": on_disk, "temporaries_left": temporaries,
+        "buffers_on_disk": buffers_on_disk,
     }  # fmt: skip
     if finished_before_kill:
         record["outcome"] = "finished before the kill"
@@ -246,7 +260,8 @@ def trial(algo: str, work: Path, index: int, kill_at_s: float) -> dict[str, Any]
                             capture_output=True, text=True)  # fmt: skip
     record["resume_rc"] = resume.returncode
     if resume.returncode != 0:
-        no_checkpoint = "no checkpoint to resume from" in resume.stderr
+        no_checkpoint = any(text in resume.stderr for text in (
+            "no checkpoint to resume from", "is not a run folder"))  # fmt: skip
         record["resume_error"] = resume.stderr.strip().splitlines()[-1:] if resume.stderr else []
         # killed before the first checkpoint: nothing to resume, at most one interval lost
         record["failed"] = not (no_checkpoint and not on_disk)
@@ -277,8 +292,10 @@ def trial(algo: str, work: Path, index: int, kill_at_s: float) -> dict[str, Any]
 
 
 def markdown(result: dict[str, Any]) -> str:
+    what = ("a sweep (`experiments/sweep.py`), then the same sweep again"
+            if "sweep" in result["summary"] else "`nanoenv train`, then `--resume`")
     lines = [
-        "# kill -9 during `nanoenv train`, then `--resume`\n",
+        f"# kill -9 during {what}\n",
         f"Command: `{result['command']}`\n",
         "| algo | trials | killed mid-run | resumed OK | before 1st checkpoint | lost > 1 "
         "interval | buffer not restored | resume failed | temp files left at kill |",
@@ -291,8 +308,9 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['buffer_not_restored']} | {s['resume_failed']} | {s['temporaries_left']} |"
         )
     lines.append("")
-    lines.append("Temporary files left by a kill (a writer's `.name.<random>.tmp`) are "
-                 "deleted by the resume, which holds the run lock.")  # fmt: skip
+    lines.append("Temporary files left by a kill (a writer's `.name.<random>.tmp`; the "
+                 "target file itself is never truncated) are deleted when the run is resumed "
+                 "(under the run lock) or the sweep job rerun.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -331,7 +349,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if algo == "sweep":
                 record = sweep_trial(work, i, rng)
             else:
-                record = trial(algo, work, i, rng.uniform(ref["first_checkpoint_s"], ref["end_s"]))
+                n = CONFIGS[algo]["total_steps"] // CONFIGS[algo]["checkpoint_every"]
+                interval = (ref["end_s"] - ref["first_checkpoint_s"]) / max(n - 1, 1)
+                record = trial(algo, work, i, rng, interval)
             kill_at = record["kill_at_s"]
             records.append(record)
             details = {k: record.get(k) for k in (

@@ -361,6 +361,17 @@ def test_a_locked_run_cannot_be_resumed_twice(
         pass
 
 
+def test_resuming_a_run_killed_before_it_saved_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").touch()  # killed right after taking the lock
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    assert "is not a run folder (no config.yaml)" in _error(capsys)
+    assert sorted(p.name for p in run.iterdir()) == [".lock"]
+
+
 def test_a_sweep_resumes_an_interrupted_rl_job(tmp_path: Path) -> None:
     from agents.sweep import SweepSettings, make_jobs, sweep
 
