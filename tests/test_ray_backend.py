@@ -1,0 +1,111 @@
+"""The Ray backend of the sweep engine (agents.ray_backend) on a local Ray instance, and
+the backend options of the sweep scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.sweep import SweepSettings, check_backend, make_jobs, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = str(ROOT / "experiments" / "configs")
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _rows(files: list[Path]) -> list[list[dict]]:
+    return [json.loads(f.read_text())["rows"] for f in files]
+
+
+def test_ray_sweep_gives_the_local_pools_rows_and_a_rerun_skips_finished_jobs(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    settings = SweepSettings(n=2, budget=8, configs_dir=CONFIGS)
+    jobs = make_jobs(["random", "cmaes"], ["realisable"], [0, 1])
+    local = sweep(jobs, settings, tmp_path / "local", workers=1, progress=False)
+    on_ray = sweep(jobs, settings, tmp_path / "ray", workers=2, progress=False, backend="ray")
+    assert [f.parent.name for f in on_ray] == [j.name for j in jobs]
+    assert [f.parent.parent for f in on_ray] == [tmp_path / "ray"] * 4
+    assert _rows(on_ray) == _rows(local)
+    assert all(len(rows) == 2 for rows in _rows(on_ray))
+    record = json.loads((tmp_path / "ray" / "sweep.json").read_text())
+    assert record["backend"] == {"name": "ray", "workers": 2, "address": None,
+                                 "cpus_per_job": 1.0, "gpus_per_job": 0.0}  # fmt: skip
+
+    # a rerun on the same folder submits nothing: every results.json is left as it was
+    (on_ray[1]).unlink()
+    before = {f: f.stat().st_mtime_ns for f in on_ray if f.exists()}
+    messages: list[str] = []
+    again = sweep(jobs, settings, tmp_path / "ray", workers=2, progress=False, backend="ray",
+                  echo=messages.append)  # fmt: skip
+    assert messages == [f"sweep: 3 job(s) already done in {tmp_path / 'ray'}, skipped"]
+    assert {f: f.stat().st_mtime_ns for f in before} == before
+    assert _rows(again) == _rows(local)
+
+
+def test_a_failing_ray_job_is_reported_with_its_own_error_and_the_others_finish(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    settings = SweepSettings(n=1, budget=4, configs_dir=str(tmp_path / "no_configs"))
+    jobs = make_jobs(["ppo", "random"], ["sustained"], [0])
+    messages: list[str] = []
+    with pytest.raises(RuntimeError, match=r"1 of 2 sweep job.*ppo_sustained_s0: ValueError: "
+                       "no training config"):  # fmt: skip
+        sweep(jobs, settings, tmp_path, workers=2, progress=False, echo=messages.append,
+              backend="ray", cpus_per_job=0.5)  # fmt: skip
+    assert (tmp_path / "random_sustained_s0" / "results.json").is_file()
+    assert any("ppo_sustained_s0 failed: ValueError: no training config" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"backend": "dask"}, "backend='dask'; allowed: ['local', 'ray']"),
+        ({"address": "auto"}, "apply to backend='ray' only"),
+        ({"cpus_per_job": 2.0}, "apply to backend='ray' only"),
+        ({"backend": "ray", "cpus_per_job": 0.0}, "cpus_per_job=0.0; allowed: a finite number > 0"),
+        ({"backend": "ray", "cpus_per_job": float("nan")}, "cpus_per_job=nan"),
+        ({"backend": "ray", "gpus_per_job": -0.5}, "gpus_per_job=-0.5; allowed: a finite number"),
+        ({"backend": "ray", "cpus_per_job": 3.0}, "more than the local Ray instance's workers=2"),
+        ({"backend": "ray", "address": " "}, "address=' '; allowed: 'auto'"),
+        ({"workers": 0}, "workers=0 must be a positive number"),
+    ],
+)
+def test_bad_backend_options_are_named_before_any_work(tmp_path, kwargs, needle):
+    if kwargs.get("backend") == "ray":
+        pytest.importorskip("ray", reason="the ray extra is not installed")
+    kwargs = {"workers": 2, **kwargs}
+    with pytest.raises(ValueError) as err:
+        sweep(make_jobs(["random"], ["sustained"], [0]), SweepSettings(n=1, budget=4),
+              tmp_path / "s", progress=False, **kwargs)  # fmt: skip
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_missing_ray_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    with pytest.raises(ValueError, match=r"optional package ray.*pip install -e \"\.\[ray\]\""):
+        check_backend(2, "ray")
+    check_backend(2, "local")  # the default needs no ray
+
+
+def test_the_scripts_take_the_backend_flags_and_refuse_bad_ones_with_exit_2(tmp_path, capsys):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    sys.path.insert(0, str(ROOT))
+    from experiments.sweep import main
+    from nanoenv.cli import main as nanoenv_main
+
+    out = tmp_path / "s"
+    assert main(["--methods", "random", "--backend", "ray", "--gpus-per-job", "-1",
+                 "--out", str(out)]) == 2  # fmt: skip
+    assert "gpus_per_job=-1.0; allowed" in capsys.readouterr().err
+    assert main(["--methods", "random", "--address", "auto", "--out", str(out)]) == 2
+    assert "apply to backend='ray' only" in capsys.readouterr().err
+    assert not out.exists()
+    assert nanoenv_main(["bench", "run", "--methods", "random", "--families", "realisable",
+                         "--backend", "ray", "--cpus-per-job", "0", "--out", str(out)]) == 2
+    assert "cpus_per_job=0.0; allowed" in capsys.readouterr().err
+    assert not out.exists()
