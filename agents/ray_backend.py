@@ -30,16 +30,17 @@ only when this backend is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agents.sweep import Job, SweepSettings
 
-__all__ = ["MAX_RETRIES", "check_ray_options", "import_ray", "run_on_ray"]
+__all__ = ["MAX_RETRIES", "check_ray_options", "import_ray", "ray_session", "run_on_ray"]
 
 #: Ray retries of a task whose worker died (not of a job that raised).
 MAX_RETRIES = 3
@@ -95,6 +96,37 @@ def _source_root() -> str | None:
     return str(root) if (root / "pyproject.toml").is_file() else None
 
 
+@contextlib.contextmanager
+def ray_session(workers: int = 2, address: str | None = None) -> Iterator[None]:
+    """Ray for the duration of the block: a Ray already initialised in this process is
+    used as it is; else a local instance with ``workers`` CPUs is started (``address``
+    ``None``) or the cluster at ``address`` is joined, and shut down at the end. An
+    unreachable ``address`` raises a one-line ``ValueError``."""
+    ray = import_ray()
+    started = _connect(ray, workers, address)
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A one-line error within ``timeout_s`` when nothing listens at ``host:port`` (Ray's
+    own client retries for minutes)."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"address={address!r}; allowed: 'auto', '<host>:<port>' or "
+                         "'ray://<host>:<port>' of a running Ray cluster")  # fmt: skip
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(f"address={address!r}: no Ray cluster answers there ({exc}); start "
+                         "one with `ray start --head` or give its address") from None  # fmt: skip
+
+
 def _connect(ray: Any, workers: int, address: str | None) -> bool:
     """Start or join Ray; ``True`` when this call started it (and must shut it down)."""
     if ray.is_initialized():
@@ -105,9 +137,11 @@ def _connect(ray: Any, workers: int, address: str | None) -> bool:
         path = os.environ.get("PYTHONPATH")
         env["PYTHONPATH"] = root + (os.pathsep + path if path else "")
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}} if env else {}
+    if address not in (None, "auto", "local"):
+        _check_reachable(address)
     try:
         if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, **kwargs)
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, **kwargs)
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError) as exc:
@@ -139,8 +173,7 @@ def run_on_ray(
     order. Jobs are submitted in the order given (the sweep puts training jobs first)."""
     ray = import_ray()
     check_ray_options(workers, address, cpus_per_job, gpus_per_job)
-    started = _connect(ray, workers, address)
-    try:
+    with ray_session(workers, address):
         task = ray.remote(_run_job_task).options(
             num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=MAX_RETRIES,
             retry_exceptions=False, name="nanoenv-sweep-job",
@@ -159,6 +192,3 @@ def run_on_ray(
                     finished(job, exc)
                 else:
                     finished(job, None)
-    finally:
-        if started:
-            ray.shutdown()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import json
 import multiprocessing
 import os
@@ -288,58 +289,64 @@ def sweep(
     """
     check_backend(workers, backend, address, cpus_per_job, gpus_per_job)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    where = {"name": backend, "workers": workers, "address": address,
-             "cpus_per_job": cpus_per_job, "gpus_per_job": gpus_per_job}  # fmt: skip
-    record = {"settings": asdict(settings), "jobs": [asdict(j) for j in jobs], "backend": where}
-    atomic_write(out / "sweep.json", json.dumps(record, indent=1))
     done = {j: out / j.name / "results.json" for j in jobs}
     todo = [j for j in jobs if not (skip_done and done[j].is_file())]
     todo.sort(key=lambda j: not get_method(j.method).trains)
-    if len(todo) < len(jobs):
-        echo(f"sweep: {len(jobs) - len(todo)} job(s) already done in {out}, skipped")
-    bar: Any = None
-    if progress and todo:
-        from tqdm.auto import tqdm
+    session: Any = contextlib.nullcontext()
+    if backend == "ray" and todo:  # joined first: an unreachable cluster writes nothing
+        from agents.ray_backend import ray_session
 
-        bar = tqdm(total=len(todo), desc="sweep", unit="job", dynamic_ncols=True)
-    failed: dict[str, str] = {}
+        session = ray_session(workers, address)
+    with session:
+        out.mkdir(parents=True, exist_ok=True)
+        where = {"name": backend, "workers": workers, "address": address,
+                 "cpus_per_job": cpus_per_job, "gpus_per_job": gpus_per_job}  # fmt: skip
+        record = {"settings": asdict(settings), "jobs": [asdict(j) for j in jobs], "backend": where}
+        atomic_write(out / "sweep.json", json.dumps(record, indent=1))
+        if len(todo) < len(jobs):
+            echo(f"sweep: {len(jobs) - len(todo)} job(s) already done in {out}, skipped")
+        bar: Any = None
+        if progress and todo:
+            from tqdm.auto import tqdm
 
-    def finished(job: Job, error: BaseException | None) -> None:
-        if error is not None:
-            failed[job.name] = f"{type(error).__name__}: {error}"
-            echo(f"sweep: job {job.name} failed: {failed[job.name]}")
+            bar = tqdm(total=len(todo), desc="sweep", unit="job", dynamic_ncols=True)
+        failed: dict[str, str] = {}
+
+        def finished(job: Job, error: BaseException | None) -> None:
+            if error is not None:
+                failed[job.name] = f"{type(error).__name__}: {error}"
+                echo(f"sweep: job {job.name} failed: {failed[job.name]}")
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(job.name)
+
+        if backend == "ray" and todo:
+            from agents.ray_backend import run_on_ray
+
+            run_on_ray(todo, settings, out, finished, workers=workers, address=address,
+                       cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)  # fmt: skip
+        elif workers == 1:
+            for job in todo:
+                try:
+                    run_job(job, settings, out)
+                    finished(job, None)
+                except Exception as exc:
+                    finished(job, exc)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                        initargs=(settings.threads,)) as pool:  # fmt: skip
+                futures = {pool.submit(run_job, j, settings, out): j for j in todo}
+                for future in cf.as_completed(futures):
+                    finished(futures[future], future.exception())
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(job.name)
-
-    if backend == "ray" and todo:
-        from agents.ray_backend import run_on_ray
-
-        run_on_ray(todo, settings, out, finished, workers=workers, address=address,
-                   cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)  # fmt: skip
-    elif workers == 1:
-        for job in todo:
-            try:
-                run_job(job, settings, out)
-                finished(job, None)
-            except Exception as exc:
-                finished(job, exc)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                    initargs=(settings.threads,)) as pool:  # fmt: skip
-            futures = {pool.submit(run_job, j, settings, out): j for j in todo}
-            for future in cf.as_completed(futures):
-                finished(futures[future], future.exception())
-    if bar is not None:
-        bar.close()
-    if failed:
-        raise RuntimeError(
-            f"{len(failed)} of {len(todo)} sweep job(s) failed: "
-            + "; ".join(f"{k}: {v}" for k, v in failed.items())
-        )
-    return [done[j] for j in jobs]
+            bar.close()
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} of {len(todo)} sweep job(s) failed: "
+                + "; ".join(f"{k}: {v}" for k, v in failed.items())
+            )
+        return [done[j] for j in jobs]
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:

@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         local_wall = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False,
+        ray.init(address="local", num_cpus=args.workers, include_dashboard=False,
+                 log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})  # fmt: skip
         ray_init = time.perf_counter() - t0
         try:

@@ -78,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
              f"Ray ({args.address or f'local instance, {args.workers} CPUs'})")  # fmt: skip
     print(f"sweep: {len(jobs)} jobs ({len(args.methods)} methods × {len(args.families)} "
           f"families × {len(args.seeds)} seeds) on {where} → {out}")  # fmt: skip
-    files = sweep(jobs, settings, out, workers=args.workers, progress=not args.no_progress,
-                  **backend)  # fmt: skip
+    try:
+        files = sweep(jobs, settings, out, workers=args.workers, progress=not args.no_progress,
+                      **backend)  # fmt: skip
+    except ValueError as exc:  # an unreachable Ray cluster (nothing written)
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return 2
     report = write_report(files, out, title="nanoenv sweep")
     print(markdown_table(report["summary"]))
     print(f"report: {out / 'report.md'} (also report.json, plots/)")

@@ -109,3 +109,43 @@ def test_the_scripts_take_the_backend_flags_and_refuse_bad_ones_with_exit_2(tmp_
                          "--backend", "ray", "--cpus-per-job", "0", "--out", str(out)]) == 2
     assert "cpus_per_job=0.0; allowed" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_ray_sweep_resumes_an_interrupted_rl_job_from_its_checkpoint(tmp_path):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    import yaml
+
+    from agents.sb3_agents import TrainConfig, load_model, train
+    from tests.test_hostile_inputs import TINY_PPO
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "ppo_realisable.yaml").write_text(yaml.safe_dump(TINY_PPO))
+    settings = SweepSettings(n=1, configs_dir=str(configs), steps={"ppo": 64})
+    (job,) = make_jobs(["ppo"], ["realisable"], [0])
+    out = tmp_path / "sweep"
+    run = out / job.name / "run"
+    # the job was killed after its checkpoint at 32 steps: no final model, no results
+    train(TrainConfig.from_dict({**TINY_PPO, "total_steps": 32}), run_dir=run, progress=False)
+    (run / "final_model.zip").unlink()
+    (results,) = sweep([job], settings, out, workers=1, progress=False, backend="ray")
+    assert results.is_file()
+    resumed = [json.loads(p.read_text()) for p in run.glob("logs/*/resume.json")]
+    assert [r["steps"] for r in resumed] == [32]
+    assert load_model(run).num_timesteps == 64
+
+
+@pytest.mark.parametrize(
+    ("address", "needle"),
+    [
+        ("127.0.0.1:1", "address='127.0.0.1:1': no Ray cluster answers there"),
+        ("nohost", "address='nohost'; allowed: 'auto', '<host>:<port>'"),
+    ],
+)
+def test_an_unreachable_ray_address_is_one_line_and_writes_nothing(tmp_path, address, needle):
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    with pytest.raises(ValueError) as err:
+        sweep(make_jobs(["random"], ["sustained"], [0]), SweepSettings(n=1, budget=4),
+              tmp_path / "s", progress=False, backend="ray", address=address)  # fmt: skip
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "s").exists()
