@@ -97,14 +97,27 @@ def _source_root() -> str | None:
 
 
 @contextlib.contextmanager
-def ray_session(workers: int = 2, address: str | None = None) -> Iterator[None]:
+def ray_session(
+    workers: int = 2,
+    address: str | None = None,
+    cpus_per_job: float = 1.0,
+    gpus_per_job: float = 0.0,
+) -> Iterator[None]:
     """Ray for the duration of the block: a Ray already initialised in this process is
     used as it is; else a local instance with ``workers`` CPUs is started (``address``
     ``None``) or the cluster at ``address`` is joined, and shut down at the end. An
-    unreachable ``address`` raises a one-line ``ValueError``."""
+    unreachable ``address``, or a cluster with fewer CPUs or GPUs in all than one job
+    asks for, raises a one-line ``ValueError``."""
     ray = import_ray()
     started = _connect(ray, workers, address)
     try:
+        have = ray.cluster_resources()
+        for key, need, flag in (("CPU", cpus_per_job, "cpus_per_job"),
+                                ("GPU", gpus_per_job, "gpus_per_job")):  # fmt: skip
+            if need > 0 and have.get(key, 0.0) < need:
+                raise ValueError(f"{flag}={need:g} but the Ray cluster has "
+                                 f"{have.get(key, 0.0):g} {key}(s) in all; no job could "
+                                 "start")  # fmt: skip
         yield
     finally:
         if started:
@@ -173,7 +186,7 @@ def run_on_ray(
     order. Jobs are submitted in the order given (the sweep puts training jobs first)."""
     ray = import_ray()
     check_ray_options(workers, address, cpus_per_job, gpus_per_job)
-    with ray_session(workers, address):
+    with ray_session(workers, address, cpus_per_job, gpus_per_job):
         task = ray.remote(_run_job_task).options(
             num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=MAX_RETRIES,
             retry_exceptions=False, name="nanoenv-sweep-job",

@@ -296,7 +296,7 @@ def sweep(
     if backend == "ray" and todo:  # joined first: an unreachable cluster writes nothing
         from agents.ray_backend import ray_session
 
-        session = ray_session(workers, address)
+        session = ray_session(workers, address, cpus_per_job, gpus_per_job)
     with session:
         out.mkdir(parents=True, exist_ok=True)
         where = {"name": backend, "workers": workers, "address": address,

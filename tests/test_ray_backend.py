@@ -149,3 +149,23 @@ def test_an_unreachable_ray_address_is_one_line_and_writes_nothing(tmp_path, add
               tmp_path / "s", progress=False, backend="ray", address=address)  # fmt: skip
     assert needle in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_users_own_ray_is_used_and_kept_and_a_job_too_big_for_it_is_refused(tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    ray.init(address="local", num_cpus=1, num_gpus=0, include_dashboard=False)
+    try:
+        jobs = make_jobs(["random"], ["sustained"], [0])
+        with pytest.raises(ValueError, match=r"cpus_per_job=2 but the Ray cluster has 1 CPU"):
+            sweep(jobs, SweepSettings(n=1, budget=4), tmp_path / "s", progress=False,
+                  backend="ray", address="auto", cpus_per_job=2.0)  # fmt: skip
+        assert not (tmp_path / "s").exists()
+        with pytest.raises(ValueError, match=r"gpus_per_job=0.5 but the Ray cluster has 0 GPU"):
+            sweep(jobs, SweepSettings(n=1, budget=4), tmp_path / "s", progress=False,
+                  backend="ray", address="auto", gpus_per_job=0.5)  # fmt: skip
+        (file,) = sweep(jobs, SweepSettings(n=1, budget=4), tmp_path / "s", progress=False,
+                        backend="ray", address="auto")  # fmt: skip
+        assert file.is_file()
+        assert ray.is_initialized()  # the user's Ray is theirs to shut down
+    finally:
+        ray.shutdown()
