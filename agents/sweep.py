@@ -16,9 +16,11 @@ Every job designs for the same held-out targets — the frozen suite's (``suite`
 it. With ``budgets`` every method spends ``max(budgets)`` simulator calls per target and
 is scored at each budget; without, each gets its own budget (one episode for a policy,
 ``budget`` for a search) and stops at its first success. Jobs run in ``workers`` spawned
-processes, each with ``threads`` torch threads; a finished job is never rerun when the
-sweep is restarted on the same folder (``skip_done``), and an RL job interrupted
-(``kill -9``) resumes from its last checkpoint.
+processes (``backend="local"``, the default, no extra dependency) or as Ray tasks on a
+local Ray instance or a cluster (``backend="ray"``, :mod:`agents.ray_backend`; the
+``ray`` extra), each with ``threads`` torch threads; either way a finished job is never
+rerun when the sweep is restarted on the same folder (``skip_done``), and an RL job
+interrupted (``kill -9``) resumes from its last checkpoint.
 
 >>> jobs = make_jobs(["random"], ["realisable"], seeds=[0, 1])
 >>> [j.name for j in jobs]
@@ -27,7 +29,9 @@ sweep is restarted on the same folder (``skip_done``), and an RL job interrupted
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures as cf
+import contextlib
 import json
 import multiprocessing
 import os
@@ -41,12 +45,20 @@ from agents.bench.registry import BuildContext, get_method
 from nanoenv.files import atomic_write
 
 __all__ = [
+    "BACKENDS",
     "Job",
     "SweepSettings",
+    "add_backend_arguments",
+    "backend_options",
+    "check_backend",
     "make_jobs",
     "run_job",
     "sweep",
 ]
+
+
+#: Where the jobs of a sweep run: ``local`` processes, or ``ray`` tasks.
+BACKENDS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,30 @@ def _init_worker(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def check_backend(
+    workers: int,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_job: float = 1.0,
+    gpus_per_job: float = 0.0,
+) -> None:
+    """Check :func:`sweep`'s backend keywords before any work: one-line ``ValueError``s,
+    including a missing ``ray`` package (naming the extra to install)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} must be a positive number of processes")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; allowed: {list(BACKENDS)}")
+    if backend == "ray":
+        from agents.ray_backend import check_ray_options, import_ray
+
+        import_ray()
+        check_ray_options(workers, address, cpus_per_job, gpus_per_job)
+    elif (address, cpus_per_job, gpus_per_job) != (None, 1.0, 0.0):
+        raise ValueError(f"address={address!r}, cpus_per_job={cpus_per_job!r} and "
+                         f"gpus_per_job={gpus_per_job!r} apply to backend='ray' only; "
+                         "the local pool runs one job per process")  # fmt: skip
+
+
 def sweep(
     jobs: Sequence[Job],
     settings: SweepSettings,
@@ -231,62 +267,106 @@ def sweep(
     progress: bool = True,
     skip_done: bool = True,
     echo: Callable[[str], Any] = print,
+    *,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_job: float = 1.0,
+    gpus_per_job: float = 0.0,
 ) -> list[Path]:
-    """Run ``jobs`` in ``workers`` processes (1: in this process); returns the
-    ``results.json`` of every job, in the order of ``jobs``.
+    """Run ``jobs`` in ``workers`` processes (1: in this process) or as Ray tasks;
+    returns the ``results.json`` of every job, in the order of ``jobs``.
 
     Training jobs are started first (they are the longest). A job whose
     ``results.json`` exists is skipped when ``skip_done`` (restart an interrupted sweep
-    on the same folder). A failing job is reported and the others go on; the sweep
-    raises at the end if any failed, naming them.
+    on the same folder, with either backend). A failing job is reported and the others
+    go on; the sweep raises at the end if any failed, naming them.
+
+    :param backend: ``"local"`` (a process pool on this machine) or ``"ray"``
+        (:func:`agents.ray_backend.run_on_ray`; needs the ``ray`` extra).
+    :param address: Ray only: ``None`` starts a local Ray instance with ``workers``
+        CPUs; ``"auto"`` or ``"<host>:<port>"`` joins a running cluster (whose nodes must
+        share ``out``'s filesystem).
+    :param cpus_per_job: Ray only: CPUs reserved per job (> 0).
+    :param gpus_per_job: Ray only: GPUs reserved per job (a fraction shares a GPU).
     """
-    if workers < 1:
-        raise ValueError(f"workers={workers} must be a positive number of processes")
+    check_backend(workers, backend, address, cpus_per_job, gpus_per_job)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        out / "sweep.json",
-        json.dumps({"settings": asdict(settings), "jobs": [asdict(j) for j in jobs]}, indent=1),
-    )
     done = {j: out / j.name / "results.json" for j in jobs}
     todo = [j for j in jobs if not (skip_done and done[j].is_file())]
     todo.sort(key=lambda j: not get_method(j.method).trains)
-    if len(todo) < len(jobs):
-        echo(f"sweep: {len(jobs) - len(todo)} job(s) already done in {out}, skipped")
-    bar: Any = None
-    if progress and todo:
-        from tqdm.auto import tqdm
+    session: Any = contextlib.nullcontext()
+    if backend == "ray" and todo:  # joined first: an unreachable cluster writes nothing
+        from agents.ray_backend import ray_session
 
-        bar = tqdm(total=len(todo), desc="sweep", unit="job", dynamic_ncols=True)
-    failed: dict[str, str] = {}
+        session = ray_session(workers, address, cpus_per_job, gpus_per_job)
+    with session:
+        out.mkdir(parents=True, exist_ok=True)
+        where = {"name": backend, "workers": workers, "address": address,
+                 "cpus_per_job": cpus_per_job, "gpus_per_job": gpus_per_job}  # fmt: skip
+        record = {"settings": asdict(settings), "jobs": [asdict(j) for j in jobs], "backend": where}
+        atomic_write(out / "sweep.json", json.dumps(record, indent=1))
+        if len(todo) < len(jobs):
+            echo(f"sweep: {len(jobs) - len(todo)} job(s) already done in {out}, skipped")
+        bar: Any = None
+        if progress and todo:
+            from tqdm.auto import tqdm
 
-    def finished(job: Job, error: BaseException | None) -> None:
-        if error is not None:
-            failed[job.name] = f"{type(error).__name__}: {error}"
-            echo(f"sweep: job {job.name} failed: {failed[job.name]}")
+            bar = tqdm(total=len(todo), desc="sweep", unit="job", dynamic_ncols=True)
+        failed: dict[str, str] = {}
+
+        def finished(job: Job, error: BaseException | None) -> None:
+            if error is not None:
+                failed[job.name] = f"{type(error).__name__}: {error}"
+                echo(f"sweep: job {job.name} failed: {failed[job.name]}")
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(job.name)
+
+        if backend == "ray" and todo:
+            from agents.ray_backend import run_on_ray
+
+            run_on_ray(todo, settings, out, finished, workers=workers, address=address,
+                       cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)  # fmt: skip
+        elif workers == 1:
+            for job in todo:
+                try:
+                    run_job(job, settings, out)
+                    finished(job, None)
+                except Exception as exc:
+                    finished(job, exc)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                        initargs=(settings.threads,)) as pool:  # fmt: skip
+                futures = {pool.submit(run_job, j, settings, out): j for j in todo}
+                for future in cf.as_completed(futures):
+                    finished(futures[future], future.exception())
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(job.name)
+            bar.close()
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} of {len(todo)} sweep job(s) failed: "
+                + "; ".join(f"{k}: {v}" for k, v in failed.items())
+            )
+        return [done[j] for j in jobs]
 
-    if workers == 1:
-        for job in todo:
-            try:
-                run_job(job, settings, out)
-                finished(job, None)
-            except Exception as exc:
-                finished(job, exc)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                    initargs=(settings.threads,)) as pool:  # fmt: skip
-            futures = {pool.submit(run_job, j, settings, out): j for j in todo}
-            for future in cf.as_completed(futures):
-                finished(futures[future], future.exception())
-    if bar is not None:
-        bar.close()
-    if failed:
-        raise RuntimeError(
-            f"{len(failed)} of {len(todo)} sweep job(s) failed: "
-            + "; ".join(f"{k}: {v}" for k, v in failed.items())
-        )
-    return [done[j] for j in jobs]
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--address``, ``--cpus-per-job`` and ``--gpus-per-job``, the same
+    in every script that runs a sweep; read them back with :func:`backend_options`."""
+    parser.add_argument("--backend", default="local", choices=BACKENDS,
+                        help="local: a process pool on this machine; ray: Ray tasks "
+                        "(pip install -e '.[ray]')")  # fmt: skip
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster to join: auto or HOST:PORT (shared filesystem "
+                        "assumed); default: start a local Ray instance with --workers CPUs")
+    parser.add_argument("--cpus-per-job", type=float, default=1.0,
+                        help="Ray: CPUs reserved per job")  # fmt: skip
+    parser.add_argument("--gpus-per-job", type=float, default=0.0,
+                        help="Ray: GPUs reserved per job (a fraction shares one)")  # fmt: skip
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`sweep` keywords of :func:`add_backend_arguments`'s flags."""
+    return {"backend": args.backend, "address": args.address,
+            "cpus_per_job": args.cpus_per_job, "gpus_per_job": args.gpus_per_job}  # fmt: skip

@@ -14,10 +14,10 @@ simulator calls:
 * the whole run takes ≤ 60 minutes on a 2-core CPU.
 
 Run: ``python benchmarks/bench_agents.py [--quick] [--workers 2] [--methods ...]
-[--families ...] [--seeds 0]``. Writes ``bench_v1.json``, ``bench_v1.md`` and
-``bench_v1_*.png`` to ``benchmarks/results`` (``bench_v1_quick*`` with ``--quick``); job
-folders go to ``runs/bench_v1[_quick]`` and a rerun skips finished jobs (``--fresh``
-starts over).
+[--families ...] [--seeds 0] [--backend ray [--address auto]]``. Writes ``bench_v1.json``,
+``bench_v1.md`` and ``bench_v1_*.png`` to ``benchmarks/results`` (``bench_v1_quick*`` with
+``--quick``); job folders go to ``runs/bench_v1[_quick]`` and a rerun skips finished jobs
+(``--fresh`` starts over).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.bench.run import STANDARD_METHODS, markdown, run_bench  # noqa: E402
+from agents.sweep import add_backend_arguments, backend_options  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
 from nanoenv.files import atomic_write  # noqa: E402
 
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--runs", default=None, help="job folders (default runs/bench_v1)")
     parser.add_argument("--fresh", action="store_true", help="delete earlier job folders first")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    add_backend_arguments(parser)
     args = parser.parse_args(argv)
     tag = "_quick" if args.quick else ""
     runs = Path(args.runs or ROOT / "runs" / f"bench_v1{tag}")
@@ -149,7 +151,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         shutil.rmtree(runs)
     result = run_bench(args.suite, args.methods, args.families, args.seeds, runs,
                        workers=args.workers, quick=args.quick,
-                       configs_dir=str(ROOT / "experiments" / "configs"))  # fmt: skip
+                       configs_dir=str(ROOT / "experiments" / "configs"),
+                       **backend_options(args))  # fmt: skip
     result["settings"]["command"] = "python benchmarks/bench_agents.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     result["settings"]["machine"]["cpu"] = cpu_model()

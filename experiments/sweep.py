@@ -8,6 +8,11 @@ keep their run folder beside it), then ``report.md`` / ``report.json`` and plots
 jobs (:mod:`agents.report`: IQM, stratified-bootstrap 95 % intervals). Rerun with
 ``--out`` on the same folder to finish an interrupted sweep: finished jobs are skipped.
 The engine is :mod:`agents.sweep`; ``benchmarks/bench_agents.py`` uses the same.
+
+``--backend ray`` runs the jobs as Ray tasks (``pip install -e ".[ray]"``): on a local
+Ray instance with ``--workers`` CPUs, or on a running cluster with ``--address auto``
+(its nodes must share the ``--out`` folder's filesystem); ``--cpus-per-job`` and
+``--gpus-per-job`` (a fraction shares a GPU) are each task's resources.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     from agents.report import markdown_table, write_report
-    from agents.sweep import SweepSettings, make_jobs, sweep
+    from agents.sweep import (
+        SweepSettings,
+        add_backend_arguments,
+        backend_options,
+        check_backend,
+        make_jobs,
+        sweep,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["ppo", "cmaes", "random", "gradient"],
@@ -45,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--out", default=None, help="sweep folder (default runs/sweep_<time>)")
     parser.add_argument("--no-progress", action="store_true")
+    add_backend_arguments(parser)
     args = parser.parse_args(argv)
 
     steps = {k: v for k, v in (("ppo", args.ppo_steps), ("sac", args.sac_steps)) if v}
@@ -54,14 +67,23 @@ def main(argv: list[str] | None = None) -> int:
             configs_dir=args.configs, device=args.device, threads=args.threads,
         )  # fmt: skip
         jobs = make_jobs(args.methods, args.families, args.seeds)
+        backend = backend_options(args)
+        check_backend(args.workers, **backend)
     except ValueError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out or f"runs/sweep_{stamp}")
+    where = (f"{args.workers} processes" if args.backend == "local" else
+             f"Ray ({args.address or f'local instance, {args.workers} CPUs'})")  # fmt: skip
     print(f"sweep: {len(jobs)} jobs ({len(args.methods)} methods × {len(args.families)} "
-          f"families × {len(args.seeds)} seeds) in {args.workers} processes → {out}")  # fmt: skip
-    files = sweep(jobs, settings, out, workers=args.workers, progress=not args.no_progress)
+          f"families × {len(args.seeds)} seeds) on {where} → {out}")  # fmt: skip
+    try:
+        files = sweep(jobs, settings, out, workers=args.workers, progress=not args.no_progress,
+                      **backend)  # fmt: skip
+    except ValueError as exc:  # an unreachable Ray cluster (nothing written)
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return 2
     report = write_report(files, out, title="nanoenv sweep")
     print(markdown_table(report["summary"]))
     print(f"report: {out / 'report.md'} (also report.json, plots/)")

@@ -23,6 +23,7 @@ __all__ = ["BENCH"]
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     from agents.bench.run import STANDARD_METHODS
+    from agents.sweep import add_backend_arguments
     from nanoenv.bench import DEFAULT_SUITE
 
     sub = parser.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
@@ -41,6 +42,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--configs", default="experiments/configs",
                      help="folder of <algo>_<family>.yaml training configs")  # fmt: skip
     run.add_argument("--no-progress", action="store_true")
+    add_backend_arguments(run)
 
     refs = sub.add_parser("references", help="rebuild reference optima and floors (oracle)")
     refs.add_argument("--suite", default=DEFAULT_SUITE, help="suite version or file")
@@ -68,12 +70,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _bench_run(args: argparse.Namespace) -> int:
     from agents.bench.run import markdown, run_bench
+    from agents.sweep import backend_options
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be a positive number of processes")
     result = run_bench(args.suite, args.methods, args.families, args.seeds, args.out,
                        workers=args.workers, quick=args.quick, device=args.device,
-                       configs_dir=args.configs, progress=not args.no_progress)  # fmt: skip
+                       configs_dir=args.configs, progress=not args.no_progress,
+                       **backend_options(args))  # fmt: skip
     print(markdown(result).split("## Every budget")[0].rstrip())
     print(f"\nwrote {Path(args.out) / 'bench.json'} and bench.md")
     return 0

@@ -135,13 +135,23 @@ def run_bench(
     configs_dir: str = "experiments/configs",
     progress: bool = True,
     echo: Callable[[str], Any] = print,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_job: float = 1.0,
+    gpus_per_job: float = 0.0,
 ) -> dict[str, Any]:
     """Run the bench and write ``<out>/bench.json`` and ``bench.md``; returns the JSON.
 
-    Arguments are validated (suite, references, methods, families, seeds) before any
-    job runs. ``quick`` takes :data:`QUICK`'s targets, seeds, budgets and steps.
+    Arguments are validated (suite, references, methods, families, seeds, backend) before
+    any job runs. ``quick`` takes :data:`QUICK`'s targets, seeds, budgets and steps.
+    ``backend``, ``address``, ``cpus_per_job`` and ``gpus_per_job`` are
+    :func:`agents.sweep.sweep`'s (``backend="ray"``: Ray tasks, local or on a cluster).
     """
-    from agents.sweep import SweepSettings, make_jobs, sweep
+    from agents.sweep import SweepSettings, check_backend, make_jobs, sweep
+
+    backend_kw = {"backend": backend, "address": address, "cpus_per_job": cpus_per_job,
+                  "gpus_per_job": gpus_per_job}  # fmt: skip
+    check_backend(workers, **backend_kw)
 
     s = load_suite(suite)
     families = list(families or s.family_names)
@@ -161,7 +171,8 @@ def run_bench(
     echo(f"nanoenv bench: {len(jobs)} jobs ({len(methods)} methods × {len(families)} families × "
          f"{len(seeds)} seeds) on {s.version} [{s.content_hash[:12]}] → {out}")  # fmt: skip
     started = time.perf_counter()
-    files = sweep(jobs, settings, out / "jobs", workers=workers, progress=progress, echo=echo)
+    files = sweep(jobs, settings, out / "jobs", workers=workers, progress=progress, echo=echo,
+                  **backend_kw)  # fmt: skip
     wall = time.perf_counter() - started
     tiers = {f: s.tier(f) for f in families}
     table = aggregate(files, tiers)
@@ -173,6 +184,7 @@ def run_bench(
             "command": " ".join(["nanoenv", *sys.argv[1:]]) if sys.argv else "",
             "methods": list(methods), "families": families, "seeds": list(seeds),
             "budgets": list(budgets), "steps": steps, "quick": quick, "workers": workers,
+            "backend": backend_kw,
             "device": device, "targets_per_family": n or len(s.targets(families[0])),
             "machine": {"cores": os.cpu_count(), "torch": torch.__version__,
                         "python": platform.python_version()},
