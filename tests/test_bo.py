@@ -65,11 +65,12 @@ def test_same_seed_same_result_and_global_rng_untouched(target):
 def test_bo_beats_random_search_at_60_calls_on_realisable_targets():
     """Mean best score over 4 targets at 60 calls, seed 0, measured: BO 0.866, random
     search 0.721 (seed 1: 0.789 against 0.743; the gap varies by about 0.1 between
-    seeds, so the margin asked is half the measured 0.145)."""
+    seeds, so the margin asked is half the measured 0.145). Under the physics-v2 simulator
+    (issue 14) the realisable targets changed: BO 0.747, random search 0.662."""
     targets = benchmark_suite("realisable", 4, seed=0)
     bo_scores = [BayesianOptimization(stop_on_success=False).design(t, 60).score for t in targets]
     random_scores = [RandomSearch(stop_on_success=False).design(t, 60).score for t in targets]
-    assert np.mean(bo_scores) == pytest.approx(0.866, abs=0.05)
+    assert np.mean(bo_scores) == pytest.approx(0.747, abs=0.05)
     assert np.mean(bo_scores) > np.mean(random_scores) + 0.07
 
 
