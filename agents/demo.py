@@ -231,6 +231,10 @@ def run_demo(
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
     model = load_model(run, device=device)
     train_calls = (training_cost(run) or {}).get("sim_calls")
+    from agents.prior.train import load_default_prior
+
+    # the prior's training pairs are simulated designs: one simulator call each
+    prior_calls = getattr(load_default_prior("polymer", "cvae"), "meta", {}).get("n_pairs")
     common = {"device": device, "stop_on_success": False}
     methods = [
         (PolicyRollout(model, env_kwargs, device=device, name="ppo", repeat=True,
@@ -270,7 +274,7 @@ def run_demo(
             "track": track, "score": score, "ci": [lo, hi], "score_max": smax,
             "ci_max": [lmax, hmax],
             "success": sum(r["success_f2_50_at"][head] for r in mine) / len(mine),
-            "train_sim_calls": train_calls if method.name == "ppo" else None,
+            "train_sim_calls": {"ppo": train_calls, "prior": prior_calls}.get(method.name),
         }  # fmt: skip
     settings = {
         "family": FAMILY,
