@@ -31,21 +31,7 @@ _LACTIDE = torch.tensor([1.0, 0.75, 0.5], dtype=torch.float64)  # PLA, 75:25, 50
 def _rates(c: SimulatorConstants, lactide: torch.Tensor = _LACTIDE, family=None) -> torch.Tensor:
     one = torch.ones_like(lactide)
     return hydrolysis_rate_per_h(
-        lactide,
-        37.0 * one,
-        7.4 * one,
-        0.0 * one,
-        kpla_per_day=c.hydrolysis_pla_per_day,
-        glycolide_gain=c.hydrolysis_glycolide_gain,
-        pga_slowdown=c.hydrolysis_pga_slowdown,
-        activation_kj_mol=c.hydrolysis_activation_kj_mol,
-        acid_slope=c.hydrolysis_acid_slope,
-        base_slope=c.hydrolysis_base_slope,
-        crosslink_slowdown=c.hydrolysis_crosslink_slowdown,
-        family=family,
-        family_k_per_day=(
-            c.hydrolysis_pcl_per_day, c.hydrolysis_pvl_per_day, c.hydrolysis_pea_per_day
-        ),
+        lactide, 37.0 * one, 7.4 * one, 0.0 * one, family=family, **c.hydrolysis_law()
     )
 
 

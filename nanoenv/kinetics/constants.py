@@ -174,6 +174,24 @@ class SimulatorConstants:
                     "PLGA 50:50 hydrolyses fastest (Makadia & Siegel, Polymers 3 (2011) 1377)"
                 )
 
+    def hydrolysis_law(self) -> dict[str, Any]:
+        """The keyword constants of :func:`nanoenv.kinetics.mechanisms.hydrolysis_rate_per_h`
+        (ordered polyester rates, Arrhenius, acid/base catalysis, crosslinks, families)."""
+        return {
+            "kpla_per_day": self.hydrolysis_pla_per_day,
+            "glycolide_gain": self.hydrolysis_glycolide_gain,
+            "pga_slowdown": self.hydrolysis_pga_slowdown,
+            "activation_kj_mol": self.hydrolysis_activation_kj_mol,
+            "acid_slope": self.hydrolysis_acid_slope,
+            "base_slope": self.hydrolysis_base_slope,
+            "crosslink_slowdown": self.hydrolysis_crosslink_slowdown,
+            "family_k_per_day": (
+                self.hydrolysis_pcl_per_day,
+                self.hydrolysis_pvl_per_day,
+                self.hydrolysis_pea_per_day,
+            ),
+        }
+
     def to_dict(self) -> dict[str, float]:
         """Plain floats, for saving to JSON."""
         return {f.name: float(getattr(self, f.name)) for f in fields(self)}

@@ -228,17 +228,8 @@ def mechanism_parameters(
             temperature,
             ph,
             col("crosslink_ratio"),
-            kpla_per_day=c.hydrolysis_pla_per_day,
-            glycolide_gain=c.hydrolysis_glycolide_gain,
-            pga_slowdown=c.hydrolysis_pga_slowdown,
-            activation_kj_mol=c.hydrolysis_activation_kj_mol,
-            acid_slope=c.hydrolysis_acid_slope,
-            base_slope=c.hydrolysis_base_slope,
-            crosslink_slowdown=c.hydrolysis_crosslink_slowdown,
             family=col("polymer_family"),
-            family_k_per_day=(
-                c.hydrolysis_pcl_per_day, c.hydrolysis_pvl_per_day, c.hydrolysis_pea_per_day
-            ),
+            **c.hydrolysis_law(),
         )
         erosion_critical = torch.log(col("polymer_mw_kda") / c.erosion_critical_mw_kda)
         polymer_burst = mech.burst_fraction(
