@@ -153,14 +153,17 @@ def make_jobs(methods: Sequence[str], families: Sequence[str], seeds: Sequence[i
     return [Job(m, f, int(s)) for m in methods for f in families for s in seeds]
 
 
-def _targets(job: Job, settings: SweepSettings) -> tuple[list[Any], list[Any] | None, int]:
-    """The job's targets, their references (frozen suites only) and the suite seed."""
+def _targets(
+    job: Job, settings: SweepSettings
+) -> tuple[list[Any], list[Any] | None, int, dict[str, str] | None]:
+    """The job's targets, their references and the suite seed, and (frozen suites only)
+    the suite's version and content hash."""
     if settings.suite is None:
         from nanoenv.tasks import benchmark_suite
 
         assert settings.n is not None
         seed = settings.suite_seed
-        return benchmark_suite(job.family, settings.n, seed), None, seed
+        return benchmark_suite(job.family, settings.n, seed), None, seed, None
     from nanoenv.bench import load_suite
 
     suite = load_suite(settings.suite)
@@ -168,7 +171,8 @@ def _targets(job: Job, settings: SweepSettings) -> tuple[list[Any], list[Any] | 
     refs = None
     if suite.has_references(job.family):
         refs = suite.references(job.family)[: len(targets)]
-    return targets, refs, int(suite.families[job.family]["seed"])
+    identity = {"version": suite.version, "content_hash": suite.content_hash}
+    return targets, refs, int(suite.families[job.family]["seed"]), identity
 
 
 def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> Path:
@@ -186,7 +190,7 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
         stale.unlink(missing_ok=True)
     started = time.perf_counter()
     entry = get_method(job.method)
-    targets, refs, suite_seed = _targets(job, settings)
+    targets, refs, suite_seed, suite_identity = _targets(job, settings)
     ctx = BuildContext(job.method, job.family, job.seed, job_dir, settings.device,
                        settings.success_f2, settings.stop_on_success, dict(settings.steps),
                        settings.configs_dir)  # fmt: skip
@@ -219,11 +223,8 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
         },
         **info,
     }
-    if settings.suite is not None:
-        from nanoenv.bench import load_suite
-
-        suite = load_suite(settings.suite)
-        settings_out["suite"] = {"version": suite.version, "content_hash": suite.content_hash}
+    if suite_identity is not None:
+        settings_out["suite"] = suite_identity
     save_results(job_dir, rows, settings_out)
     return job_dir / "results.json"
 

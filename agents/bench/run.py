@@ -255,6 +255,18 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(fig: Any, path: Path) -> str:
+    """Lay out, write atomically (:func:`nanoenv.plotting.save_figure`) and close ``fig``."""
+    import matplotlib.pyplot as plt
+
+    from nanoenv.plotting import save_figure
+
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return str(path)
+
+
 def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, str]:
     """Score against calls per family, performance profiles at K = 10, P(> random)."""
     import matplotlib
@@ -288,11 +300,7 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
     for ax in axes.ravel()[len(families):]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "bench_score_vs_calls.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    plots["score_vs_calls"] = str(path)
+    plots["score_vs_calls"] = _save(fig, out / "bench_score_vs_calls.png")
 
     budgets = result["settings"]["budgets"]
     head = HEADLINE_BUDGET if HEADLINE_BUDGET in budgets else budgets[len(budgets) // 2]
@@ -314,11 +322,7 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
         ax.set_xlabel("normalised score τ")
         ax.set_ylabel("fraction of runs > τ")
     axes.ravel()[0].legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "bench_profiles.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    plots["profiles"] = str(path)
+    plots["profiles"] = _save(fig, out / "bench_profiles.png")
 
     poi = [r for r in rows if r["budget"] == head and "poi_vs_random" in r]
     if poi:
@@ -332,11 +336,7 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
         ax.axvline(0.5, color="grey", ls="--", lw=0.5)
         ax.set_yticks(y, labels, fontsize=6)
         ax.set_xlabel(f"P(method > random search) at K = {head}")
-        fig.tight_layout()
-        path = out / "bench_poi.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        plots["probability_of_improvement"] = str(path)
+        plots["probability_of_improvement"] = _save(fig, out / "bench_poi.png")
     return plots
 
 
