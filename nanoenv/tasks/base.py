@@ -1,0 +1,204 @@
+"""The types of the task layer: :class:`Target`, :class:`Patient`, :class:`TaskFamily`,
+the time grid and the shared random draws (drug, log-uniform)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from nanoenv.design_space import DesignSpace
+from nanoenv.kinetics import (
+    CONSTANTS_NAMES,
+    Carrier,
+    Drug,
+    Formulation,
+    ReleaseConditions,
+    SimulatorConstants,
+    resolve_constants,
+)
+from nanoenv.kinetics.drug import DRUG_BOUNDS
+from nanoenv.rewards import REWARD_MODELS
+
+#: Benchmark tiers of task families (:attr:`TaskFamily.tier`).
+TIERS = ("standard", "hard")
+
+#: Spawn key that separates benchmark-suite streams from every other use of a seed.
+SUITE_STREAM = 0x5E1EC7
+
+#: Points on every target's time grid (observations have a fixed size).
+N_TIMES = 24
+#: Drug presets that generated targets draw from.
+DRUGS = ("doxorubicin", "paclitaxel", "dexamethasone", "lidocaine", "5-fluorouracil", "ibuprofen")
+
+#: Drug's numeric fields, in declaration order.
+DRUG_FIELDS = tuple(DRUG_BOUNDS)
+
+
+def time_grid(horizon_h: float, n: int = N_TIMES) -> torch.Tensor:
+    """``n`` times from 0 to ``horizon_h`` hours, denser early (``t ∝ s^1.5``), where
+    release curves change fastest."""
+    s = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    return horizon_h * s**1.5
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient's one-compartment pharmacokinetics and the drug's therapeutic window.
+
+    :param dose_mg: dose in the particles, mg.
+    :param clearance_l_h: clearance, L/h.
+    :param volume_l: volume of distribution, L.
+    :param mec_mg_l: minimum effective concentration, mg/L.
+    :param mtc_mg_l: minimum toxic concentration, mg/L.
+    """
+
+    dose_mg: float
+    clearance_l_h: float
+    volume_l: float
+    mec_mg_l: float
+    mtc_mg_l: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """A design target.
+
+    :param family: name of the task family that drew it.
+    :param times_h: ``(T,)`` float64 time grid, hours, starting at 0.
+    :param release: ``(T,)`` float64 cumulative fraction released on the grid.
+    :param conditions: release-medium schedule.
+    :param drug: the drug to deliver.
+    :param carrier: carrier family the design must use.
+    :param formulation: the hidden formulation the target was built around (``realisable``,
+        ``ph_triggered``, ``therapeutic_window``), else ``None``.
+    :param patient: the patient (``therapeutic_window`` targets only).
+    """
+
+    family: str
+    times_h: torch.Tensor
+    release: torch.Tensor
+    conditions: ReleaseConditions
+    drug: Drug
+    carrier: Carrier
+    formulation: Formulation | None = None
+    patient: Patient | None = None
+
+    @property
+    def horizon_h(self) -> float:
+        return float(self.times_h[-1])
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    """A named distribution over targets.
+
+    :param name: registry key.
+    :param carrier: the carrier family its targets are designed for.
+    :param sampler: ``(rng, design_space) -> Target``.
+    :param description: one line for listings.
+    :param space_factory: the family's default design space (default: the carrier's).
+    :param batch_sampler: optional ``(rngs, design_space) -> targets`` that draws one
+        target per generator in batched simulator calls; it must return what
+        ``sampler`` returns for each generator.
+    :param constants: the simulator constants its environments use unless told
+        otherwise (:data:`~nanoenv.kinetics.CONSTANTS_NAMES`): ``"calibrated"`` where
+        the calibration is validated on the family's design space (``dataset``),
+        ``"literature"`` elsewhere (the module docstring gives the measurements).
+    :param simulated: its targets are built from simulator curves of hidden designs
+        (``realisable``, ``ph_triggered``, ``therapeutic_window``): ``sampler`` and
+        ``batch_sampler`` take the environment's constants as a third argument, so that
+        the hidden design keeps its score under other constants.
+    :param reward: name of the family's default reward model in
+        :data:`nanoenv.rewards.REWARD_MODELS`, used by the environments, the baselines and
+        the benchmark when no reward model is given; its score (in ``[0, 1]``) is the
+        family's benchmark metric.
+    :param tier: ``"standard"`` (good methods approach the reference) or ``"hard"``
+        (headroom left at small budgets); the module docstring says why for each family.
+    :param version: bumped whenever the family's targets or default reward change.
+    """
+
+    name: str
+    carrier: Carrier
+    sampler: Callable[..., Target]
+    description: str
+    batch_sampler: Callable[..., list[Target]] | None = None
+    space_factory: Callable[[], DesignSpace] | None = None
+    constants: str = "literature"
+    simulated: bool = False
+    reward: str = "f2"
+    tier: str = "standard"
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        if self.constants not in CONSTANTS_NAMES:
+            raise ValueError(
+                f"task family {self.name!r}: constants={self.constants!r}; allowed: "
+                f"{list(CONSTANTS_NAMES)}"
+            )
+        if self.reward not in REWARD_MODELS:
+            raise ValueError(
+                f"task family {self.name!r}: reward={self.reward!r}; allowed: "
+                f"{sorted(REWARD_MODELS)}"
+            )
+        if self.tier not in TIERS:
+            raise ValueError(f"task family {self.name!r}: tier={self.tier!r}; allowed: {TIERS}")
+
+    def sample(
+        self,
+        rng: np.random.Generator,
+        design_space: DesignSpace | None = None,
+        constants: SimulatorConstants | str | None = None,
+    ) -> Target:
+        """One target drawn with ``rng`` (``constants``: those of the environment, for
+        simulated families; default the family's own)."""
+        return self.sampler(rng, self._space(design_space), *self._constants(constants))
+
+    def sample_many(
+        self,
+        rngs: list[np.random.Generator],
+        design_space: DesignSpace | None = None,
+        constants: SimulatorConstants | str | None = None,
+    ) -> list[Target]:
+        """One target per generator (batched when the family has a batch sampler)."""
+        space = self._space(design_space)
+        extra = self._constants(constants)
+        if self.batch_sampler is not None:
+            return self.batch_sampler(rngs, space, *extra)
+        return [self.sampler(rng, space, *extra) for rng in rngs]
+
+    def default_constants(self) -> SimulatorConstants:
+        """The constants of this family's environments when none are given."""
+        return resolve_constants(self.constants)
+
+    def _constants(self, constants: SimulatorConstants | str | None) -> tuple[Any, ...]:
+        if not self.simulated:
+            return ()
+        return (resolve_constants(self.constants if constants is None else constants),)
+
+    def default_space(self) -> DesignSpace:
+        """The design space used when none is given."""
+        if self.space_factory is not None:
+            return self.space_factory()
+        return DesignSpace.for_carrier(self.carrier)
+
+    def _space(self, design_space: DesignSpace | None) -> DesignSpace:
+        space = design_space or self.default_space()
+        if space.carrier is not self.carrier:
+            raise ValueError(
+                f"task family {self.name!r} designs {self.carrier.name.lower()} carriers but the "
+                f"design space is for {space.carrier.name.lower()}"
+            )
+        return space
+
+
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+def random_drug(rng: np.random.Generator) -> Drug:
+    return Drug.preset(DRUGS[int(rng.integers(len(DRUGS)))])
