@@ -30,13 +30,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from nanoenv.calibration import (
-    CalibratedModel,
-    MechanismCorrection,
-    _finite_gradients,
-    _seeded,
-    _times,
-)
+from nanoenv.calibration.correction import MechanismCorrection
+from nanoenv.calibration.fit import seeded
+from nanoenv.calibration.predict import CalibratedModel, finite_gradients, padded_times
 from nanoenv.kinetics.constants import SimulatorConstants
 from nanoenv.kinetics.simulate import mechanism_parameters, release_curve
 
@@ -226,7 +222,7 @@ def _curves_with_shift(model: CalibratedModel | SimulatorConstants, curves: Curv
     """A function of the ``(B, 6)`` shifts giving the ensemble-mean ``(B, T)`` curves."""
     if isinstance(model, SimulatorConstants):
         model = CalibratedModel(model)
-    times = _times(curves)
+    times = padded_times(curves)
     n_channels = len(MechanismCorrection.CHANNELS)
     with torch.no_grad():
         base = mechanism_parameters(
@@ -241,7 +237,7 @@ def _curves_with_shift(model: CalibratedModel | SimulatorConstants, curves: Curv
         out = []
         for offset in offsets:
             m = MechanismCorrection.apply(base, offset + shift)
-            out.append(release_curve(_finite_gradients(m), times))
+            out.append(release_curve(finite_gradients(m), times))
         return torch.stack(out).mean(0)
 
     return predict
@@ -272,7 +268,7 @@ def _map_shifts(
     shift = prior.mean.expand(len(curves), -1).clone().requires_grad_(True)
     has_data = given.any(-1)
     if steps > 0 and bool(has_data.any()):
-        with _seeded(seed):
+        with seeded(seed):
             optimiser = torch.optim.Adam([shift], lr=lr)
             for _ in range(steps):
                 optimiser.zero_grad()

@@ -16,6 +16,8 @@ import pytest
 import torch
 
 from nanoenv import calibration as cal
+from nanoenv.calibration.fit import data_loss
+from nanoenv.calibration.tree import StumpBoost
 from nanoenv.cli import main
 from nanoenv.data import CurveSet, data_file, grouped_folds, plai_curves
 from nanoenv.design_space import DesignSpace
@@ -149,10 +151,10 @@ def test_correction_rejects_other_features() -> None:
 
 def test_gradients_stay_finite_on_centimetre_implants() -> None:
     curves = plai_curves()  # 48 implants at R = 1 cm: Baker–Lonsdale at x → 0
-    params = cal._ConstantParameters(
+    params = cal.ConstantParameters(
         cal.DEFAULT_FIT_NAMES["plai"], DEFAULT_CONSTANTS, DEFAULT_CONSTANTS
     )
-    cal._data_loss([curves], params.constants()).backward()
+    data_loss([curves], params.constants()).backward()
     assert torch.isfinite(params.free.grad).all()
     assert (params.free.grad[:7] != 0).any()  # the diffusivity law gets a gradient
 
@@ -177,7 +179,7 @@ def test_tree_baseline_and_stumps() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(200, 2))
     y = (x[:, 0] > 0.5).astype(float) + 0.1 * x[:, 1]
-    stumps = cal._StumpBoost(n_estimators=50).fit(x, y)
+    stumps = StumpBoost(n_estimators=50).fit(x, y)
     assert np.abs(stumps.predict(x) - y).mean() < 0.05
 
 
@@ -265,7 +267,7 @@ def test_save_and_load_round_trip(small_model: Path) -> None:
 def test_missing_package_file_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     import nanoenv.kinetics.constants as kc
 
-    monkeypatch.setattr(kc, "_CALIBRATED_FILE", "no_such_file.json")
+    monkeypatch.setattr(kc, "CALIBRATED_FILE", "no_such_file.json")
     kc.calibrated_constants.cache_clear()
     try:
         with pytest.warns(UserWarning, match="literature default"):
@@ -421,15 +423,15 @@ def test_every_fittable_constant_has_a_documented_plausible_range() -> None:
 def test_bounded_parameterisation_maps_every_variable_into_the_range() -> None:
     u = torch.tensor([-1e3, -30.0, -3.0, 0.0, 3.0, 30.0, 1e3], dtype=torch.float64)
     for name, bound in cal.CONSTANT_BOUNDS.items():
-        values = cal._from_bounded_free(name, u)
+        values = cal.from_bounded_free(name, u)
         assert torch.isfinite(values).all(), name
         tol = 1e-12 * max(abs(bound.low), abs(bound.high))
         assert (values >= bound.low - tol).all() and (values <= bound.high + tol).all(), name
         assert values[0] < values[3] < values[-1], name  # monotone: the fit can move
         # where the fit starts: the literature default, or FIT_START for a default on a bound
         default = cal.FIT_START.get(name, float(getattr(DEFAULT_CONSTANTS, name)))
-        u0 = torch.tensor(cal._to_bounded_free(name, default), dtype=torch.float64)
-        back = float(cal._from_bounded_free(name, u0))
+        u0 = torch.tensor(cal.to_bounded_free(name, default), dtype=torch.float64)
+        back = float(cal.from_bounded_free(name, u0))
         assert back == pytest.approx(default, rel=1e-9, abs=1e-12), name
 
 

@@ -82,7 +82,7 @@ def test_random_plausible_constants_order_pla_7525_5050(seed: int) -> None:
 def test_bounded_fit_cannot_invert_the_order() -> None:
     # the optimiser variable of the gain maps into a strictly positive range, whatever it is
     for u in (-50.0, -5.0, 0.0, 5.0, 50.0):
-        gain = float(cal._from_bounded_free("hydrolysis_glycolide_gain", torch.tensor(u)))
+        gain = float(cal.from_bounded_free("hydrolysis_glycolide_gain", torch.tensor(u)))
         assert gain > 0.0
         c = dataclasses.replace(DEFAULT_CONSTANTS, hydrolysis_glycolide_gain=gain)
         assert _ordered(_rates(c))

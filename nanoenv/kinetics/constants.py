@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 
 __all__ = [
+    "CALIBRATED_FILE",
     "CONSTANTS_NAMES",
     "DEFAULT_CONSTANTS",
     "ConstantsName",
@@ -221,7 +222,9 @@ DEFAULT_CONSTANTS = SimulatorConstants()
 #: by :mod:`nanoenv.calibration`, stored in ``nanoenv/kinetics/calibrated_constants.json``).
 ConstantsName = Literal["literature", "calibrated"]
 CONSTANTS_NAMES: tuple[str, ...] = ("literature", "calibrated")
-_CALIBRATED_FILE = "calibrated_constants.json"
+
+#: File name of the shipped calibration inside the ``nanoenv.kinetics`` package.
+CALIBRATED_FILE = "calibrated_constants.json"
 
 
 def read_calibration(path: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
@@ -240,12 +243,12 @@ def read_calibration(path: str | os.PathLike[str] | None = None) -> dict[str, An
             raise ValueError(f"cannot read calibration file {str(path)!r}: {exc}") from None
         source = str(path)
     else:
-        resource = importlib.resources.files("nanoenv.kinetics").joinpath(_CALIBRATED_FILE)
+        resource = importlib.resources.files("nanoenv.kinetics").joinpath(CALIBRATED_FILE)
         try:
             text = resource.read_text(encoding="utf-8")
         except (FileNotFoundError, OSError):
             return None
-        source = f"nanoenv/kinetics/{_CALIBRATED_FILE}"
+        source = f"nanoenv/kinetics/{CALIBRATED_FILE}"
     def reject(name: str) -> Any:
         raise ValueError(f"calibration file {source!r} holds {name}; every constant and "
                          "correction weight must be a finite number")  # fmt: skip
@@ -272,7 +275,7 @@ def calibrated_constants() -> SimulatorConstants:
     payload = read_calibration()
     if payload is None:
         warnings.warn(
-            f"nanoenv/kinetics/{_CALIBRATED_FILE} is missing; using the literature default "
+            f"nanoenv/kinetics/{CALIBRATED_FILE} is missing; using the literature default "
             "constants (run `nanoenv calibrate` to fit them)",
             stacklevel=2,
         )
