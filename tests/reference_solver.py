@@ -7,7 +7,7 @@ Used only by the tests and the benchmark scripts, never by :mod:`nanoenv`.
   the dimensionless time ``θ = ∫D dt / R²``.
 * :func:`scipy_sphere_release` — the finite-volume semi-discretisation of radial
   diffusion in a sphere with a perfect sink (the same scheme as
-  :func:`nanoenv.kinetics.mol.sphere_release_mol`, written again in numpy),
+  :func:`nanoenv.analysis.mol.sphere_release_mol`, written again in numpy),
   integrated by ``scipy.integrate.solve_ivp(method="BDF")`` with a sparse Jacobian
   and tight tolerances.
 * :func:`scipy_first_order_release` — ``dF/dt = k(t)(1 − F)`` integrated by

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nanoenv.kinetics.empirical import (
+from nanoenv.analysis.empirical import (
     EMPIRICAL_MODELS,
     EmpiricalFit,
     EmpiricalModel,

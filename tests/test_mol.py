@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from nanoenv.kinetics.mol import radial_mesh, sphere_diffusion_operator, sphere_release_mol
+from nanoenv.analysis.mol import radial_mesh, sphere_diffusion_operator, sphere_release_mol
 from tests.reference_solver import (
     crank_series_release,
     scipy_first_order_release,
