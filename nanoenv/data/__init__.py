@@ -13,11 +13,11 @@ The data files ship inside the package (``nanoenv/data/files``); their licenses
 ``nanoenv/data/files/LICENSES.md``.
 """
 
+from nanoenv.data.cleaning import CleaningReport, DataCleaningWarning, ExcludedRow
+from nanoenv.data.curve_set import CurveSet, grouped_folds
 from nanoenv.data.curves import (
     LIPOSOME_RELEASE_METHODS,
     PLAI_POLYMER_FAMILY,
-    CurveSet,
-    grouped_folds,
     gse_solubility_mg_ml,
     liposome_curves,
     plai_curves,
@@ -28,9 +28,6 @@ from nanoenv.data.loaders import (
     PLAI_COLUMNS,
     PLAI_LEAKY_COLUMNS,
     PLAI_POLYMERS,
-    CleaningReport,
-    DataCleaningWarning,
-    ExcludedRow,
     data_file,
     load_liposome,
     load_plai,

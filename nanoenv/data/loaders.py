@@ -74,17 +74,32 @@ arguments) goes through the same validation and cleaning.
 
 from __future__ import annotations
 
-import codecs
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from nanoenv.data.cleaning import (
+    CLIP_TOLERANCE,
+    REJECT_TOLERANCE,
+    CleaningReport,
+    DataCleaningWarning,
+    ExcludedRow,
+    check_integer_ids,
+    check_ranges,
+    clean_curves,
+    exclude_missing,
+    finish_table,
+    numeric_columns,
+    read_csv_text,
+    require_columns,
+    row_error,
+)
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -95,9 +110,6 @@ __all__ = [
     "PLAI_COLUMNS",
     "PLAI_LEAKY_COLUMNS",
     "PLAI_POLYMERS",
-    "CleaningReport",
-    "DataCleaningWarning",
-    "ExcludedRow",
     "data_file",
     "load_liposome",
     "load_plai",
@@ -129,10 +141,6 @@ PLAI_LEAKY_COLUMNS: tuple[str, ...] = ("T=0.25", "T=0.5", "T=1.0")
 #: and large multivesicular vesicles.
 LIPOSOME_STRUCTURES: tuple[str, ...] = ("SUV", "LUV", "MLV", "LMVV")
 
-#: Fractions within this distance outside [0, 1] are clipped (digitisation error).
-CLIP_TOLERANCE = 0.05
-#: Fractions further than this outside [0, 1] are a unit or schema error (ValueError).
-REJECT_TOLERANCE = 0.25
 
 # -- schemas ---------------------------------------------------------------------------------
 # source column -> (output column, unit scale, (low, high) physically valid range or None)
@@ -248,118 +256,6 @@ LIPOSOME_COLUMNS: tuple[str, ...] = (
 )
 
 
-class DataCleaningWarning(UserWarning):
-    """Rows of a dataset were excluded or values were clamped; see the cleaning report."""
-
-
-@dataclass(frozen=True)
-class ExcludedRow:
-    """One CSV row that could not be used, and why.
-
-    :param file: file name (or path of a user file).
-    :param line: 1-based line number in the file (line 1 is the header).
-    :param curve_id: curve the row belongs to (``None`` when unknown).
-    :param column: column holding the offending value.
-    :param value: the offending value as read (``None`` when missing).
-    :param reason: why the row cannot be used.
-    """
-
-    file: str
-    line: int
-    curve_id: int | None
-    column: str
-    value: float | str | None
-    reason: str
-
-
-@dataclass
-class CleaningReport:
-    """What a loader changed, excluded or kept missing (in ``df.attrs["cleaning_report"]``).
-
-    Counts refer to data points (rows of the long table) unless named ``curves``.
-
-    :param dataset: ``"plai"`` or ``"liposome"``.
-    :param files: the files read.
-    :param rows_read: data rows read (blank lines not counted).
-    :param blank_lines: blank lines skipped.
-    :param bom_stripped: files whose header started with a UTF-8 byte-order mark.
-    :param release_unit: unit of the release column in the file (``"fraction"`` or ``"percent"``).
-    :param dropped_columns: leaky or unused columns not carried into the table.
-    :param curves: curves in the cleaned table.
-    :param points: points (rows) in the cleaned table.
-    :param clipped_above_one: points in ``(1, 1.05]`` clipped to 1.
-    :param clipped_below_zero: points in ``[-0.05, 0)`` clipped to 0.
-    :param curves_reordered: curves whose points were not in time order.
-    :param duplicate_times_merged: points removed by merging duplicate times (mean release).
-    :param points_raised_by_running_max: points raised to make curves non-decreasing.
-    :param largest_step_down: largest drop (fraction) removed by the running maximum.
-    :param missing: per column, the number of curves whose value is missing (kept as NaN).
-    :param excluded: every row that could not be used.
-    :param notes: other observations (formulations without curves, values recoded).
-    """
-
-    dataset: str
-    files: list[str]
-    rows_read: int = 0
-    blank_lines: int = 0
-    bom_stripped: list[str] = field(default_factory=list)
-    release_unit: str = "fraction"
-    dropped_columns: list[str] = field(default_factory=list)
-    curves: int = 0
-    points: int = 0
-    clipped_above_one: int = 0
-    clipped_below_zero: int = 0
-    curves_reordered: int = 0
-    duplicate_times_merged: int = 0
-    points_raised_by_running_max: int = 0
-    largest_step_down: float = 0.0
-    missing: dict[str, int] = field(default_factory=dict)
-    excluded: list[ExcludedRow] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        """The report as plain Python objects (JSON-serialisable)."""
-        return asdict(self)
-
-    def excluded_by_reason(self) -> dict[str, int]:
-        """Number of excluded rows per reason."""
-        counts: dict[str, int] = {}
-        for row in self.excluded:
-            counts[row.reason] = counts.get(row.reason, 0) + 1
-        return counts
-
-    def summary(self) -> str:
-        """A short human-readable summary."""
-        lines = [
-            f"{self.dataset}: {self.curves} curves, {self.points} points "
-            f"from {self.rows_read} rows ({', '.join(self.files)})",
-            f"  release unit in file: {self.release_unit}",
-        ]
-        if self.bom_stripped:
-            lines.append(f"  UTF-8 BOM stripped from: {', '.join(self.bom_stripped)}")
-        if self.dropped_columns:
-            lines.append(f"  dropped columns: {', '.join(self.dropped_columns)}")
-        if self.blank_lines:
-            lines.append(f"  blank lines skipped: {self.blank_lines}")
-        lines += [
-            f"  clipped to 1 (within {CLIP_TOLERANCE}): {self.clipped_above_one}; "
-            f"clipped to 0: {self.clipped_below_zero}",
-            f"  curves re-sorted by time: {self.curves_reordered}; "
-            f"duplicate times merged: {self.duplicate_times_merged}",
-            f"  points raised by running max: {self.points_raised_by_running_max} "
-            f"(largest step down {self.largest_step_down:.4f})",
-        ]
-        if self.missing:
-            lines.append(
-                "  curves with missing values (kept NaN): "
-                + ", ".join(f"{k}={v}" for k, v in self.missing.items())
-            )
-        for reason, n in self.excluded_by_reason().items():
-            lines.append(f"  excluded {n} row(s): {reason}")
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
-
-
 # -- shipped files ---------------------------------------------------------------------------
 def data_file(relative: str) -> Traversable:
     """A shipped data file, e.g. ``data_file("plai/plai_release.csv")`` (via importlib.resources).
@@ -388,145 +284,6 @@ def _local_path(path: str | Path | None, shipped: str) -> Iterator[tuple[Path, s
         yield Path(local), Path(shipped).name
 
 
-# -- reading and validation ------------------------------------------------------------------
-def _fail(file: str, line: int | str, column: str, message: str) -> ValueError:
-    return ValueError(f"{file}, line {line}, column {column!r}: {message}")
-
-
-def _read_csv(path: Path, name: str, report: CleaningReport) -> pd.DataFrame:
-    """Read every cell as text, strip a BOM and header spaces, number the lines, drop blanks."""
-    with path.open("rb") as handle:
-        has_bom = handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
-    # utf-8-sig drops a leading BOM; strip any left glued to the first name, too
-    table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", skip_blank_lines=False)
-    columns = [str(c) for c in table.columns]
-    if columns and columns[0].startswith("\ufeff"):
-        has_bom = True
-        columns[0] = columns[0].lstrip("\ufeff")
-    if has_bom:
-        report.bom_stripped.append(name)
-    table.columns = [c.strip() for c in columns]
-    for column in table.columns:
-        if table[column].notna().any():
-            table[column] = table[column].str.strip().replace("", np.nan)
-    # row i of the frame is line i + 2 of the file (line 1 is the header)
-    table["source_line"] = np.arange(len(table), dtype=np.int64) + 2
-    blank = table.drop(columns="source_line").isna().all(axis=1)
-    report.blank_lines += int(blank.sum())
-    table = table.loc[~blank].reset_index(drop=True)
-    report.rows_read += len(table)
-    return table
-
-
-def _require(table: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise _fail(
-            name,
-            "1 (header)",
-            missing[0],
-            f"required column(s) {missing} missing; the file has columns "
-            f"{[c for c in table.columns if c != 'source_line']}",
-        )
-
-
-def _numeric(
-    table: pd.DataFrame,
-    schema: dict[str, tuple[str, float, tuple[float, float] | None]],
-    name: str,
-) -> pd.DataFrame:
-    """Convert the schema's columns to float (``ValueError`` on text in a numeric column)."""
-    out = table.copy()
-    for column in schema:
-        if column not in table.columns:
-            continue
-        values = pd.to_numeric(table[column], errors="coerce").astype(np.float64)
-        bad = (values.isna() & table[column].notna()) | np.isinf(values)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise _fail(
-                name,
-                int(table["source_line"].iloc[i]),
-                column,
-                f"{table[column].iloc[i]!r} is not a finite number",
-            )
-        out[column] = values
-    return out
-
-
-def _check_ranges(
-    table: pd.DataFrame,
-    schema: dict[str, tuple[str, float, tuple[float, float] | None]],
-    name: str,
-    hints: dict[str, str] | None = None,
-) -> None:
-    """``ValueError`` naming line and column for the first value outside its valid range."""
-    hints = hints or {}
-    for column, (_, _, bounds) in schema.items():
-        if bounds is None or column not in table.columns:
-            continue
-        low, high = bounds
-        if low == -np.inf and high == np.inf:
-            continue  # finiteness was checked on conversion
-        values = table[column]
-        bad = (values < low) | (values > high)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise _fail(
-                name,
-                int(table["source_line"].iloc[i]),
-                column,
-                f"value {values.iloc[i]:g} is outside the valid range "
-                f"{_describe_range(low, high)}{hints.get(column, '')}",
-            )
-
-
-def _describe_range(low: float, high: float) -> str:
-    if 0 < low < 1e-100:
-        return "> 0" if high == np.inf else f"(0, {high:g}]"
-    if high == np.inf:
-        return f">= {low:g}"
-    if low == -np.inf:
-        return f"<= {high:g}"
-    return f"[{low:g}, {high:g}]"
-
-
-def _check_integer_ids(table: pd.DataFrame, column: str, name: str) -> None:
-    values = table[column]
-    bad = values.notna() & (values != np.round(values))
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _fail(
-            name,
-            int(table["source_line"].iloc[i]),
-            column,
-            f"id {values.iloc[i]!r} is not an integer",
-        )
-
-
-def _exclude_missing(
-    table: pd.DataFrame, columns: Sequence[str], id_column: str, name: str, report: CleaningReport
-) -> pd.DataFrame:
-    """Drop rows with a missing value in ``columns``, listing each in the report."""
-    missing = table[list(columns)].isna()
-    drop = missing.any(axis=1)
-    for i in np.flatnonzero(drop.to_numpy()):
-        row = table.iloc[i]
-        column = columns[int(np.flatnonzero(missing.iloc[i].to_numpy())[0])]
-        cid = row[id_column]
-        report.excluded.append(
-            ExcludedRow(
-                name,
-                int(row["source_line"]),
-                None if pd.isna(cid) else int(cid),
-                column,
-                None,
-                f"missing {column}: the row cannot be used",
-            )
-        )
-    return table.loc[~drop].reset_index(drop=True)
-
-
 def parse_dp_group(label: str) -> tuple[str, str]:
     """Split a PLAI ``DP_Group`` label into ``(drug_code, polymer)``.
 
@@ -547,85 +304,6 @@ def parse_dp_group(label: str) -> tuple[str, str]:
         f"DP_Group label {label!r} does not end with a known polymer; expected "
         f"'<drug>-<polymer>' with polymer one of {list(PLAI_POLYMERS)}"
     )
-
-
-# -- curve cleaning (shared) -----------------------------------------------------------------
-def _clean_curves(
-    table: pd.DataFrame,
-    name: str,
-    report: CleaningReport,
-    release_column: str,
-    release_scale: float,
-) -> pd.DataFrame:
-    """Clip, exclude, sort, merge duplicates and enforce monotonicity, per curve.
-
-    ``table`` holds ``curve_id``, ``time_h``, ``release`` (fraction) and
-    ``source_line`` plus per-curve constant columns. ``release_column`` and
-    ``release_scale`` (file units per fraction) name excluded values as in the file.
-    """
-    release = table["release"]
-    beyond = (release > 1.0 + CLIP_TOLERANCE) | (release < -CLIP_TOLERANCE)
-    for i in np.flatnonzero(beyond.to_numpy()):
-        row = table.iloc[i]
-        report.excluded.append(
-            ExcludedRow(
-                name,
-                int(row["source_line"]),
-                int(row["curve_id"]),
-                release_column,
-                float(f"{row['release'] * release_scale:.12g}"),  # undo the unit round-off
-                f"release beyond the clipping tolerance [-{CLIP_TOLERANCE}, "
-                f"1 + {CLIP_TOLERANCE}] (as a fraction): not clipped, excluded",
-            )
-        )
-    table = table.loc[~beyond].copy()
-    report.clipped_above_one += int((table["release"] > 1.0).sum())
-    report.clipped_below_zero += int((table["release"] < 0.0).sum())
-    table["release"] = table["release"].clip(0.0, 1.0)
-
-    unsorted = table.groupby("curve_id", sort=False)["time_h"].apply(
-        lambda t: bool((np.diff(t.to_numpy()) < 0).any())
-    )
-    report.curves_reordered += int(unsorted.sum())
-    table = table.sort_values(["curve_id", "time_h"], kind="stable")
-
-    n_before = len(table)
-    constant = [c for c in table.columns if c not in ("time_h", "release", "source_line")]
-    aggregations = {c: "first" for c in constant if c != "curve_id"}
-    aggregations |= {"release": "mean", "source_line": "first"}
-    table = table.groupby(["curve_id", "time_h"], sort=True, as_index=False, dropna=False).agg(
-        aggregations
-    )
-    report.duplicate_times_merged += n_before - len(table)
-
-    running = table.groupby("curve_id", sort=False)["release"].cummax()
-    raised = running > table["release"]
-    report.points_raised_by_running_max += int(raised.sum())
-    if raised.any():
-        report.largest_step_down = max(
-            report.largest_step_down, float((running - table["release"]).max())
-        )
-    table["release"] = running
-    return table.reset_index(drop=True)
-
-
-def _finish(table: pd.DataFrame, columns: Sequence[str], report: CleaningReport) -> pd.DataFrame:
-    table = table.loc[:, list(columns)].reset_index(drop=True)
-    table["curve_id"] = table["curve_id"].astype(np.int64)
-    table["source_line"] = table["source_line"].astype(np.int64)
-    report.curves = int(table["curve_id"].nunique())
-    report.points = len(table)
-    table.attrs["cleaning_report"] = report
-    if report.excluded:
-        warnings.warn(
-            f"{report.dataset}: {len(report.excluded)} row(s) could not be used and were "
-            "excluded: "
-            + "; ".join(f"{n} x {reason}" for reason, n in report.excluded_by_reason().items())
-            + " (details in df.attrs['cleaning_report'].excluded)",
-            DataCleaningWarning,
-            stacklevel=3,
-        )
-    return table
 
 
 # -- PLAI ------------------------------------------------------------------------------------
@@ -684,20 +362,20 @@ def load_plai(path: str | Path | None = None) -> pd.DataFrame:
     report = CleaningReport("plai", [], release_unit="fraction")
     with _local_path(path, "plai/plai_release.csv") as (local, name):
         report.files.append(name)
-        raw = _read_csv(local, name, report)
-    _require(raw, [*_PLAI_NUMERIC, *_PLAI_TEXT], name)
+        raw = read_csv_text(local, name, report)
+    require_columns(raw, [*_PLAI_NUMERIC, *_PLAI_TEXT], name)
     report.dropped_columns += [c for c in PLAI_LEAKY_COLUMNS if c in raw.columns]
     report.dropped_columns += [
         c
         for c in raw.columns
         if c not in (*_PLAI_NUMERIC, *_PLAI_TEXT, *PLAI_LEAKY_COLUMNS, "source_line")
     ]
-    table = _numeric(raw, _PLAI_NUMERIC, name)
-    table = _exclude_missing(
+    table = numeric_columns(raw, _PLAI_NUMERIC, name)
+    table = exclude_missing(
         table, [*_PLAI_NUMERIC, *_PLAI_TEXT], "Experimental_index", name, report
     )
-    _check_integer_ids(table, "Experimental_index", name)
-    _check_ranges(
+    check_integer_ids(table, "Experimental_index", name)
+    check_ranges(
         table,
         _PLAI_NUMERIC,
         name,
@@ -708,7 +386,7 @@ def load_plai(path: str | Path | None = None) -> pd.DataFrame:
         try:
             parsed.append(parse_dp_group(label))
         except ValueError as err:
-            raise _fail(name, int(line), "DP_Group", str(err)) from None
+            raise row_error(name, int(line), "DP_Group", str(err)) from None
     table["drug_code"] = [p[0] for p in parsed]
     table["polymer"] = [p[1] for p in parsed]
 
@@ -719,7 +397,7 @@ def load_plai(path: str | Path | None = None) -> pd.DataFrame:
     if differs.any():
         i = int(np.flatnonzero(differs.to_numpy())[0])
         column = next(c for c in constant if table[c].iloc[i] != first[c].iloc[i])
-        raise _fail(
+        raise row_error(
             name,
             int(table["source_line"].iloc[i]),
             column,
@@ -737,8 +415,8 @@ def load_plai(path: str | Path | None = None) -> pd.DataFrame:
         report.notes.append(
             f"DLC = 0 for curves {zero_dlc} (rounded to two decimals in the source); kept as 0"
         )
-    table = _clean_curves(table, name, report, "Release", 1.0)
-    return _finish(table, PLAI_COLUMNS, report)
+    table = clean_curves(table, name, report, "Release", 1.0)
+    return finish_table(table, PLAI_COLUMNS, report)
 
 
 # -- liposome --------------------------------------------------------------------------------
@@ -783,13 +461,13 @@ def load_liposome(
     report = CleaningReport("liposome", [], release_unit="percent")
     with _local_path(formulations_path, "liposome/liposome_formulations.csv") as (local, fname):
         report.files.append(fname)
-        forms = _read_csv(local, fname, report)
+        forms = read_csv_text(local, fname, report)
     with _local_path(curves_path, "liposome/liposome_release_curves.csv") as (local, cname):
         report.files.append(cname)
-        curves = _read_csv(local, cname, report)
+        curves = read_csv_text(local, cname, report)
 
     # formulations: one row per release test
-    _require(forms, [*_LIPO_FORMULATION_NUMERIC, *_LIPO_FORMULATION_TEXT], fname)
+    require_columns(forms, [*_LIPO_FORMULATION_NUMERIC, *_LIPO_FORMULATION_TEXT], fname)
     for column in (*_LIPO_OPTIONAL, *_LIPO_OPTIONAL_TEXT):
         if column not in forms.columns:
             forms[column] = np.nan
@@ -797,15 +475,15 @@ def load_liposome(
     used = {*_LIPO_FORMULATION_NUMERIC, *_LIPO_FORMULATION_TEXT, *_LIPO_OPTIONAL}
     used |= {*_LIPO_OPTIONAL_TEXT, "source_line"}
     report.dropped_columns += [c for c in forms.columns if c not in used]
-    forms = _numeric(forms, {**_LIPO_FORMULATION_NUMERIC, **_LIPO_OPTIONAL}, fname)
-    forms = _exclude_missing(forms, _LIPO_NEEDED, "IVR_ID", fname, report)
+    forms = numeric_columns(forms, {**_LIPO_FORMULATION_NUMERIC, **_LIPO_OPTIONAL}, fname)
+    forms = exclude_missing(forms, _LIPO_NEEDED, "IVR_ID", fname, report)
     for column in ("IVR_ID", "formulation_ID", "API_ID"):
-        _check_integer_ids(forms, column, fname)
-    _check_ranges(forms, {**_LIPO_FORMULATION_NUMERIC, **_LIPO_OPTIONAL}, fname)
+        check_integer_ids(forms, column, fname)
+    check_ranges(forms, {**_LIPO_FORMULATION_NUMERIC, **_LIPO_OPTIONAL}, fname)
     duplicated = forms["IVR_ID"].duplicated()
     if duplicated.any():
         i = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise _fail(
+        raise row_error(
             fname,
             int(forms["source_line"].iloc[i]),
             "IVR_ID",
@@ -815,7 +493,7 @@ def load_liposome(
     unknown = structure.notna() & ~structure.isin(LIPOSOME_STRUCTURES)
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise _fail(
+        raise row_error(
             fname,
             int(forms["source_line"].iloc[i]),
             "structure_type",
@@ -833,14 +511,14 @@ def load_liposome(
         forms.loc[no_lipid, ["weighted_Mw", "weighted_Tm"]] = np.nan
 
     # curves
-    _require(curves, list(_LIPO_CURVE_NUMERIC), cname)
+    require_columns(curves, list(_LIPO_CURVE_NUMERIC), cname)
     report.dropped_columns += [
         c for c in curves.columns if c not in (*_LIPO_CURVE_NUMERIC, "source_line")
     ]
-    curves = _numeric(curves, _LIPO_CURVE_NUMERIC, cname)
-    curves = _exclude_missing(curves, list(_LIPO_CURVE_NUMERIC), "IVR_ID", cname, report)
-    _check_integer_ids(curves, "IVR_ID", cname)
-    _check_ranges(
+    curves = numeric_columns(curves, _LIPO_CURVE_NUMERIC, cname)
+    curves = exclude_missing(curves, list(_LIPO_CURVE_NUMERIC), "IVR_ID", cname, report)
+    check_integer_ids(curves, "IVR_ID", cname)
+    check_ranges(
         curves,
         _LIPO_CURVE_NUMERIC,
         cname,
@@ -906,7 +584,7 @@ def load_liposome(
         n = int(per_curve[column].isna().sum())
         if n:
             report.missing[column] = n
-    table = _clean_curves(table, cname, report, "release_percent", 100.0)
+    table = clean_curves(table, cname, report, "release_percent", 100.0)
     for column in ("formulation_id", "api_id"):
         table[column] = table[column].astype("Int64")
-    return _finish(table, LIPOSOME_COLUMNS, report)
+    return finish_table(table, LIPOSOME_COLUMNS, report)
