@@ -59,6 +59,8 @@ class CalibrationResult:
 
 
 def as_curve_sets(curves: CurveSet | Sequence[CurveSet]) -> list[CurveSet]:
+    """``curves`` as a non-empty list of curve sets (one set or several), each holding at
+    least one curve (``ValueError`` otherwise)."""
     if isinstance(curves, list | tuple):
         out = list(curves)
     else:

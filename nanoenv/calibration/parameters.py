@@ -140,6 +140,8 @@ def from_bounded_free(name: str, u: torch.Tensor) -> torch.Tensor:
 
 
 def default_names(curve_sets: Sequence[CurveSet]) -> list[str]:
+    """The union, in order, of :data:`DEFAULT_FIT_NAMES` of the sets' names (a set with
+    another name fits the PLAI constants)."""
     names: list[str] = []
     for cs in curve_sets:
         for name in DEFAULT_FIT_NAMES.get(cs.name, DEFAULT_FIT_NAMES["plai"]):
@@ -149,6 +151,8 @@ def default_names(curve_sets: Sequence[CurveSet]) -> list[str]:
 
 
 def check_names(names: Sequence[str]) -> None:
+    """``ValueError`` for a name that is not a :class:`SimulatorConstants` field, or one
+    that is not fittable (not in :data:`CONSTANT_TRANSFORMS`)."""
     known = {f.name for f in fields(SimulatorConstants)}
     unknown = sorted(set(names) - known)
     if unknown:

@@ -90,6 +90,8 @@ def finite_gradients(m: MechanismParameters) -> MechanismParameters:
 
 
 def check_features(correction: MechanismCorrection, curves: CurveSet) -> None:
+    """``ValueError`` when ``curves`` do not have the feature columns ``correction`` was
+    trained on (names, when recorded, and count)."""
     names = correction.feature_names
     if names is not None and list(curves.feature_names) != names:
         raise ValueError(
