@@ -50,7 +50,9 @@ from torch import nn
 
 from nanoenv.kinetics import PARAMETER_INDEX, Drug, Formulation
 from nanoenv.metrics import f2_similarity
-from nanoenv.rewards import RewardOutput, TargetBatch, stability_cost
+from nanoenv.rewards.base import RewardOutput
+from nanoenv.rewards.builtin import stability_cost
+from nanoenv.targets import TargetBatch
 
 if TYPE_CHECKING:
     from nanoenv.data import CurveSet
@@ -342,7 +344,7 @@ def plai_surrogate() -> ReleaseSurrogate:
 
 class SurrogateReward:
     """Score ``f2/100`` between the *surrogate's* predicted curve and the target, with the
-    stability cost (:func:`nanoenv.rewards.stability_cost`).
+    stability cost (:func:`nanoenv.rewards.builtin.stability_cost`).
 
     The simulator's curve is ignored: the score is what a model trained on measured
     PLAI release data predicts for the design, a data-driven reward. It is
@@ -350,10 +352,10 @@ class SurrogateReward:
 
     :param model: a trained :class:`ReleaseSurrogate`; default :func:`plai_surrogate`,
         trained on the first call (seconds) and cached for the process.
-    :param drug: the drug the surrogate is told about. :class:`TargetBatch` carries no
-        drug, so the reward uses this one for every environment (a preset name or a
-        :class:`Drug`); ``None`` uses the training set's median drug. If the targets
-        carry a ``drug`` attribute it takes precedence.
+    :param drug: the drug the surrogate is told about when the targets carry none (a
+        preset name or a :class:`Drug`); ``None`` uses the training set's median drug. A
+        :class:`~nanoenv.targets.TargetBatch` carries each target's drug, which takes
+        precedence.
     """
 
     name = "surrogate"
