@@ -121,10 +121,12 @@ class PatientBatch:
     def _of(patients: Sequence[Patient | None]) -> PatientBatch:
         names = [f.name for f in fields(Patient)]
         values = torch.tensor(
-            [[0.0] * len(names) if p is None else [float(getattr(p, k)) for k in names]
-             for p in patients],
+            [
+                [0.0] * len(names) if p is None else [float(getattr(p, k)) for k in names]
+                for p in patients
+            ],
             dtype=torch.float64,
-        )  # fmt: skip
+        )
         present = torch.tensor([p is not None for p in patients], dtype=torch.bool)
         return PatientBatch(**dict(zip(names, values.unbind(1), strict=True)), present=present)
 
@@ -160,19 +162,12 @@ def _put(value: torch.Tensor, rows: torch.Tensor, new: torch.Tensor) -> torch.Te
 def _merge_rows(base: Any, rows: torch.Tensor, other: Any) -> Any:
     """A copy of dataclass ``base`` whose tensor fields hold ``other``'s in ``rows``."""
     values = {f.name: getattr(base, f.name) for f in fields(base)}
-    return type(base)(**{
-        k: _put(v, rows, getattr(other, k)) if isinstance(v, torch.Tensor) else v
-        for k, v in values.items()
-    })  # fmt: skip
-
-
-def _medium_on_grid(times_h: torch.Tensor, conditions: ReleaseConditions) -> torch.Tensor:
-    """``(B, 2T)`` ``(pH − 7.4)/2`` then ``(T − 37 °C)/5`` on each ``(B, T)`` time grid."""
-    start = conditions.start_h.to(times_h).expand(times_h.shape[0], -1).contiguous()
-    index = torch.searchsorted(start, times_h.contiguous(), right=True) - 1
-    ph = conditions.ph.to(times_h).expand_as(start).gather(1, index)
-    temperature = conditions.temperature_c.to(times_h).expand_as(start).gather(1, index)
-    return torch.cat([(ph - 7.4) / 2.0, (temperature - 37.0) / 5.0], dim=1)
+    return type(base)(
+        **{
+            k: _put(v, rows, getattr(other, k)) if isinstance(v, torch.Tensor) else v
+            for k, v in values.items()
+        }
+    )
 
 
 def _drug_features(drug: Drug, like: torch.Tensor) -> torch.Tensor:
@@ -249,9 +244,11 @@ class TargetBatch:
         """A batch from its fields (``(B, T)`` grids and curves, ``(B, K)`` schedules, one
         drug per row); the condition vector is computed here in float64."""
         times = times_h.to(torch.float64)
+        medium = conditions.to(times.device, torch.float64)
         features = [
             release.to(torch.float64),
-            _medium_on_grid(times, conditions),
+            (medium.value_at("ph", times) - 7.4) / 2.0,
+            (medium.value_at("temperature_c", times) - 37.0) / 5.0,
             torch.log10(times[:, -1:] / 168.0),
             _drug_features(drug, times[:, 0]),
             patient.features().to(times)
@@ -280,11 +277,14 @@ class TargetBatch:
             return x.to(device=device, dtype=dtype if x.is_floating_point() else x.dtype)
 
         return TargetBatch(
-            move(self.times_h), move(self.release), self.conditions.to(device, dtype),
+            move(self.times_h),
+            move(self.release),
+            self.conditions.to(device, dtype),
             self.drug.to(device, dtype),
             _map_tensors(self.patient, move) if self.patient is not None else None,
-            self.targets, self._condition.to(device=device),
-        )  # fmt: skip
+            self.targets,
+            self._condition.to(device=device),
+        )
 
     def select(self, index: torch.Tensor | Sequence[int]) -> TargetBatch:
         """The rows ``index`` (repeats allowed) as a new batch."""
@@ -296,11 +296,14 @@ class TargetBatch:
             patient = patient if bool(patient.present.any()) else None
         rows = idx.tolist()
         return TargetBatch(
-            take(self.times_h), take(self.release), _map_tensors(self.conditions, take),
-            _map_tensors(self.drug, take), patient,
+            take(self.times_h),
+            take(self.release),
+            _map_tensors(self.conditions, take),
+            _map_tensors(self.drug, take),
+            patient,
             tuple(self.targets[i] for i in rows) if self.targets else (),
             take(self._condition),
-        )  # fmt: skip
+        )
 
     def replace(self, rows: torch.Tensor | Sequence[int], other: TargetBatch) -> TargetBatch:
         """A new batch holding ``other``'s rows in ``rows`` (environments that reset)."""
@@ -316,12 +319,14 @@ class TargetBatch:
         for i, target in zip(idx.tolist(), other.targets or [None] * len(other), strict=True):
             targets[i] = target
         return TargetBatch(
-            _put(self.times_h, idx, other.times_h), _put(self.release, idx, other.release),
+            _put(self.times_h, idx, other.times_h),
+            _put(self.release, idx, other.release),
             _merge_rows(self.conditions, idx, other.conditions),
-            _merge_rows(self.drug, idx, other.drug), patient,
+            _merge_rows(self.drug, idx, other.drug),
+            patient,
             tuple(targets) if all(t is not None for t in targets) else (),
             _put(self._condition, idx, other._condition),
-        )  # fmt: skip
+        )
 
     def _like(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` on this batch's device, floating tensors in its dtype."""

@@ -191,4 +191,4 @@ def test_training_streams_never_produce_suite_targets(family):
     venv = FormulationDesignVectorEnv(2, task=family)
     venv.reset(seed=0)
     env.reset(seed=0)
-    assert torch.equal(venv._table.targets[0].release, env.target.release)
+    assert torch.equal(venv.targets[0].release, env.target.release)

@@ -53,10 +53,15 @@ __all__ = [
 
 #: Task families whose media, drugs, horizons and patients give the training contexts.
 DEFAULT_FAMILIES: dict[str, tuple[str, ...]] = {
-    "polymer": ("realisable", "sustained", "ph_triggered", "burst_then_sustained",
-                "therapeutic_window"),
+    "polymer": (
+        "realisable",
+        "sustained",
+        "ph_triggered",
+        "burst_then_sustained",
+        "therapeutic_window",
+    ),
     "liposome": ("thermal_triggered", "dataset_liposome"),
-}  # fmt: skip
+}
 # probe grid for the level-crossing horizon: 1 h to 90 days, log-spaced (as tasks.py)
 _PROBE_H = torch.logspace(0.0, math.log10(90 * 24.0), 48, dtype=torch.float64)
 

@@ -237,11 +237,16 @@ class PriorDesigner:
         spec = problem_spec(targets[0], self.device)
         table = target_batch(spec, targets)  # built once: conditions and scoring
         cond = table.condition_vector().cpu()
-        noise = torch.stack([
-            torch.randn(m, self.prior.noise_dim,
-                        generator=torch.Generator().manual_seed(int(rng.integers(2**62))))
-            for rng in rngs
-        ])  # fmt: skip
+        noise = torch.stack(
+            [
+                torch.randn(
+                    m,
+                    self.prior.noise_dim,
+                    generator=torch.Generator().manual_seed(int(rng.integers(2**62))),
+                )
+                for rng in rngs
+            ]
+        )
         z = self.prior.sample(cond, m, noise=noise, temperature=self.temperature)
         z = z.reshape(n * m, -1).cpu()
         # one batched simulation of every candidate of every target

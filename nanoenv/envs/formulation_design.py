@@ -249,17 +249,21 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"edit {int(self._state.edits[0])}/{self.spec_.max_edits}",
                 "   time h   target %  current %",
             ]
-            for t, y, c in zip(target.times_h.tolist(), target.release.tolist(), current,
-                               strict=True):  # fmt: skip
+            for t, y, c in zip(
+                target.times_h.tolist(), target.release.tolist(), current, strict=True
+            ):
                 lines.append(f"{t:9.1f} {100 * y:9.1f} {100 * c:9.1f}")
             return "\n".join(lines)
         from nanoenv.plotting import figure_to_rgb_array, plot_release
 
         fig = plot_release(
-            target.times_h.numpy(), current[None], labels=["current design"],
-            target=target.release.numpy(), conditions=target.conditions,
+            target.times_h.numpy(),
+            current[None],
+            labels=["current design"],
+            target=target.release.numpy(),
+            conditions=target.conditions,
             title=f"{target.family}: f2 = {float(self._state.f2[0]):.1f}",
-        )  # fmt: skip
+        )
         return figure_to_rgb_array(fig)
 
 

@@ -120,11 +120,14 @@ class ProblemSpec:
                 f"max_step={self.max_step} must be in (0, 2] (normalised coordinate units)"
             )
         if not math.isfinite(self.success_f2):
-            raise ValueError(f"success_f2={self.success_f2} must be a finite f2 (50: similar "
-                             "curves; above 100: never reached)")  # fmt: skip
+            raise ValueError(
+                f"success_f2={self.success_f2} must be a finite f2 (50: similar "
+                "curves; above 100: never reached)"
+            )
         if not math.isfinite(self.success_bonus):
-            raise ValueError(f"success_bonus={self.success_bonus} must be a finite reward "
-                             "(reward units)")  # fmt: skip
+            raise ValueError(
+                f"success_bonus={self.success_bonus} must be a finite reward (reward units)"
+            )
         if not callable(self.initial_design) and self.initial_design not in ("random", "center"):
             raise ValueError(
                 f"initial_design={self.initial_design!r}; allowed: 'random', 'center' or a "
@@ -249,14 +252,22 @@ def evaluate(spec: ProblemSpec, targets: TargetBatch, z: torch.Tensor) -> Evalua
     (f2 is computed once: the reward model's when it reports one)."""
     formulation = spec.design_space.to_formulation(z, validate=False)
     release = simulate_release(
-        formulation, targets.times_h, targets.conditions, targets.drug,
-        constants=spec.constants, validate=False,
-    )  # fmt: skip
+        formulation,
+        targets.times_h,
+        targets.conditions,
+        targets.drug,
+        constants=spec.constants,
+        validate=False,
+    )
     reward = evaluate_reward(spec.reward_model, release, targets, formulation)
-    f2 = reward.f2 if reward.f2 is not None else f2_similarity(release, targets.release,
-                                                               validate=False)  # fmt: skip
-    return Evaluation(formulation, release, reward, f2, rmse(release, targets.release,
-                                                             validate=False))  # fmt: skip
+    f2 = (
+        reward.f2
+        if reward.f2 is not None
+        else f2_similarity(release, targets.release, validate=False)
+    )
+    return Evaluation(
+        formulation, release, reward, f2, rmse(release, targets.release, validate=False)
+    )
 
 
 def target_batch(spec: ProblemSpec, targets: Sequence[Target]) -> TargetBatch:
@@ -294,9 +305,13 @@ def reset_rows(
         return out
 
     new = DesignState(
-        state.targets.replace(index, batch), put(state.z, z_t), put(state.release, ev.release),
-        put(state.score, ev.reward.score), put(state.f2, ev.f2), put(state.edits, edits),
-    )  # fmt: skip
+        state.targets.replace(index, batch),
+        put(state.z, z_t),
+        put(state.release, ev.release),
+        put(state.score, ev.reward.score),
+        put(state.f2, ev.f2),
+        put(state.edits, edits),
+    )
     return new, ev
 
 
@@ -380,8 +395,12 @@ def step(
     truncated = ~terminated & (edits >= spec.max_edits)
     return Transition(
         DesignState(state.targets, z, ev.release, ev.reward.score, ev.f2, edits),
-        ev, reward, terminated, truncated, success,
-    )  # fmt: skip
+        ev,
+        reward,
+        terminated,
+        truncated,
+        success,
+    )
 
 
 def make_infos(

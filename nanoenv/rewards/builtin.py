@@ -72,8 +72,9 @@ class FeasibleF2Reward:
     name = "f2_feasible"
 
     def __init__(self, cost_scale: float = 0.01) -> None:
-        if not (isinstance(cost_scale, int | float) and math.isfinite(cost_scale)
-                and cost_scale > 0):  # fmt: skip
+        if not (
+            isinstance(cost_scale, int | float) and math.isfinite(cost_scale) and cost_scale > 0
+        ):
             raise ValueError(
                 f"cost_scale={cost_scale!r} must be a positive finite number (dimensionless "
                 "stability cost)"
@@ -124,15 +125,24 @@ class TherapeuticWindowReward:
                 "'therapeutic_window' task family"
             )
         p = targets.patient
-        dose, clearance, volume, mec, mtc = (p.dose_mg, p.clearance_l_h, p.volume_l,
-                                             p.mec_mg_l, p.mtc_mg_l)  # fmt: skip
+        dose, clearance, volume, mec, mtc = (
+            p.dose_mg,
+            p.clearance_l_h,
+            p.volume_l,
+            p.mec_mg_l,
+            p.mtc_mg_l,
+        )
         conc = concentration_from_release(
             targets.times_h, release, dose, clearance, volume, validate=False
         )
         window = smooth_therapeutic_window_time(
-            targets.times_h, conc, mec, mtc, mec * self.sharpness_fraction,
+            targets.times_h,
+            conc,
+            mec,
+            mtc,
+            mec * self.sharpness_fraction,
             validate=False,
-        )  # fmt: skip
+        )
         horizon = targets.times_h[:, -1] - targets.times_h[:, 0]
         return RewardOutput(window / horizon, stability_cost(formulation))
 

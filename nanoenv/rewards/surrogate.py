@@ -80,8 +80,15 @@ SURROGATE_INPUTS: tuple[str, ...] = (
     "log10_drug_mw_g_mol",
     "drug_logp",
 )
-_DESIGN_COLUMNS = ("radius_nm", "zeta_mv", "lactide_fraction", "polymer_mw_kda",
-                   "drug_loading", "peg_fraction", "crosslink_ratio")  # fmt: skip
+_DESIGN_COLUMNS = (
+    "radius_nm",
+    "zeta_mv",
+    "lactide_fraction",
+    "polymer_mw_kda",
+    "drug_loading",
+    "peg_fraction",
+    "crosslink_ratio",
+)
 _LOG_COLUMNS = frozenset({"radius_nm", "polymer_mw_kda"})
 _N_CURVE_PARAMETERS = 6  # F_max, w, log τ₁, log gap τ₂/τ₁, β₁, β₂
 _MIN_TIME_H = 1e-6  # log t is clamped here; F is exactly 0 at t = 0
@@ -323,8 +330,10 @@ def _fit(
         schedule.step()
         history.append(loss.item())
         if progress and (epoch + 1) % max(1, epochs // 10) == 0:
-            print(f"epoch {epoch + 1:5d}  masked MSE {history[-1]:.5f}  "
-                  f"({time.perf_counter() - start:.1f} s)")  # fmt: skip
+            print(
+                f"epoch {epoch + 1:5d}  masked MSE {history[-1]:.5f}  "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
 
 
 @functools.lru_cache(maxsize=1)
@@ -421,11 +430,13 @@ def fold_errors(
         with torch.no_grad():
             pred = model(test.formulation.to(dtype=torch.float64), test.times_h, test.drug)
         base = mean_curve_baseline(train)(test.times_h)
-        out.append({
-            "surrogate_rmse": math.sqrt(float(masked_mse(pred, test.release, test.mask))),
-            "baseline_rmse": math.sqrt(float(masked_mse(base, test.release, test.mask))),
-            "train_s": seconds,
-        })  # fmt: skip
+        out.append(
+            {
+                "surrogate_rmse": math.sqrt(float(masked_mse(pred, test.release, test.mask))),
+                "baseline_rmse": math.sqrt(float(masked_mse(base, test.release, test.mask))),
+                "train_s": seconds,
+            }
+        )
     return out
 
 
