@@ -291,8 +291,8 @@ def reset_rows(
     ``rows=None``) starts every environment. Returns the new state and the evaluation of
     the reset rows (for their ``info``)."""
     batch = target_batch(spec, targets)
-    z_t = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(len(targets), -1)
-    z_t = z_t.to(spec.device)
+    z_t = z if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z, np.float32))
+    z_t = z_t.to(device=spec.device, dtype=torch.float32).reshape(len(targets), -1)
     ev = evaluate(spec, batch, z_t)
     edits = torch.zeros(len(targets), dtype=torch.long, device=z_t.device)
     if state is None:
