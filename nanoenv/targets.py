@@ -110,12 +110,12 @@ class PatientBatch:
     mtc_mg_l: torch.Tensor
     present: torch.Tensor
 
-    @staticmethod
-    def stack(patients: Sequence[Patient | None]) -> PatientBatch | None:
+    @classmethod
+    def stack(cls, patients: Sequence[Patient | None]) -> PatientBatch | None:
         """Float64 patients of ``patients`` (by field name), ``None`` when none has one."""
         if all(p is None for p in patients):
             return None
-        return PatientBatch._of(patients)
+        return cls._of(patients)
 
     @staticmethod
     def _of(patients: Sequence[Patient | None]) -> PatientBatch:
@@ -212,8 +212,10 @@ class TargetBatch:
     # computed once in float64 and stored as float32 (the observation reads it every step)
     _condition: torch.Tensor = dataclasses.field(repr=False)
 
-    @staticmethod
-    def from_targets(targets: Sequence[Target], num_segments: int = MAX_SEGMENTS) -> TargetBatch:
+    @classmethod
+    def from_targets(
+        cls, targets: Sequence[Target], num_segments: int = MAX_SEGMENTS
+    ) -> TargetBatch:
         """Float64 CPU batch of ``targets`` (schedules padded to ``num_segments``)."""
         if len(targets) == 0:
             raise ValueError("a TargetBatch needs at least one target; got none")
@@ -222,7 +224,7 @@ class TargetBatch:
             raise ValueError(
                 f"targets must share one time-grid length; got grid shapes {sorted(shapes)}"
             )
-        return TargetBatch.from_tensors(
+        return cls.from_tensors(
             times_h=torch.stack([t.times_h for t in targets]).to(torch.float64),
             release=torch.stack([t.release for t in targets]).to(torch.float64),
             conditions=ReleaseConditions.stack([t.conditions for t in targets], num_segments),
@@ -231,8 +233,9 @@ class TargetBatch:
             targets=tuple(targets),
         )
 
-    @staticmethod
+    @classmethod
     def from_tensors(
+        cls,
         *,
         times_h: torch.Tensor,
         release: torch.Tensor,
@@ -256,7 +259,7 @@ class TargetBatch:
             else torch.zeros(times.shape[0], 3, dtype=torch.float64, device=times.device),
         ]
         condition = torch.cat(features, dim=1).to(torch.float32)
-        return TargetBatch(times_h, release, conditions, drug, patient, tuple(targets), condition)
+        return cls(times_h, release, conditions, drug, patient, tuple(targets), condition)
 
     def __len__(self) -> int:
         return self.release.shape[0]

@@ -209,9 +209,9 @@ class ReleaseConditions:
         idx = torch.searchsorted(start.contiguous(), times, right=True) - 1
         return value.gather(1, idx)
 
-    @staticmethod
+    @classmethod
     def stack(
-        conditions: Sequence[ReleaseConditions], num_segments: int | None = None
+        cls, conditions: Sequence[ReleaseConditions], num_segments: int | None = None
     ) -> ReleaseConditions:
         """One schedule per design, padding shorter schedules with zero-length segments
         (to ``num_segments`` when given)."""
@@ -228,7 +228,7 @@ class ReleaseConditions:
             raise ValueError("stack expects unbatched schedules of shape (K,)")
         stacked = torch.stack([c.padded(k) for c in conditions])
         names = [f.name for f in fields(ReleaseConditions)]  # padded() rows, in this order
-        return ReleaseConditions(**dict(zip(names, stacked.unbind(1), strict=True)))
+        return cls(**dict(zip(names, stacked.unbind(1), strict=True)))
 
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None

@@ -72,8 +72,8 @@ class Drug:
             raise ValueError(f"unknown drug preset {name!r}; allowed: {sorted(DRUGS)}")
         return DRUGS[key]
 
-    @staticmethod
-    def stack(drugs: Sequence[Drug]) -> Drug:
+    @classmethod
+    def stack(cls, drugs: Sequence[Drug]) -> Drug:
         """One drug per design: a :class:`Drug` whose fields are ``(B,)`` float64 tensors
         (fields matched by name)."""
         if len(drugs) == 0:
@@ -82,7 +82,7 @@ class Drug:
         values = torch.tensor(
             [[float(getattr(d, k)) for k in DRUG_FIELDS] for d in drugs], dtype=torch.float64
         )
-        return Drug(
+        return cls(
             name=names.pop() if len(names) == 1 else "mixed",
             **dict(zip(DRUG_FIELDS, values.unbind(1), strict=True)),
         )
