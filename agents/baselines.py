@@ -9,7 +9,7 @@ and :func:`results_table`.
 
 The search methods work in the design space's normalised coordinates
 ``z ∈ [-1, 1]^dim`` and score designs with the environment's own machinery
-(:func:`nanoenv.envs.problem.evaluate` on a :class:`~nanoenv.envs.problem.TargetTable`
+(:func:`nanoenv.envs.problem.evaluate` on a :class:`~nanoenv.targets.TargetBatch`
 holding the target once per candidate), so ``f2``, ``score`` and ``cost`` are
 exactly what :class:`~nanoenv.envs.FormulationDesignEnv` reports for the same
 design. One simulated candidate is one simulator call; a batch of ``N``
@@ -41,14 +41,11 @@ import numpy as np
 import torch
 
 from nanoenv.design_space import DesignSpace
-from nanoenv.envs.formulation_design import (
-    FormulationDesignDiscreteEnv,
-    FormulationDesignEnv,
-    make_problem_spec,
-)
-from nanoenv.envs.problem import Evaluation, ProblemSpec, TargetTable, evaluate
+from nanoenv.envs.formulation_design import FormulationDesignDiscreteEnv, FormulationDesignEnv
+from nanoenv.envs.problem import Evaluation, ProblemSpec, evaluate, target_batch
 from nanoenv.kinetics import Formulation, SimulatorConstants
 from nanoenv.rewards import RewardModel
+from nanoenv.targets import TargetBatch
 from nanoenv.tasks import Target, benchmark_suite
 
 __all__ = [
@@ -152,10 +149,14 @@ class ProblemCache:
 
     def spec(self, target: Target) -> ProblemSpec:
         if target.family not in self._specs:
-            self._specs[target.family] = make_problem_spec(
-                target.family, self.reward_model, 20, 0.25, self.design_space, self.device,
-                self.success_f2, 1.0, "random", self.constants,
-            )  # fmt: skip
+            self._specs[target.family] = ProblemSpec.create(
+                task=target.family,
+                reward_model=self.reward_model,
+                design_space=self.design_space,
+                device=self.device,
+                success_f2=self.success_f2,
+                constants=self.constants,
+            )
         return self._specs[target.family]
 
 
@@ -194,8 +195,8 @@ class Search:
         self.target = target
         self.budget = check_budget(budget)
         self.method = method
-        self._table = TargetTable([target], spec.device)
-        self._tables: dict[int, TargetTable] = {}
+        self._targets = target_batch(spec, [target])
+        self._batches: dict[int, TargetBatch] = {}  # the target repeated n times, by n
         self.calls = 0
         self.calls_to_success: int | None = None
         self.history: list[tuple[int, float]] = []
@@ -218,10 +219,9 @@ class Search:
         n = z.shape[0]
         if not 0 < n <= self.remaining:
             raise RuntimeError(f"{n} designs asked with {self.remaining} simulator calls left")
-        if n not in self._tables:
-            index = torch.zeros(n, dtype=torch.long, device=self.spec.device)
-            self._tables[n] = self._table.select(index)
-        ev = evaluate(self.spec, self._tables[n], z)
+        if n not in self._batches:
+            self._batches[n] = self._targets.select(torch.zeros(n, dtype=torch.long))
+        ev = evaluate(self.spec, self._batches[n], z)
         self._record(z.detach(), ev)
         return ev
 

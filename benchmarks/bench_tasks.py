@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from agents.baselines import GradientDescent, ProblemCache  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
 from benchmarks.output import write_atomic  # noqa: E402
-from nanoenv.envs.problem import TargetTable, evaluate  # noqa: E402
+from nanoenv.envs.problem import evaluate, target_batch  # noqa: E402
 from nanoenv.tasks import TASK_FAMILIES, TIERS, Target, benchmark_suite  # noqa: E402
 
 SUITE_SEED = 1000
@@ -58,7 +58,7 @@ def random_scores(target: Target, budget: int, seed: int) -> tuple[torch.Tensor,
     default reward model and constants (as the environment scores them)."""
     spec = ProblemCache(None, None, 50.0, "cpu", None).spec(target)
     generator = torch.Generator().manual_seed(seed)
-    table = TargetTable([target], spec.device)
+    table = target_batch(spec, [target])
     scores, f2 = [], []
     for start in range(0, budget, _CHUNK):
         n = min(_CHUNK, budget - start)

@@ -24,7 +24,7 @@ from nanoenv.bench import (
     target_from_dict,
     target_to_dict,
 )
-from nanoenv.envs.problem import TargetTable, evaluate
+from nanoenv.envs.problem import evaluate, target_batch
 from nanoenv.tasks import TASK_FAMILIES, benchmark_suite
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -113,7 +113,7 @@ def test_the_reference_design_scores_one_and_the_median_random_design_zero(tiny_
     target, ref = suite.targets("sustained")[0], suite.references("sustained")[0]
     designer = RandomSearch(stop_on_success=False)
     spec = designer.problem.spec(target)
-    table = TargetTable([target], spec.device)
+    table = target_batch(spec, [target])
     z = torch.tensor([ref.z], dtype=torch.float32)
     score = float(evaluate(spec, table, z).reward.score[0])
     assert ref.normalize(score) == pytest.approx(1.0, abs=1e-4)
@@ -121,7 +121,7 @@ def test_the_reference_design_scores_one_and_the_median_random_design_zero(tiny_
     n = SMALL_ORACLE.floor_samples + 1  # odd: the median is one of the designs
     floor, _ = random_floor(target, n, seed=9)
     zs = spec.design_space.sample(n, generator=torch.Generator().manual_seed(9))
-    scores = evaluate(spec, TargetTable([target] * n, spec.device), zs).reward.score
+    scores = evaluate(spec, target_batch(spec, [target] * n), zs).reward.score
     median_design = int(torch.argsort(scores)[n // 2])
     assert float(scores[median_design]) == pytest.approx(floor)
     assert normalized_score(float(scores[median_design]), floor, ref.score) == pytest.approx(
@@ -166,7 +166,7 @@ def test_batched_designers_are_scored_per_call_not_per_batch():
     # the same draws, scored one by one
     spec = designer.problem.spec(target)
     z = spec.design_space.sample(64, generator=torch.Generator().manual_seed(3))
-    scores = evaluate(spec, TargetTable([target] * 64, spec.device), z).reward.score
+    scores = evaluate(spec, target_batch(spec, [target] * 64), z).reward.score
     expected = torch.cummax(scores.double(), 0).values
     for k, value in zip((1, 3, 10, 64), row["score_at"], strict=True):
         assert value == pytest.approx(float(expected[k - 1]), abs=1e-6)

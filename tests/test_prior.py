@@ -15,7 +15,6 @@ from agents.prior import (
     ConditionalVAE,
     PriorDesigner,
     PriorScreen,
-    condition_vectors,
     diversity,
     load_default_prior,
     load_prior,
@@ -30,8 +29,9 @@ from agents.prior.screen import screen_designs
 from nanoenv.cli import main
 from nanoenv.design_space import DesignSpace
 from nanoenv.envs import FormulationDesignEnv
-from nanoenv.envs.problem import CONDITION_SIZE, MAX_SEGMENTS, TargetTable
-from nanoenv.kinetics.drug import DRUG_BOUNDS
+from nanoenv.envs.problem import CONDITION_SIZE
+from nanoenv.kinetics import Drug, ReleaseConditions
+from nanoenv.targets import PatientBatch, TargetBatch
 from nanoenv.tasks import benchmark_suite
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -45,16 +45,16 @@ def prior() -> ConditionalVAE:
 # -- training pairs ---------------------------------------------------------------------------
 
 
-def test_condition_vectors_match_target_table() -> None:
+def test_condition_vectors_from_tensors_match_those_from_targets() -> None:
     targets = benchmark_suite("ph_triggered", 3, seed=5) + benchmark_suite("therapeutic_window", 2)
-    ref = TargetTable(targets, torch.device("cpu")).condition()
-    mine = condition_vectors(
-        torch.stack([t.times_h for t in targets]),
-        torch.stack([t.release for t in targets]),
-        torch.stack([t.conditions.padded(MAX_SEGMENTS) for t in targets]),
-        torch.tensor([[float(getattr(t.drug, k)) for k in DRUG_BOUNDS] for t in targets]),
-        ref[:, -3:],
-    )
+    ref = TargetBatch.from_targets(targets).condition_vector()
+    mine = TargetBatch.from_tensors(
+        times_h=torch.stack([t.times_h for t in targets]),
+        release=torch.stack([t.release for t in targets]),
+        conditions=ReleaseConditions.stack([t.conditions for t in targets], 4),
+        drug=Drug.stack([t.drug for t in targets]),
+        patient=PatientBatch.stack([t.patient for t in targets]),
+    ).condition_vector()
     assert mine.shape == (5, CONDITION_SIZE)
     torch.testing.assert_close(mine, ref, atol=1e-6, rtol=0)
 
@@ -139,7 +139,7 @@ def test_sampled_formulations_are_valid(kind: str) -> None:
     model = load_default_prior("polymer", kind)
     space = DesignSpace.polymer_nanoparticle()
     target = benchmark_suite("sustained", 1, seed=3)[0]
-    cond = TargetTable([target], torch.device("cpu")).condition()
+    cond = TargetBatch.from_targets([target]).condition_vector()
     z = model.sample(cond, 200, generator=torch.Generator().manual_seed(0))[0]
     assert z.shape == (200, 11) and torch.isfinite(z).all()
     assert bool(space.contains(space.to_formulation(z)).all())

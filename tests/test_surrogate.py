@@ -15,9 +15,9 @@ from gymnasium.utils.env_checker import check_env
 import nanoenv  # noqa: F401  (registers the environments)
 from nanoenv.data import DataCleaningWarning, grouped_folds, plai_curves
 from nanoenv.design_space import DesignSpace
-from nanoenv.kinetics import Formulation
+from nanoenv.kinetics import Drug, Formulation, ReleaseConditions
 from nanoenv.rewards import REWARD_MODELS, RewardOutput, TargetBatch, make_reward_model
-from nanoenv.surrogate import (
+from nanoenv.rewards.surrogate import (
     ReleaseSurrogate,
     SurrogateReward,
     fold_errors,
@@ -79,7 +79,7 @@ def test_save_load_round_trip(model, tmp_path):
 
 def test_registry_is_lazy():
     code = ("import sys, nanoenv.rewards as r; assert 'surrogate' in r.REWARD_MODELS; "
-            "assert 'nanoenv.surrogate' not in sys.modules")  # fmt: skip
+            "assert 'nanoenv.rewards.surrogate' not in sys.modules")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
     assert "surrogate" in REWARD_MODELS
 
@@ -90,7 +90,12 @@ def test_reward_is_differentiable_and_ignores_simulator(model):
     z = torch.zeros(4, space.dim, requires_grad=True)
     formulation = space.to_formulation(z)
     times = torch.linspace(0, 720, 16).expand(4, -1)
-    targets = TargetBatch(times, (times / 720.0).clamp(max=1.0))
+    targets = TargetBatch.from_tensors(
+        times_h=times,
+        release=(times / 720.0).clamp(max=1.0),
+        conditions=ReleaseConditions.sink(),
+        drug=Drug.preset("dexamethasone"),
+    )
     out = reward(torch.zeros(4, 16), targets, formulation)
     other = reward(torch.ones(4, 16), targets, formulation)
     assert isinstance(out, RewardOutput)

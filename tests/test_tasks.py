@@ -143,7 +143,7 @@ def test_feasible_f2_reward_is_f2_when_stable_and_heavily_reduced_otherwise():
     z[2, SPACE.names.index("zeta_mv")] = 0.375  # 0 mV
     designs = SPACE.to_formulation(z.double())
     release = simulate_release(designs, target.times_h, target.conditions, target.drug)
-    batch = TargetBatch(target.times_h.expand(3, -1), target.release.expand(3, -1))
+    batch = TargetBatch.from_targets([target] * 3)
     plain = F2Reward()(release, batch, designs)
     out = FeasibleF2Reward()(release, batch, designs)
     cost = stability_cost(designs)
@@ -160,7 +160,7 @@ def test_feasible_f2_reward_gradient_matches_finite_differences():
     target = benchmark_suite("burst_then_sustained_strict", 1, seed=0)[0]
     z = torch.full((2, SPACE.dim), 0.1, dtype=torch.float64)
     z[1, SPACE.names.index("zeta_mv")] = 0.2  # inside the |ζ| < 25 mV band: cost > 0
-    batch = TargetBatch(target.times_h.expand(2, -1), target.release.expand(2, -1))
+    batch = TargetBatch.from_targets([target] * 2)
 
     def score(z):
         designs = SPACE.to_formulation(z)
@@ -191,4 +191,4 @@ def test_training_streams_never_produce_suite_targets(family):
     venv = FormulationDesignVectorEnv(2, task=family)
     venv.reset(seed=0)
     env.reset(seed=0)
-    assert torch.equal(venv._table.targets[0].release, env.target.release)
+    assert torch.equal(venv.targets[0].release, env.target.release)

@@ -20,7 +20,7 @@
 (torch.Size([3, 11]), 16)
 """
 
-from agents.prior.data import condition_vectors, make_training_pairs, real_data_pairs
+from agents.prior.data import make_training_pairs, real_data_pairs
 from agents.prior.methods import (
     PriorGuidedPolicy,
     PriorScreen,
@@ -39,7 +39,6 @@ __all__ = [
     "PriorGuidedPolicy",
     "PriorScreen",
     "ScreenResult",
-    "condition_vectors",
     "diversity",
     "load_default_prior",
     "load_prior",

@@ -2,12 +2,12 @@
 
 A pair is a normalised design ``z ∈ [-1, 1]^dim`` of a carrier's default design space
 and the ``CONDITION_SIZE`` (81) float32 vector that
-:meth:`nanoenv.envs.problem.TargetTable.condition` computes for a target whose curve is
+:meth:`nanoenv.targets.TargetBatch.condition_vector` computes for a target whose curve is
 that design's release curve: the release on a 24-point :func:`~nanoenv.tasks.time_grid`,
 pH and temperature of the medium on the grid (``(pH − 7.4)/2``, ``(T − 37 °C)/5``), and
 nine task features (``log10(horizon/168 h)``, five drug descriptors, three patient
-descriptors). :func:`nanoenv.envs.problem.condition_vectors` computes that layout for a
-whole batch at once (a test checks it against ``TargetTable``).
+descriptors). Simulated pairs build it with :meth:`TargetBatch.from_tensors
+<nanoenv.targets.TargetBatch.from_tensors>` from the contexts' media, drugs and patients.
 
 Simulated pairs (:func:`make_training_pairs`)
     Uniform random designs, each simulated in one batched simulator call under a *context*
@@ -40,14 +40,12 @@ import numpy as np
 import torch
 
 from nanoenv.design_space import DesignSpace
-from nanoenv.envs.problem import MAX_SEGMENTS, TargetTable, condition_vectors
-from nanoenv.kinetics import Carrier, Drug, ReleaseConditions, simulate_release
-from nanoenv.kinetics.drug import DRUG_BOUNDS
+from nanoenv.kinetics import Carrier, simulate_release
+from nanoenv.targets import TargetBatch
 from nanoenv.tasks import Target, get_family, measured_targets, time_grid
 
 __all__ = [
     "DEFAULT_FAMILIES",
-    "condition_vectors",
     "make_training_pairs",
     "real_data_pairs",
     "target_conditions",
@@ -55,12 +53,15 @@ __all__ = [
 
 #: Task families whose media, drugs, horizons and patients give the training contexts.
 DEFAULT_FAMILIES: dict[str, tuple[str, ...]] = {
-    "polymer": ("realisable", "sustained", "ph_triggered", "burst_then_sustained",
-                "therapeutic_window"),
+    "polymer": (
+        "realisable",
+        "sustained",
+        "ph_triggered",
+        "burst_then_sustained",
+        "therapeutic_window",
+    ),
     "liposome": ("thermal_triggered", "dataset_liposome"),
-}  # fmt: skip
-_DRUG_FIELDS = tuple(DRUG_BOUNDS)
-_PRESETS = ("sink", "tumour", "hyperthermia")
+}
 # probe grid for the level-crossing horizon: 1 h to 90 days, log-spaced (as tasks.py)
 _PROBE_H = torch.logspace(0.0, math.log10(90 * 24.0), 48, dtype=torch.float64)
 
@@ -68,14 +69,16 @@ _PROBE_H = torch.logspace(0.0, math.log10(90 * 24.0), 48, dtype=torch.float64)
 def target_conditions(
     targets: Sequence[Target], device: str | torch.device = "cpu"
 ) -> torch.Tensor:
-    """``(n, CONDITION_SIZE)`` float32 conditions of targets (via :class:`TargetTable`)."""
-    return TargetTable(list(targets), torch.device(device)).condition()
+    """``(n, CONDITION_SIZE)`` float32 conditions of targets
+    (:meth:`TargetBatch.condition_vector <nanoenv.targets.TargetBatch.condition_vector>`)."""
+    return TargetBatch.from_targets(list(targets)).condition_vector().to(device)
 
 
 def _contexts(
     families: Sequence[str], carrier: Carrier, pool: int, rng: np.random.Generator
-) -> dict[str, torch.Tensor]:
-    """Media, drugs, horizons and patient features of ``pool`` targets per family."""
+) -> TargetBatch:
+    """``pool`` targets per family, whose media, drugs, horizons and patients give the
+    training contexts (float64, CPU)."""
     targets: list[Target] = []
     for name in families:
         family = get_family(name)
@@ -90,16 +93,7 @@ def _contexts(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             targets += family.sample_many(rngs, space)
-    table = TargetTable(targets, torch.device("cpu"))
-    return {
-        "schedules": torch.stack([t.conditions.padded(MAX_SEGMENTS) for t in targets]),
-        "drug": torch.tensor(
-            [[float(getattr(t.drug, k)) for k in _DRUG_FIELDS] for t in targets],
-            dtype=torch.float64,
-        ),
-        "horizon": torch.tensor([t.horizon_h for t in targets], dtype=torch.float64),
-        "patient": table.condition()[:, -3:].double(),
-    }
+    return TargetBatch.from_targets(targets)
 
 
 def _simulated_pairs(
@@ -110,21 +104,16 @@ def _simulated_pairs(
     crossing_share: float,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    ctx = _contexts(families, space.carrier, max(1, min(512, n)), rng)
-    m = len(ctx["horizon"])
-    pick = torch.as_tensor(rng.integers(m, size=n))
-    schedules = ctx["schedules"][pick]
-    drug_values = ctx["drug"][pick]
-    horizon = ctx["horizon"][pick].clone()
-    patient = ctx["patient"][pick]
+    contexts = _contexts(families, space.carrier, max(1, min(512, n)), rng)
+    pick = torch.as_tensor(rng.integers(len(contexts), size=n))
+    ctx = contexts.select(pick)
+    horizon = ctx.times_h[:, -1].clone()
     z = torch.as_tensor(rng.uniform(-1.0, 1.0, size=(n, space.dim)))
     formulation = space.to_formulation(z.to(device), validate=False)
-    dev = lambda x: x.to(device)  # noqa: E731
-    conditions_d = ReleaseConditions(*(dev(x) for x in schedules.unbind(1)))
-    drug_d = Drug("batch", *(dev(x) for x in drug_values.unbind(1)))
+    conditions_d, drug_d = ctx.conditions.to(device), ctx.drug.to(device)
     # horizon where the curve first reaches a random level in 50-99 % (realisable-style)
     probe = simulate_release(
-        formulation, dev(_PROBE_H).expand(n, -1), conditions_d, drug_d, validate=False
+        formulation, _PROBE_H.to(device).expand(n, -1), conditions_d, drug_d, validate=False
     ).cpu()
     level = torch.as_tensor(rng.uniform(0.5, 0.99, size=n))
     reached = probe >= level[:, None]
@@ -132,9 +121,15 @@ def _simulated_pairs(
     use = torch.as_tensor(rng.uniform(size=n) < crossing_share) & reached.any(1) & ~reached[:, 0]
     horizon[use] = _PROBE_H[first[use]]
     times = time_grid(1.0).unsqueeze(0) * horizon[:, None]
-    release = simulate_release(formulation, dev(times), conditions_d, drug_d, validate=False)
-    cond = condition_vectors(times, release.cpu(), schedules, drug_values, patient)
-    return z.float(), cond
+    release = simulate_release(formulation, times.to(device), conditions_d, drug_d, validate=False)
+    pairs = TargetBatch.from_tensors(
+        times_h=times,
+        release=release.cpu(),
+        conditions=ctx.conditions,
+        drug=ctx.drug,
+        patient=ctx.patient,
+    )
+    return z.float(), pairs.condition_vector()
 
 
 def real_data_pairs(carrier: str | Carrier = "polymer") -> tuple[torch.Tensor, torch.Tensor, int]:

@@ -29,8 +29,8 @@ from agents.prior.models import GenerativePrior, load_prior
 from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
 from agents.prior.train import load_default_prior
 from nanoenv.envs.formulation_design import FormulationDesignEnv
-from nanoenv.envs.problem import TargetTable
 from nanoenv.files import atomic_write
+from nanoenv.targets import TargetBatch
 from nanoenv.tasks import Target, get_family
 
 __all__ = ["PriorGuidedPolicy", "PriorScreen", "load_prior_guided", "train_prior_guided"]
@@ -99,7 +99,7 @@ class PriorScreen:
         spec = problem_spec(target, self.device, self.success_f2)
         search = Search(spec, target, budget, self.name)
         prior = self.priors.get(target)
-        cond = TargetTable([target], torch.device("cpu")).condition()
+        cond = TargetBatch.from_targets([target]).condition_vector()
         gen = torch.Generator().manual_seed(int(seed))
         m = search.remaining if self.m is None else min(self.m, search.remaining)
         z = prior.sample(cond, m, generator=gen, temperature=self.temperature)[0]

@@ -3,7 +3,7 @@
 Both families model ``p(z | c)``: a design ``z ∈ [-1, 1]^dim`` in a carrier's default
 design space (the carrier family picks the model and the space; the drug enters through
 its descriptors in ``c``) given the 81-float conditioning vector ``c`` of a target
-(:meth:`nanoenv.envs.problem.TargetTable.condition`: target curve, medium pH and
+(:meth:`nanoenv.targets.TargetBatch.condition_vector`: target curve, medium pH and
 temperature on the grid, horizon, drug and patient descriptors). Both embed ``c`` with the
 same small MLP, both return samples inside ``[-1, 1]`` by construction (``tanh``), and both
 share the :class:`GenerativePrior` interface (``loss``, ``sample``, ``save``/``load``).
@@ -81,7 +81,7 @@ class GenerativePrior(nn.Module):
     def _check(self, cond: torch.Tensor, z: torch.Tensor | None = None) -> None:
         if cond.dim() != 2 or cond.shape[1] != CONDITION_SIZE:
             raise ValueError(
-                f"cond must have shape (n, {CONDITION_SIZE}) (TargetTable.condition()); got "
+                f"cond must have shape (n, {CONDITION_SIZE}) (TargetBatch.condition_vector()); got "
                 f"{tuple(cond.shape)}"
             )
         if z is not None and (z.dim() != 2 or z.shape != (cond.shape[0], self.dim)):

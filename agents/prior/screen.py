@@ -18,9 +18,9 @@ import torch
 
 from agents.prior.models import GenerativePrior
 from nanoenv.design_space import DesignSpace
-from nanoenv.envs.formulation_design import make_problem_spec
-from nanoenv.envs.problem import ProblemSpec, TargetTable, evaluate
+from nanoenv.envs.problem import ProblemSpec, evaluate, target_batch
 from nanoenv.kinetics import Formulation
+from nanoenv.targets import TargetBatch
 from nanoenv.tasks import TASK_FAMILIES, Target
 
 __all__ = [
@@ -98,10 +98,12 @@ def problem_spec(
     family = target.family if target.family in TASK_FAMILIES else _GENERIC[carrier]
     key = (family, str(device), float(success_f2))
     if key not in _SPECS:
-        _SPECS[key] = make_problem_spec(
-            family, None, 20, 0.25, DesignSpace.for_carrier(carrier), device, success_f2, 1.0,
-            "random", None,
-        )  # fmt: skip
+        _SPECS[key] = ProblemSpec.create(
+            task=family,
+            design_space=DesignSpace.for_carrier(carrier),
+            device=device,
+            success_f2=success_f2,
+        )
     return _SPECS[key]
 
 
@@ -123,8 +125,7 @@ def screen_designs(
         raise ValueError(f"k={k} must be a positive number of designs to keep")
     m = z.shape[0]
     k = min(k, m)
-    table = TargetTable([target], spec.device)
-    table = table.select(torch.zeros(m, dtype=torch.long, device=spec.device))
+    table = target_batch(spec, [target]).select(torch.zeros(m, dtype=torch.long))
     finite = torch.isfinite(z).all(1)
     zc = torch.nan_to_num(z.float(), nan=0.0).clamp(-1.0, 1.0).to(spec.device)
     with torch.no_grad():
@@ -193,7 +194,7 @@ def sample_and_screen(
     if isinstance(m, bool) or int(m) != m or m < 1:
         raise ValueError(f"m={m!r} must be a positive number of candidates (simulator calls)")
     _check_prior(prior, target)
-    cond = TargetTable([target], torch.device("cpu")).condition()
+    cond = TargetBatch.from_targets([target]).condition_vector()
     gen = torch.Generator().manual_seed(int(seed))
     z = prior.sample(cond, int(m), generator=gen, temperature=temperature)[0]
     return screen_designs(target, z, k, device=device)
@@ -234,17 +235,22 @@ class PriorDesigner:
         for t in targets:
             _check_prior(self.prior, t)
         spec = problem_spec(targets[0], self.device)
-        table = TargetTable(list(targets), spec.device)  # built once: conditions and scoring
-        cond = table.condition().cpu()
-        noise = torch.stack([
-            torch.randn(m, self.prior.noise_dim,
-                        generator=torch.Generator().manual_seed(int(rng.integers(2**62))))
-            for rng in rngs
-        ])  # fmt: skip
+        table = target_batch(spec, targets)  # built once: conditions and scoring
+        cond = table.condition_vector().cpu()
+        noise = torch.stack(
+            [
+                torch.randn(
+                    m,
+                    self.prior.noise_dim,
+                    generator=torch.Generator().manual_seed(int(rng.integers(2**62))),
+                )
+                for rng in rngs
+            ]
+        )
         z = self.prior.sample(cond, m, noise=noise, temperature=self.temperature)
         z = z.reshape(n * m, -1).cpu()
         # one batched simulation of every candidate of every target
-        table = table.select(torch.arange(n, device=spec.device).repeat_interleave(m))
+        table = table.select(torch.arange(n).repeat_interleave(m))
         with torch.no_grad():
             score = evaluate(spec, table, z.to(spec.device)).reward.score.detach().cpu()
         best = score.reshape(n, m).argmax(1)

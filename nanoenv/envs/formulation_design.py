@@ -15,83 +15,18 @@ from nanoenv.envs.problem import (
     Evaluation,
     InitialDesigner,
     ProblemSpec,
-    TargetTable,
     action_to_delta,
-    evaluate,
-    observation_size,
+    make_infos,
+    observation_space,
     observe,
-    transition,
+    reset_rows,
+    step,
 )
-from nanoenv.kinetics import SimulatorConstants, resolve_constants
-from nanoenv.rewards import RewardModel, make_reward_model
-from nanoenv.tasks import N_TIMES, Target, get_family
+from nanoenv.kinetics import SimulatorConstants
+from nanoenv.rewards import RewardModel
+from nanoenv.tasks import Target
 
-__all__ = ["FormulationDesignDiscreteEnv", "FormulationDesignEnv", "make_problem_spec"]
-
-
-def make_problem_spec(
-    task: str,
-    reward_model: str | RewardModel | None,
-    max_edits: int,
-    max_step: float,
-    design_space: DesignSpace | None,
-    device: str | torch.device,
-    success_f2: float,
-    success_bonus: float,
-    initial_design: str | InitialDesigner,
-    constants: SimulatorConstants | str | None,
-) -> ProblemSpec:
-    """Validate the environment keywords and bundle them (shared by single and vector envs)."""
-    family = get_family(task)
-    space = design_space or family.default_space()
-    if space.carrier is not family.carrier:
-        raise ValueError(
-            f"task {task!r} designs {family.carrier.name.lower()} carriers; the design space "
-            f"given is for {space.carrier.name.lower()}"
-        )
-    device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                          "cpu" if device == "auto" else device)  # fmt: skip
-    return ProblemSpec(
-        family=family,
-        design_space=space,
-        reward_model=make_reward_model(
-            family.reward if reward_model is None else reward_model
-        ),
-        max_edits=int(max_edits),
-        max_step=float(max_step),
-        success_f2=float(success_f2),
-        success_bonus=float(success_bonus),
-        initial_design=initial_design,
-        constants=family.default_constants() if constants is None else resolve_constants(
-            constants
-        ),
-        device=device,
-    )
-
-
-def observation_space(spec: ProblemSpec) -> spaces.Box:
-    """Bounds of each observation block (see :mod:`nanoenv.envs.problem`)."""
-    dim, t = spec.design_space.dim, N_TIMES
-    low = np.concatenate([-np.ones(dim), np.zeros(2 * t), -10 * np.ones(2 * t + 9), [0.0]])
-    high = np.concatenate([np.ones(dim), np.ones(2 * t), 10 * np.ones(2 * t + 9), [1.0]])
-    assert low.size == observation_size(spec.design_space)
-    return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
-
-
-def info_of(spec: ProblemSpec, ev: Evaluation, index: int, sim_calls: int) -> dict[str, Any]:
-    """The ``info`` dict of environment ``index`` after an evaluation."""
-    cost = ev.reward.cost
-    f2 = float(ev.f2[index])
-    return {
-        "f2": f2,
-        "rmse": float(ev.rmse[index]),
-        "score": float(ev.reward.score[index]),
-        "cost": float(cost[index]) if cost is not None else 0.0,
-        "is_success": f2 >= spec.success_f2,
-        "release_curve": ev.release[index].detach().cpu().numpy().astype(np.float32),
-        "formulation": ev.formulation[index].to_dicts()[0],
-        "sim_calls": sim_calls,
-    }
+__all__ = ["FormulationDesignDiscreteEnv", "FormulationDesignEnv"]
 
 
 class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -132,8 +67,9 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     design (default: the task family's own, ``TaskFamily.reward``: ``f2/100`` for most
     families, the time-in-window share for ``therapeutic_window``, ``f2/100`` reduced
     by the stability cost for the hard tier), plus ``success_bonus`` on the edit that
-    reaches ``f2 ≥ success_f2``. ``info["cost"]`` carries a
-    colloidal-stability / manufacturability cost for constrained RL.
+    reaches ``f2 ≥ success_f2`` (the discrete env's stop action earns none).
+    ``info["cost"]`` carries a colloidal-stability / manufacturability cost for
+    constrained RL.
 
     ## Starting State
 
@@ -209,9 +145,18 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         initial_design: str | InitialDesigner = "random",
         constants: SimulatorConstants | str | None = None,
     ) -> None:
-        self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
-                                       device, success_f2, success_bonus, initial_design,
-                                       constants)  # fmt: skip
+        self.spec_ = ProblemSpec.create(
+            task=task,
+            reward_model=reward_model,
+            max_edits=max_edits,
+            max_step=max_step,
+            design_space=design_space,
+            device=device,
+            success_f2=success_f2,
+            success_bonus=success_bonus,
+            initial_design=initial_design,
+            constants=constants,
+        )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode={render_mode!r}; allowed: {self.metadata['render_modes']} or None"
@@ -219,7 +164,6 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode
         self.observation_space = observation_space(self.spec_)
         self.action_space = self._make_action_space()
-        self._table: TargetTable | None = None
         self._state: DesignState | None = None
         self._last: Evaluation | None = None
         self._sim_calls = 0
@@ -246,9 +190,9 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
 
     @property
     def target(self) -> Target:
-        if self._table is None:
+        if self._state is None:
             raise gym.error.ResetNeeded("call reset() before reading the target")
-        return self._table.targets[0]
+        return self._state.targets.targets[0]
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -262,18 +206,17 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         if z0 is None:
             z0, calls = self.spec_.initial_designs([target], [self.np_random])
             extra = int(calls[0])
-        self._table = TargetTable([target], self.spec_.device)
-        z = torch.as_tensor(np.asarray(z0, dtype=np.float32)).reshape(1, -1).to(self.spec_.device)
-        ev = evaluate(self.spec_, self._table, z)
+        self._state, ev = reset_rows(self.spec_, None, None, [target], z0)
         self._sim_calls = 1 + extra
-        self._state = DesignState(z, ev.release, ev.reward.score, ev.f2,
-                                  torch.zeros(1, dtype=torch.long, device=z.device))  # fmt: skip
         self._last = ev
         self._done = False
-        return self._obs(), info_of(self.spec_, ev, 0, self._sim_calls)
+        return self._obs(), self._info(ev)
 
     def _obs(self) -> np.ndarray:
-        return observe(self.spec_, self._table, self._state)[0].cpu().numpy()
+        return observe(self.spec_, self._state)[0].cpu().numpy()
+
+    def _info(self, ev: Evaluation) -> dict[str, Any]:
+        return make_infos(self.spec_, ev, np.asarray([self._sim_calls]), index=0)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
@@ -284,20 +227,13 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
                 "step() called after the episode ended (terminated or truncated); call reset(). "
                 "The design is left unchanged and the reward is 0."
             )
-            return (
-                self._obs(),
-                0.0,
-                True,
-                False,
-                info_of(self.spec_, self._last, 0, self._sim_calls),
-            )
-        tr = transition(self.spec_, self._table, self._state, delta, stop)
+            return self._obs(), 0.0, True, False, self._info(self._last)
+        tr = step(self.spec_, self._state, delta, stop)
         self._sim_calls += 1
         self._state, self._last = tr.state, tr.evaluation
         terminated, truncated = bool(tr.terminated[0]), bool(tr.truncated[0])
         self._done = terminated or truncated
-        info = info_of(self.spec_, tr.evaluation, 0, self._sim_calls)
-        return self._obs(), float(tr.reward[0]), terminated, truncated, info
+        return self._obs(), float(tr.reward[0]), terminated, truncated, self._info(tr.evaluation)
 
     def render(self) -> np.ndarray | str | None:
         if self.render_mode is None:
@@ -313,17 +249,21 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"edit {int(self._state.edits[0])}/{self.spec_.max_edits}",
                 "   time h   target %  current %",
             ]
-            for t, y, c in zip(target.times_h.tolist(), target.release.tolist(), current,
-                               strict=True):  # fmt: skip
+            for t, y, c in zip(
+                target.times_h.tolist(), target.release.tolist(), current, strict=True
+            ):
                 lines.append(f"{t:9.1f} {100 * y:9.1f} {100 * c:9.1f}")
             return "\n".join(lines)
         from nanoenv.plotting import figure_to_rgb_array, plot_release
 
         fig = plot_release(
-            target.times_h.numpy(), current[None], labels=["current design"],
-            target=target.release.numpy(), conditions=target.conditions,
+            target.times_h.numpy(),
+            current[None],
+            labels=["current design"],
+            target=target.release.numpy(),
+            conditions=target.conditions,
             title=f"{target.family}: f2 = {float(self._state.f2[0]):.1f}",
-        )  # fmt: skip
+        )
         return figure_to_rgb_array(fig)
 
 
@@ -338,7 +278,9 @@ class FormulationDesignDiscreteEnv(FormulationDesignEnv):
 
     ``Discrete(2·dim + 1)``: action ``i < dim`` raises coordinate ``i``;
     ``dim ≤ i < 2·dim`` lowers coordinate ``i − dim``; ``2·dim`` stops the
-    episode (terminated, no simulator call).
+    episode (terminated; the unchanged design is simulated once more, so a stop costs one
+    simulator call like an edit, and its reward is 0: no success bonus, even on a start that
+    already succeeds).
 
     ## Observation Space, Rewards, Starting State, Arguments
 
@@ -354,7 +296,8 @@ class FormulationDesignDiscreteEnv(FormulationDesignEnv):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; since issue 12 a stop earns no success bonus (before, a stop on
+      a start that already succeeded was paid it).
     """
 
     def _make_action_space(self) -> spaces.Space:

@@ -1,47 +1,49 @@
-"""The formulation-design MDP as batched torch functions.
+"""The formulation-design MDP as pure batched torch functions (the functional core).
 
-The single and the vector environment are thin shells around this module:
-both hold a :class:`TargetTable` (the targets of their environments as
-tensors), a :class:`DesignState` (the current designs), and call
-:func:`evaluate`, :func:`observe` and :func:`edit`. Keeping one
-implementation is what makes the native vector environment step-for-step
-equal to ``N`` single environments.
+Both environments are thin stateful shells around this module, in the manner of
+gymnax's ``reset``/``step`` on separate parameters and state: a :class:`ProblemSpec`
+(everything fixed: task family, design space, reward model, budget; built with
+:meth:`ProblemSpec.create`) and a :class:`DesignState` (the targets of the ``B``
+environments as a :class:`~nanoenv.targets.TargetBatch`, the current designs, their
+curves and scores, edits used). :func:`reset_rows` starts episodes, :func:`step` applies
+edits, :func:`observe` and :func:`make_infos` give what the environments return. Keeping
+one implementation is what makes the native vector environment step-for-step equal to
+``N`` single environments; the search baselines score designs with :func:`evaluate`.
 
-Observation layout (all float32, length ``dim + 4T + 10``)::
+Observation layout (all float32, length ``dim + 4T + N_TASK_FEATURES + 1``)::
 
-    [ z (dim) | current release (T) | target release (T) | pH on the grid (T)
-      | temperature on the grid (T) | task features (9) | edit budget used (1) ]
+    [ z (dim) | current release (T) | target condition vector (3T + N_TASK_FEATURES)
+      | edit budget used (1) ]
 
-pH enters as ``(pH − 7.4)/2``, temperature as ``(T − 37 °C)/5``; the task
-features are ``log10(horizon/168 h)``, five drug descriptors and three
-patient descriptors (zeros when the target has no patient).
+where the condition vector (:meth:`TargetBatch.condition_vector
+<nanoenv.targets.TargetBatch.condition_vector>`) is the target release, pH and
+temperature on the grid, and the task features: ``log10(horizon/168 h)``, five drug
+descriptors and three patient descriptors (zeros when the target has no patient).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from gymnasium import spaces
 
 from nanoenv.design_space import DesignSpace
 from nanoenv.kinetics import (
     DEFAULT_CONSTANTS,
-    Drug,
     Formulation,
-    ReleaseConditions,
     SimulatorConstants,
+    resolve_constants,
     simulate_release,
 )
-from nanoenv.kinetics.drug import DRUG_BOUNDS
 from nanoenv.metrics import f2_similarity, rmse
-from nanoenv.rewards import RewardModel, RewardOutput, TargetBatch, evaluate_reward
-from nanoenv.tasks import N_TIMES, Target, TaskFamily
+from nanoenv.rewards import RewardModel, RewardOutput, evaluate_reward, make_reward_model
+from nanoenv.targets import MAX_SEGMENTS, N_TASK_FEATURES, Target, TargetBatch
+from nanoenv.tasks import N_TIMES, TaskFamily, get_family
 
 __all__ = [
     "CONDITION_SIZE",
@@ -51,25 +53,19 @@ __all__ = [
     "Evaluation",
     "InitialDesigner",
     "ProblemSpec",
-    "TargetTable",
-    "condition_vectors",
-    "drug_features",
+    "Transition",
+    "action_to_delta",
     "evaluate",
+    "make_infos",
     "observation_size",
+    "observation_space",
     "observe",
-    "schedule_on_grid",
+    "reset_rows",
+    "step",
 ]
 
-#: Medium schedules are padded to this many segments inside the environments.
-MAX_SEGMENTS = 4
-N_TASK_FEATURES = 9
-#: Length of :meth:`TargetTable.condition`: target release, pH and temperature on the
-#: grid, task features.
+#: Length of :meth:`TargetBatch.condition_vector` on the environments' time grid.
 CONDITION_SIZE = 3 * N_TIMES + N_TASK_FEATURES
-_DRUG_FIELDS = tuple(DRUG_BOUNDS)  # Drug's numeric fields, in declaration order
-_ROW_FIELDS = ("times_h", "release", "schedule", "features", "patient")
-_CONDITION_FIELDS = tuple(f.name for f in dataclasses.fields(ReleaseConditions))
-_PATIENT_FIELDS = ("dose_mg", "clearance_l_h", "volume_l", "mec_mg_l", "mtc_mg_l")
 
 
 @runtime_checkable
@@ -89,7 +85,8 @@ class InitialDesigner(Protocol):
 
 @dataclass(frozen=True)
 class ProblemSpec:
-    """Everything fixed about an environment: task, space, reward and budget.
+    """Everything fixed about an environment: task, space, reward and budget (build it
+    with :meth:`create`, which resolves names and family defaults).
 
     :param family: the task family targets are drawn from.
     :param design_space: the editable parameters and their bounds.
@@ -123,16 +120,64 @@ class ProblemSpec:
                 f"max_step={self.max_step} must be in (0, 2] (normalised coordinate units)"
             )
         if not math.isfinite(self.success_f2):
-            raise ValueError(f"success_f2={self.success_f2} must be a finite f2 (50: similar "
-                             "curves; above 100: never reached)")  # fmt: skip
+            raise ValueError(
+                f"success_f2={self.success_f2} must be a finite f2 (50: similar "
+                "curves; above 100: never reached)"
+            )
         if not math.isfinite(self.success_bonus):
-            raise ValueError(f"success_bonus={self.success_bonus} must be a finite reward "
-                             "(reward units)")  # fmt: skip
+            raise ValueError(
+                f"success_bonus={self.success_bonus} must be a finite reward (reward units)"
+            )
         if not callable(self.initial_design) and self.initial_design not in ("random", "center"):
             raise ValueError(
                 f"initial_design={self.initial_design!r}; allowed: 'random', 'center' or a "
                 "callable (targets, rngs) -> (z, sim_calls)"
             )
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        task: str = "realisable",
+        reward_model: str | RewardModel | None = None,
+        max_edits: int = 20,
+        max_step: float = 0.25,
+        design_space: DesignSpace | None = None,
+        device: str | torch.device = "cpu",
+        success_f2: float = 50.0,
+        success_bonus: float = 1.0,
+        initial_design: str | InitialDesigner = "random",
+        constants: SimulatorConstants | str | None = None,
+    ) -> ProblemSpec:
+        """Validate the environment keywords and bundle them (the environments' keywords,
+        same defaults). ``reward_model=None`` takes the task family's own
+        (:meth:`TaskFamily.default_reward`), ``design_space=None`` and ``constants=None``
+        likewise; ``device="auto"`` picks CUDA when available."""
+        family = get_family(task)
+        space = design_space or family.default_space()
+        if space.carrier is not family.carrier:
+            raise ValueError(
+                f"task {task!r} designs {family.carrier.name.lower()} carriers; the design "
+                f"space given is for {space.carrier.name.lower()}"
+            )
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return cls(
+            family=family,
+            design_space=space,
+            reward_model=(
+                family.default_reward() if reward_model is None else make_reward_model(reward_model)
+            ),
+            max_edits=int(max_edits),
+            max_step=float(max_step),
+            success_f2=float(success_f2),
+            success_bonus=float(success_bonus),
+            initial_design=initial_design,
+            constants=(
+                family.default_constants() if constants is None else resolve_constants(constants)
+            ),
+            device=torch.device(device),
+        )
 
     def initial_z(self, rng: np.random.Generator) -> np.ndarray:
         """The first design of an episode, drawn with the environment's generator
@@ -166,176 +211,24 @@ class ProblemSpec:
 
 
 def observation_size(space: DesignSpace, n_times: int = N_TIMES) -> int:
+    """Length of an observation (layout in the module docstring)."""
     return space.dim + 4 * n_times + N_TASK_FEATURES + 1
 
 
-@functools.lru_cache(maxsize=256)
-def _drug_values(drug: Drug) -> tuple[float, ...]:
-    return tuple(float(getattr(drug, k)) for k in _DRUG_FIELDS)
+def observation_space(spec: ProblemSpec) -> spaces.Box:
+    """Bounds of each observation block (layout in the module docstring)."""
+    dim, t, k = spec.design_space.dim, N_TIMES, N_TASK_FEATURES
+    low = np.concatenate([-np.ones(dim), np.zeros(2 * t), -10 * np.ones(2 * t + k), [0.0]])
+    high = np.concatenate([np.ones(dim), np.ones(2 * t), 10 * np.ones(2 * t + k), [1.0]])
+    return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
 
-def drug_features(drug_values: torch.Tensor) -> torch.Tensor:
-    """``(B, 5)`` drug descriptors of the observation from ``(B, len(DRUG_BOUNDS))`` raw
-    drug fields: log10(MW / 300 g/mol), logP / 3, (pKa − 7) / 3, charge sign,
-    log10(solubility / (mg/mL)) / 3."""
-    f = {k: drug_values[:, i] for i, k in enumerate(_DRUG_FIELDS)}
-    return torch.stack(
-        [
-            torch.log10(f["mw_g_mol"] / 300.0),
-            f["logp"] / 3.0,
-            (f["pka"] - 7.0) / 3.0,
-            f["charge"],
-            torch.log10(f["solubility_mg_ml"]) / 3.0,
-        ],
-        dim=1,
-    )
-
-
-def schedule_on_grid(times_h: torch.Tensor, schedules: torch.Tensor) -> torch.Tensor:
-    """``(B, 2T)`` medium on each time grid: ``(pH − 7.4)/2`` then ``(T − 37 °C)/5``, from
-    ``(B, T)`` times (h) and ``(B, 6, K)`` padded schedules
-    (:meth:`ReleaseConditions.padded`)."""
-    index = torch.searchsorted(schedules[:, 0].contiguous(), times_h, right=True) - 1
-    ph, temperature = schedules[:, 1].gather(1, index), schedules[:, 2].gather(1, index)
-    return torch.cat([(ph - 7.4) / 2.0, (temperature - 37.0) / 5.0], dim=1)
-
-
-def condition_vectors(
-    times_h: torch.Tensor,
-    release: torch.Tensor,
-    schedules: torch.Tensor,
-    drug_values: torch.Tensor,
-    patient_features: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """``(B, CONDITION_SIZE)`` float32 target descriptions (:meth:`TargetTable.condition`'s
-    layout) computed from tensors, without building targets (for generative models).
-
-    :param times_h: ``(B, T)`` time grids, hours.
-    :param release: ``(B, T)`` cumulative fractions released on the grids.
-    :param schedules: ``(B, 6, K)`` padded medium schedules.
-    :param drug_values: ``(B, len(DRUG_BOUNDS))`` raw drug fields.
-    :param patient_features: ``(B, 3)`` patient descriptors (zeros when ``None``).
-    """
-    times_h = times_h.to(torch.float64)
-    if patient_features is None:
-        patient_features = torch.zeros(times_h.shape[0], 3, dtype=torch.float64)
-    out = torch.cat(
-        [
-            release.to(torch.float64),
-            schedule_on_grid(times_h, schedules.to(torch.float64)),
-            torch.log10(times_h[:, -1:] / 168.0),
-            drug_features(drug_values.to(torch.float64)),
-            patient_features.to(torch.float64),
-        ],
-        dim=1,
-    )
-    return out.float()
-
-
-def _patient_features(target: Target) -> list[float]:
-    if target.patient is None:
-        return [0.0, 0.0, 0.0]
-    p = target.patient
-    return [math.log(p.clearance_l_h / 5.0), math.log(p.volume_l / 40.0),
-            math.log10(p.mtc_mg_l / p.mec_mg_l) - 1.0]  # fmt: skip
-
-
-class TargetTable:
-    """The targets of ``B`` environments as tensors on the simulation device.
-
-    Rows are replaced in place when environments reset, so the batched
-    schedule and drug objects the simulator reads are built once.
-    """
-
-    def __init__(self, targets: Sequence[Target], device: torch.device) -> None:
-        self.device = device
-        self.targets: list[Target] = list(targets)
-        rows = self._rows(self.targets)
-        for name in _ROW_FIELDS:
-            setattr(self, name, rows[name])
-        self.conditions = ReleaseConditions(*rows["conditions"].unbind(1))
-        self.drug = Drug("batch", *rows["drug"].unbind(1))
-        self.has_patient = any(t.patient is not None for t in self.targets)
-
-    def _rows(self, targets: Sequence[Target]) -> dict[str, torch.Tensor]:
-        """Every per-target tensor for ``targets``, built in a few batched operations.
-
-        Schedules come from :meth:`ReleaseConditions.padded`, which caches its tensor,
-        so the many targets that share a preset cost one ``stack``.
-        """
-        bad = [t.times_h.shape for t in targets if t.times_h.shape != (N_TIMES,)]
-        if bad:
-            raise ValueError(f"target time grids must have {N_TIMES} points; got {tuple(bad[0])}")
-        times = torch.stack([t.times_h for t in targets]).to(torch.float64)
-        schedules = torch.stack([t.conditions.padded(MAX_SEGMENTS) for t in targets])
-        patients = [
-            [getattr(t.patient, k) for k in _PATIENT_FIELDS]
-            if t.patient is not None
-            else [0.0] * len(_PATIENT_FIELDS)
-            for t in targets
-        ]
-        drugs = torch.tensor([_drug_values(t.drug) for t in targets], dtype=torch.float64)
-        features = torch.cat(
-            [
-                torch.log10(times[:, -1:] / 168.0),
-                drug_features(drugs),
-                torch.tensor([_patient_features(t) for t in targets], dtype=torch.float64),
-            ],
-            dim=1,
-        )
-        rows = {
-            "times_h": times,
-            "release": torch.stack([t.release for t in targets]),
-            "schedule": schedule_on_grid(times, schedules),
-            "features": features,
-            "patient": torch.tensor(patients),
-            "conditions": schedules,
-            "drug": drugs,
-        }
-        return {k: v.to(device=self.device, dtype=torch.float32) for k, v in rows.items()}
-
-    def replace(self, index: Sequence[int], targets: Sequence[Target]) -> None:
-        """Put new targets in rows ``index`` (environments that reset)."""
-        idx = torch.as_tensor(list(index), dtype=torch.long, device=self.device)
-        rows = self._rows(targets)
-        for name in _ROW_FIELDS:
-            getattr(self, name)[idx] = rows[name]
-        for field, value in zip(_CONDITION_FIELDS, rows["conditions"].unbind(1), strict=True):
-            getattr(self.conditions, field)[idx] = value
-        for field, value in zip(_DRUG_FIELDS, rows["drug"].unbind(1), strict=True):
-            getattr(self.drug, field)[idx] = value
-        for i, target in zip(index, targets, strict=True):
-            self.targets[i] = target
-        self.has_patient = any(t.patient is not None for t in self.targets)
-
-    def select(self, index: torch.Tensor) -> TargetTable:
-        """The sub-table of rows ``index`` (for evaluating environments that reset)."""
-        sub = object.__new__(TargetTable)
-        sub.device = self.device
-        sub.targets = [self.targets[i] for i in index.tolist()]
-        for name in _ROW_FIELDS:
-            setattr(sub, name, getattr(self, name)[index])
-        sub.conditions = ReleaseConditions(
-            *(getattr(self.conditions, k)[index] for k in _CONDITION_FIELDS)
-        )
-        sub.drug = Drug("batch", **{k: getattr(self.drug, k)[index] for k in _DRUG_FIELDS})
-        sub.has_patient = self.has_patient
-        return sub
-
-    def condition(self) -> torch.Tensor:
-        """``(B, CONDITION_SIZE)`` float32 description of each target, as the observation
-        holds it: target release on the grid, the medium's pH and temperature on the grid,
-        and the task features (for conditioning generative models on the target)."""
-        return torch.cat([self.release, self.schedule, self.features], dim=1)
-
-    def batch(self) -> TargetBatch:
-        return TargetBatch(self.times_h, self.release, self.patient if self.has_patient else None)
-
-
-@dataclass
+@dataclass(frozen=True)
 class DesignState:
-    """Per-environment state: design ``z``, its curve and score, edits used."""
+    """The state of ``B`` environments: their targets, design ``z`` (``(B, dim)`` in
+    ``[-1, 1]``), its curve, score and f2, and the edits used (``(B,)`` int64)."""
 
+    targets: TargetBatch
     z: torch.Tensor
     release: torch.Tensor
     score: torch.Tensor
@@ -354,31 +247,79 @@ class Evaluation:
     rmse: torch.Tensor
 
 
-def evaluate(spec: ProblemSpec, table: TargetTable, z: torch.Tensor) -> Evaluation:
-    """Simulate designs ``z`` (``(B, dim)`` in ``[-1, 1]``) on their targets and score them."""
+def evaluate(spec: ProblemSpec, targets: TargetBatch, z: torch.Tensor) -> Evaluation:
+    """Simulate designs ``z`` (``(B, dim)`` in ``[-1, 1]``) on their targets and score them
+    (f2 is computed once: the reward model's when it reports one)."""
     formulation = spec.design_space.to_formulation(z, validate=False)
     release = simulate_release(
-        formulation, table.times_h, table.conditions, table.drug,
-        constants=spec.constants, validate=False,
-    )  # fmt: skip
-    reward = evaluate_reward(spec.reward_model, release, table.batch(), formulation)
-    return Evaluation(
         formulation,
-        release,
-        reward,
-        f2_similarity(release, table.release, validate=False),
-        rmse(release, table.release, validate=False),
+        targets.times_h,
+        targets.conditions,
+        targets.drug,
+        constants=spec.constants,
+        validate=False,
+    )
+    reward = evaluate_reward(spec.reward_model, release, targets, formulation)
+    f2 = (
+        reward.f2
+        if reward.f2 is not None
+        else f2_similarity(release, targets.release, validate=False)
+    )
+    return Evaluation(
+        formulation, release, reward, f2, rmse(release, targets.release, validate=False)
     )
 
 
-def observe(spec: ProblemSpec, table: TargetTable, state: DesignState) -> torch.Tensor:
+def target_batch(spec: ProblemSpec, targets: Sequence[Target]) -> TargetBatch:
+    """``targets`` as the environments hold them: float32 on ``spec.device``, schedules
+    padded to :data:`~nanoenv.targets.MAX_SEGMENTS`, grids of ``N_TIMES`` points."""
+    bad = [tuple(t.times_h.shape) for t in targets if t.times_h.shape != (N_TIMES,)]
+    if bad:
+        raise ValueError(f"target time grids must have {N_TIMES} points; got {bad[0]}")
+    return TargetBatch.from_targets(targets, MAX_SEGMENTS).to(spec.device, torch.float32)
+
+
+def reset_rows(
+    spec: ProblemSpec,
+    state: DesignState | None,
+    rows: Sequence[int] | None,
+    targets: Sequence[Target],
+    z: np.ndarray | torch.Tensor,
+) -> tuple[DesignState, Evaluation]:
+    """Start episodes: environments ``rows`` of ``state`` get ``targets`` and first designs
+    ``z`` (``(len(targets), dim)`` in ``[-1, 1]``), simulated once; ``state=None`` (and
+    ``rows=None``) starts every environment. Returns the new state and the evaluation of
+    the reset rows (for their ``info``)."""
+    batch = target_batch(spec, targets)
+    z_t = z if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z, np.float32))
+    z_t = z_t.to(device=spec.device, dtype=torch.float32).reshape(len(targets), -1)
+    ev = evaluate(spec, batch, z_t)
+    edits = torch.zeros(len(targets), dtype=torch.long, device=z_t.device)
+    if state is None:
+        return DesignState(batch, z_t, ev.release, ev.reward.score, ev.f2, edits), ev
+    index = torch.as_tensor(list(rows), dtype=torch.long, device=z_t.device)
+
+    def put(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        out = old.clone()
+        out[index] = new.to(out)
+        return out
+
+    new = DesignState(
+        state.targets.replace(index, batch),
+        put(state.z, z_t),
+        put(state.release, ev.release),
+        put(state.score, ev.reward.score),
+        put(state.f2, ev.f2),
+        put(state.edits, edits),
+    )
+    return new, ev
+
+
+def observe(spec: ProblemSpec, state: DesignState) -> torch.Tensor:
     """``(B, obs_dim)`` float32 observations (layout in the module docstring)."""
     used = (state.edits.float() / spec.max_edits).unsqueeze(1)
-    return torch.cat(
-        [state.z.float(), state.release.float(), table.release, table.schedule, table.features,
-         used],
-        dim=1,
-    )  # fmt: skip
+    condition = state.targets.condition_vector()
+    return torch.cat([state.z.float(), state.release.float(), condition, used], dim=1)
 
 
 def action_to_delta(
@@ -432,26 +373,61 @@ class Transition:
     success: torch.Tensor
 
 
-def transition(
-    spec: ProblemSpec,
-    table: TargetTable,
-    state: DesignState,
-    delta: torch.Tensor,
-    stop: torch.Tensor,
+def step(
+    spec: ProblemSpec, state: DesignState, delta: torch.Tensor, stop: torch.Tensor
 ) -> Transition:
-    """Apply edits, simulate, and compute shaped rewards and episode ends.
+    """Apply edits (:func:`action_to_delta`), simulate, and compute shaped rewards and
+    episode ends.
 
-    Reward: ``score(z') − score(z) + bonus·[f2(z') ≥ success_f2]`` (potential-based
-    shaping, Ng et al. 1999). Stop actions leave the design unchanged.
+    Reward: ``score(z') − score(z) + bonus·[f2(z') ≥ success_f2]·[not stop]``
+    (potential-based shaping, Ng et al. 1999): the bonus pays for success reached by an
+    edit. Stop actions leave the design unchanged (it is simulated again: one simulator
+    call), end the episode and earn no bonus — a design below ``success_f2`` would have
+    ended the episode already, so a stop on a successful design is a stop on a start that
+    succeeded at reset.
     """
     z = (state.z + delta.to(state.z)).clamp(-1.0, 1.0)
-    ev = evaluate(spec, table, z)
+    ev = evaluate(spec, state.targets, z)
     success = ev.f2 >= spec.success_f2
-    reward = ev.reward.score - state.score + spec.success_bonus * success.float()
+    reward = ev.reward.score - state.score + spec.success_bonus * (success & ~stop).float()
     edits = state.edits + 1
     terminated = success | stop
     truncated = ~terminated & (edits >= spec.max_edits)
     return Transition(
-        DesignState(z, ev.release, ev.reward.score, ev.f2, edits),
-        ev, reward, terminated, truncated, success,
-    )  # fmt: skip
+        DesignState(state.targets, z, ev.release, ev.reward.score, ev.f2, edits),
+        ev,
+        reward,
+        terminated,
+        truncated,
+        success,
+    )
+
+
+def make_infos(
+    spec: ProblemSpec, ev: Evaluation, sim_calls: np.ndarray, index: int | None = None
+) -> dict[str, Any]:
+    """The ``info`` of the environments after an evaluation: per-environment arrays ``f2``,
+    ``rmse``, ``score``, ``cost`` (0 when the reward model reports none), ``is_success``,
+    ``release_curve`` ``(B, T)``, ``formulation`` ``(B, P)`` (physical units) and
+    ``sim_calls``; with ``index``, the single environment's dict of environment ``index``
+    (Python scalars, ``formulation`` as a dict of named parameters)."""
+    cost = ev.reward.cost if ev.reward.cost is not None else torch.zeros_like(ev.f2)
+    values = {
+        "f2": ev.f2,
+        "rmse": ev.rmse,
+        "score": ev.reward.score,
+        "cost": cost,
+        "is_success": ev.f2 >= spec.success_f2,
+        "release_curve": ev.release,
+        "formulation": ev.formulation.values,
+    }
+    infos: dict[str, Any] = {k: v.detach().cpu().numpy() for k, v in values.items()}
+    infos["sim_calls"] = np.asarray(sim_calls, dtype=np.int64).copy()
+    if index is None:
+        return infos
+    row = {
+        k: v[index].item() for k, v in infos.items() if k not in ("release_curve", "formulation")
+    }
+    row["release_curve"] = infos["release_curve"][index].astype(np.float32)
+    row["formulation"] = ev.formulation[index].to_dicts()[0]
+    return {k: row[k] for k in infos}

@@ -14,16 +14,17 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from nanoenv.design_space import DesignSpace
-from nanoenv.envs.formulation_design import make_problem_spec, observation_space
 from nanoenv.envs.problem import (
     DesignState,
     Evaluation,
     InitialDesigner,
-    TargetTable,
+    ProblemSpec,
     action_to_delta,
-    evaluate,
+    make_infos,
+    observation_space,
     observe,
-    transition,
+    reset_rows,
+    step,
 )
 from nanoenv.kinetics import PARAMETER_NAMES, SimulatorConstants
 from nanoenv.rewards import RewardModel
@@ -113,9 +114,18 @@ class FormulationDesignVectorEnv(VectorEnv):
             raise ValueError(f"num_envs={num_envs} must be a positive number of environments")
         if render_mode is not None:
             raise ValueError("the vector environment does not render; use a single environment")
-        self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
-                                       device, success_f2, success_bonus, initial_design,
-                                       constants)  # fmt: skip
+        self.spec_ = ProblemSpec.create(
+            task=task,
+            reward_model=reward_model,
+            max_edits=max_edits,
+            max_step=max_step,
+            design_space=design_space,
+            device=device,
+            success_f2=success_f2,
+            success_bonus=success_bonus,
+            initial_design=initial_design,
+            constants=constants,
+        )
         self.num_envs = num_envs
         self.discrete = discrete
         self.return_torch = return_torch
@@ -131,7 +141,6 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator] = [
             seeding.np_random(None)[0] for _ in range(num_envs)
         ]
-        self._table: TargetTable | None = None
         self._state: DesignState | None = None
         self._sim_calls = np.zeros(num_envs, dtype=np.int64)
         #: Simulator calls since construction, over every environment (resets, proposers'
@@ -176,31 +185,28 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._seed(seed)
         options = options or {}
         targets, z, extra = self._draw(range(self.num_envs), options)
-        self._table = TargetTable(targets, self.spec_.device)
-        z_t = torch.as_tensor(z, device=self.spec_.device)
-        ev = evaluate(self.spec_, self._table, z_t)
-        edits = torch.zeros(self.num_envs, dtype=torch.long, device=z_t.device)
-        self._state = DesignState(z_t, ev.release, ev.reward.score, ev.f2, edits)
+        self._state, ev = reset_rows(self.spec_, None, None, targets, z)
         self._sim_calls[:] = 1 + extra
         self.total_sim_calls += int(self._sim_calls.sum())
-        return self._out(observe(self.spec_, self._table, self._state)), self._infos(ev)
+        return self._out(observe(self.spec_, self._state)), self._infos(ev)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        actions = torch.as_tensor(np.asarray(actions) if not isinstance(actions, torch.Tensor)
-                                  else actions, device=self.spec_.device)  # fmt: skip
+        if not isinstance(actions, torch.Tensor):
+            actions = np.asarray(actions)
+        actions = torch.as_tensor(actions, device=self.spec_.device)
         if actions.shape[:1] != (self.num_envs,):
             raise ValueError(
                 f"actions must have a leading dimension of num_envs={self.num_envs}; got shape "
                 f"{tuple(actions.shape)}"
             )
         delta, stop = action_to_delta(self.spec_, actions, self.discrete)
-        tr = transition(self.spec_, self._table, self._state, delta, stop)
+        tr = step(self.spec_, self._state, delta, stop)
         self._sim_calls += 1
         self.total_sim_calls += self.num_envs
         self._state = tr.state
-        obs = observe(self.spec_, self._table, self._state)
+        obs = observe(self.spec_, self._state)
         infos = self._infos(tr.evaluation)
         done = tr.terminated | tr.truncated
         rows = torch.nonzero(done).flatten().tolist()
@@ -213,7 +219,7 @@ class FormulationDesignVectorEnv(VectorEnv):
                 if key.startswith("_"):
                     infos["final_info"][key] = done.cpu().numpy().copy()
             infos["_final_obs"] = infos["_final_info"] = done.cpu().numpy()
-            obs = self._reset_rows(rows, obs, infos)
+            obs = self._reset_rows(rows, infos)
         return (
             self._out(obs),
             self._out(tr.reward),
@@ -222,49 +228,21 @@ class FormulationDesignVectorEnv(VectorEnv):
             infos,
         )
 
-    def _reset_rows(
-        self, rows: list[int], obs: torch.Tensor, infos: dict[str, Any]
-    ) -> torch.Tensor:
-        """Start new episodes in ``rows`` (same-step autoreset)."""
+    def _reset_rows(self, rows: list[int], infos: dict[str, Any]) -> torch.Tensor:
+        """Start new episodes in ``rows`` (same-step autoreset); the new observations."""
         targets, z, extra = self._draw(rows, {})
-        self._table.replace(rows, targets)
-        index = torch.as_tensor(rows, device=self.spec_.device)
-        sub = self._table.select(index)
-        z_t = torch.as_tensor(z, device=self.spec_.device)
-        ev = evaluate(self.spec_, sub, z_t)
-        s = self._state
-        s.z[index], s.release[index], s.score[index], s.f2[index] = (
-            z_t,
-            ev.release,
-            ev.reward.score,
-            ev.f2,
-        )
-        s.edits[index] = 0
+        self._state, _ = reset_rows(self.spec_, self._state, rows, targets, z)
         self._sim_calls[rows] = 1 + extra
         self.total_sim_calls += int(self._sim_calls[rows].sum())
-        obs = obs.clone()
-        obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
-                                                          s.edits[index]))  # fmt: skip
         infos["sim_calls"][rows] = self._sim_calls[rows]
-        return obs
+        return observe(self.spec_, self._state)
 
     # -- outputs ------------------------------------------------------------------------
     def _out(self, x: torch.Tensor) -> Any:
         return x if self.return_torch else x.detach().cpu().numpy()
 
     def _infos(self, ev: Evaluation) -> dict[str, Any]:
-        cost = ev.reward.cost if ev.reward.cost is not None else torch.zeros_like(ev.f2)
-        values = {
-            "f2": ev.f2,
-            "rmse": ev.rmse,
-            "score": ev.reward.score,
-            "cost": cost,
-            "is_success": ev.f2 >= self.spec_.success_f2,
-            "release_curve": ev.release,
-            "formulation": ev.formulation.values,
-        }
-        infos: dict[str, Any] = {k: v.detach().cpu().numpy() for k, v in values.items()}
-        infos["sim_calls"] = self._sim_calls.copy()
+        infos = make_infos(self.spec_, ev, self._sim_calls)
         mask = np.ones(self.num_envs, dtype=bool)
         for key in list(infos):
             infos["_" + key] = mask
@@ -273,6 +251,6 @@ class FormulationDesignVectorEnv(VectorEnv):
     @property
     def targets(self) -> list[Target]:
         """The current target of each environment."""
-        if self._table is None:
+        if self._state is None:
             raise gym.error.ResetNeeded("call reset() before reading the targets")
-        return list(self._table.targets)
+        return list(self._state.targets.targets)

@@ -209,9 +209,9 @@ class ReleaseConditions:
         idx = torch.searchsorted(start.contiguous(), times, right=True) - 1
         return value.gather(1, idx)
 
-    @staticmethod
+    @classmethod
     def stack(
-        conditions: Sequence[ReleaseConditions], num_segments: int | None = None
+        cls, conditions: Sequence[ReleaseConditions], num_segments: int | None = None
     ) -> ReleaseConditions:
         """One schedule per design, padding shorter schedules with zero-length segments
         (to ``num_segments`` when given)."""
@@ -227,7 +227,17 @@ class ReleaseConditions:
         if any(c.batch_size is not None for c in conditions):
             raise ValueError("stack expects unbatched schedules of shape (K,)")
         stacked = torch.stack([c.padded(k) for c in conditions])
-        return ReleaseConditions(*stacked.unbind(1))
+        names = [f.name for f in fields(ReleaseConditions)]  # padded() rows, in this order
+        return cls(**dict(zip(names, stacked.unbind(1), strict=True)))
+
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> ReleaseConditions:
+        """This schedule with every field on ``device`` with ``dtype`` (``None``: kept);
+        shapes kept."""
+        return ReleaseConditions(
+            **{f.name: getattr(self, f.name).to(device=device, dtype=dtype) for f in fields(self)}
+        )
 
     # -- presets --------------------------------------------------------------------------
     @staticmethod

@@ -8,13 +8,13 @@ physiological pH, aqueous solubility at 25 °C of the form usually loaded).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from nanoenv.kinetics.validation import check_in_range
 
-__all__ = ["DRUGS", "DRUG_BOUNDS", "Drug"]
+__all__ = ["DRUGS", "DRUG_BOUNDS", "DRUG_FIELDS", "Drug"]
 
 #: Accepted range and unit of each numeric field of :class:`Drug`.
 DRUG_BOUNDS = {
@@ -24,6 +24,8 @@ DRUG_BOUNDS = {
     "charge": (-1.0, 1.0, "sign: +1 base, -1 acid, 0 neutral"),
     "solubility_mg_ml": (1e-9, 1e4, "mg/mL"),
 }
+#: The numeric fields of :class:`Drug` (every field but ``name``).
+DRUG_FIELDS: tuple[str, ...] = tuple(DRUG_BOUNDS)
 
 
 @dataclass(frozen=True)
@@ -70,22 +72,32 @@ class Drug:
             raise ValueError(f"unknown drug preset {name!r}; allowed: {sorted(DRUGS)}")
         return DRUGS[key]
 
-    @staticmethod
-    def stack(drugs: Sequence[Drug]) -> Drug:
-        """One drug per design: a :class:`Drug` whose fields are ``(B,)`` tensors."""
+    @classmethod
+    def stack(cls, drugs: Sequence[Drug]) -> Drug:
+        """One drug per design: a :class:`Drug` whose fields are ``(B,)`` float64 tensors
+        (fields matched by name)."""
         if len(drugs) == 0:
             raise ValueError("stack needs at least one Drug; got none")
         names = {d.name for d in drugs}
-        return Drug(
-            name=names.pop() if len(names) == 1 else "mixed",
-            **{
-                f.name: torch.stack(
-                    [torch.as_tensor(getattr(d, f.name), dtype=torch.float64) for d in drugs]
-                ).reshape(len(drugs))
-                for f in fields(Drug)
-                if f.name != "name"
-            },
+        values = torch.tensor(
+            [[float(getattr(d, k)) for k in DRUG_FIELDS] for d in drugs], dtype=torch.float64
         )
+        return cls(
+            name=names.pop() if len(names) == 1 else "mixed",
+            **dict(zip(DRUG_FIELDS, values.unbind(1), strict=True)),
+        )
+
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Drug:
+        """This drug with every numeric field a tensor on ``device`` with ``dtype`` (``None``:
+        a tensor field keeps its dtype, a float becomes float64)."""
+
+        def move(value: float | torch.Tensor) -> torch.Tensor:
+            keep = value.dtype if isinstance(value, torch.Tensor) else torch.float64
+            return torch.as_tensor(value, device=device, dtype=dtype or keep)
+
+        return Drug(self.name, **{k: move(getattr(self, k)) for k in DRUG_FIELDS})
 
     def tensors(
         self, device: torch.device | None = None, dtype: torch.dtype | None = None
@@ -94,7 +106,7 @@ class Drug:
         dtype = dtype or torch.get_default_dtype()
         return {
             key: torch.as_tensor(getattr(self, key), device=device, dtype=dtype)
-            for key in DRUG_BOUNDS
+            for key in DRUG_FIELDS
         }
 
 

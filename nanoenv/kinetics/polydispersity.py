@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from nanoenv.kinetics.conditions import ReleaseConditions
-from nanoenv.kinetics.drug import Drug
+from nanoenv.kinetics.drug import DRUG_FIELDS, Drug
 from nanoenv.kinetics.formulation import PARAMETER_INDEX, Formulation
 
 __all__ = ["QUADRATURE_NODES", "lognormal_nodes", "polydisperse_release"]
@@ -120,7 +120,7 @@ def polydisperse_release(
             drug.name,
             **{
                 key: _rows(torch.as_tensor(getattr(drug, key)), index.cpu(), nodes)
-                for key in ("mw_g_mol", "logp", "pka", "charge", "solubility_mg_ml")
+                for key in DRUG_FIELDS
             },
         )
     sub_times = _rows(times_h, index, nodes) if times_h.dim() == 2 else times_h

@@ -1,4 +1,5 @@
-"""The types of the task layer: :class:`Target`, :class:`Patient`, :class:`TaskFamily`,
+"""The types of the task layer: :class:`TaskFamily` (and :class:`Target`, :class:`Patient`
+from :mod:`nanoenv.targets`),
 the time grid and the shared random draws (drug, log-uniform)."""
 
 from __future__ import annotations
@@ -16,13 +17,24 @@ from nanoenv.kinetics import (
     CONSTANTS_NAMES,
     Carrier,
     Drug,
-    Formulation,
-    ReleaseConditions,
     SimulatorConstants,
     resolve_constants,
 )
-from nanoenv.kinetics.drug import DRUG_BOUNDS
-from nanoenv.rewards import REWARD_MODELS
+from nanoenv.rewards import REWARD_MODELS, RewardModel, make_reward_model
+from nanoenv.targets import Patient, Target
+
+__all__ = [
+    "DRUGS",
+    "N_TIMES",
+    "SUITE_STREAM",
+    "TIERS",
+    "Patient",
+    "Target",
+    "TaskFamily",
+    "log_uniform",
+    "random_drug",
+    "time_grid",
+]
 
 #: Benchmark tiers of task families (:attr:`TaskFamily.tier`).
 TIERS = ("standard", "hard")
@@ -35,62 +47,12 @@ N_TIMES = 24
 #: Drug presets that generated targets draw from.
 DRUGS = ("doxorubicin", "paclitaxel", "dexamethasone", "lidocaine", "5-fluorouracil", "ibuprofen")
 
-#: Drug's numeric fields, in declaration order.
-DRUG_FIELDS = tuple(DRUG_BOUNDS)
-
 
 def time_grid(horizon_h: float, n: int = N_TIMES) -> torch.Tensor:
     """``n`` times from 0 to ``horizon_h`` hours, denser early (``t ∝ s^1.5``), where
     release curves change fastest."""
     s = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
     return horizon_h * s**1.5
-
-
-@dataclass(frozen=True)
-class Patient:
-    """A patient's one-compartment pharmacokinetics and the drug's therapeutic window.
-
-    :param dose_mg: dose in the particles, mg.
-    :param clearance_l_h: clearance, L/h.
-    :param volume_l: volume of distribution, L.
-    :param mec_mg_l: minimum effective concentration, mg/L.
-    :param mtc_mg_l: minimum toxic concentration, mg/L.
-    """
-
-    dose_mg: float
-    clearance_l_h: float
-    volume_l: float
-    mec_mg_l: float
-    mtc_mg_l: float
-
-
-@dataclass(frozen=True)
-class Target:
-    """A design target.
-
-    :param family: name of the task family that drew it.
-    :param times_h: ``(T,)`` float64 time grid, hours, starting at 0.
-    :param release: ``(T,)`` float64 cumulative fraction released on the grid.
-    :param conditions: release-medium schedule.
-    :param drug: the drug to deliver.
-    :param carrier: carrier family the design must use.
-    :param formulation: the hidden formulation the target was built around (``realisable``,
-        ``ph_triggered``, ``therapeutic_window``), else ``None``.
-    :param patient: the patient (``therapeutic_window`` targets only).
-    """
-
-    family: str
-    times_h: torch.Tensor
-    release: torch.Tensor
-    conditions: ReleaseConditions
-    drug: Drug
-    carrier: Carrier
-    formulation: Formulation | None = None
-    patient: Patient | None = None
-
-    @property
-    def horizon_h(self) -> float:
-        return float(self.times_h[-1])
 
 
 @dataclass(frozen=True)
@@ -170,6 +132,10 @@ class TaskFamily:
         if self.batch_sampler is not None:
             return self.batch_sampler(rngs, space, *extra)
         return [self.sampler(rng, space, *extra) for rng in rngs]
+
+    def default_reward(self) -> RewardModel:
+        """A new instance of the family's default reward model (:attr:`reward`)."""
+        return make_reward_model(self.reward)
 
     def default_constants(self) -> SimulatorConstants:
         """The constants of this family's environments when none are given."""

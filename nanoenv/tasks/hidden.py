@@ -20,7 +20,6 @@ from nanoenv.kinetics import (
 from nanoenv.kinetics.pk import concentration_from_release, smooth_therapeutic_window_time
 from nanoenv.rewards import TherapeuticWindowReward, stability_cost
 from nanoenv.tasks.base import (
-    DRUG_FIELDS,
     DRUGS,
     Patient,
     Target,
@@ -43,16 +42,11 @@ def simulate_each(
     times_h: torch.Tensor,
     constants: SimulatorConstants,
 ) -> torch.Tensor:
-    """Curves of designs ``z`` (N, dim), each in its own medium with its own drug, in one
-    simulator call (schedules and drugs are looked up from preset tables)."""
-    schedules = torch.stack([ReleaseConditions.preset(p).padded(3) for p in PRESETS])
-    drug_table = torch.tensor(
-        [[float(getattr(Drug.preset(d), k)) for k in DRUG_FIELDS] for d in DRUGS]
-    )
-    p_idx = torch.tensor([PRESETS.index(p) for p in presets])
-    d_idx = torch.tensor([DRUGS.index(d) for d in drugs])
-    conditions = ReleaseConditions(*schedules[p_idx].to(times_h.dtype).unbind(1))
-    drug = Drug("batch", *drug_table[d_idx].to(times_h.dtype).unbind(1))
+    """Curves of designs ``z`` (N, dim), each in its own preset medium with its own preset
+    drug, in one simulator call."""
+    conditions = ReleaseConditions.stack([ReleaseConditions.preset(p) for p in presets], 3)
+    # float32 drug values, as the targets have been drawn since v0 (seeded targets unchanged)
+    drug = Drug.stack([Drug.preset(d) for d in drugs]).to(dtype=torch.float32)
     designs = space.to_formulation(z.to(times_h.dtype), validate=False)
     return simulate_release(designs, times_h, conditions, drug, constants=constants, validate=False)
 
@@ -305,11 +299,9 @@ def therapeutic_window_batch(
         ratio = log_uniform(rng, 2.0, 5.0)
         ctx.append((clearance, volume, ratio, random_drug(rng), rng.uniform(0.7, 0.9)))
     sharpness = TherapeuticWindowReward().sharpness_fraction
-    drug_table = {d: torch.tensor([float(getattr(Drug.preset(d), k)) for k in DRUG_FIELDS],
-                                  dtype=torch.float64) for d in DRUGS}  # fmt: skip
 
     def drugs(owner: list[int]) -> Drug:
-        return Drug("batch", *torch.stack([drug_table[ctx[i][3].name] for i in owner]).unbind(1))
+        return Drug.stack([ctx[i][3] for i in owner])
 
     def placed(owner: list[int], z: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Horizon (h), time grid, best window share (−1 when the design does not release

@@ -14,7 +14,8 @@ from nanoenv.kinetics import (
     Drug,
     ReleaseConditions,
 )
-from nanoenv.tasks.base import DRUG_FIELDS, Target, time_grid
+from nanoenv.kinetics.drug import DRUG_FIELDS
+from nanoenv.tasks.base import Target, time_grid
 
 
 @functools.cache

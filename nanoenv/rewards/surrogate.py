@@ -50,7 +50,9 @@ from torch import nn
 
 from nanoenv.kinetics import PARAMETER_INDEX, Drug, Formulation
 from nanoenv.metrics import f2_similarity
-from nanoenv.rewards import RewardOutput, TargetBatch, stability_cost
+from nanoenv.rewards.base import RewardOutput
+from nanoenv.rewards.builtin import stability_cost
+from nanoenv.targets import TargetBatch
 
 if TYPE_CHECKING:
     from nanoenv.data import CurveSet
@@ -78,8 +80,15 @@ SURROGATE_INPUTS: tuple[str, ...] = (
     "log10_drug_mw_g_mol",
     "drug_logp",
 )
-_DESIGN_COLUMNS = ("radius_nm", "zeta_mv", "lactide_fraction", "polymer_mw_kda",
-                   "drug_loading", "peg_fraction", "crosslink_ratio")  # fmt: skip
+_DESIGN_COLUMNS = (
+    "radius_nm",
+    "zeta_mv",
+    "lactide_fraction",
+    "polymer_mw_kda",
+    "drug_loading",
+    "peg_fraction",
+    "crosslink_ratio",
+)
 _LOG_COLUMNS = frozenset({"radius_nm", "polymer_mw_kda"})
 _N_CURVE_PARAMETERS = 6  # F_max, w, log τ₁, log gap τ₂/τ₁, β₁, β₂
 _MIN_TIME_H = 1e-6  # log t is clamped here; F is exactly 0 at t = 0
@@ -321,8 +330,10 @@ def _fit(
         schedule.step()
         history.append(loss.item())
         if progress and (epoch + 1) % max(1, epochs // 10) == 0:
-            print(f"epoch {epoch + 1:5d}  masked MSE {history[-1]:.5f}  "
-                  f"({time.perf_counter() - start:.1f} s)")  # fmt: skip
+            print(
+                f"epoch {epoch + 1:5d}  masked MSE {history[-1]:.5f}  "
+                f"({time.perf_counter() - start:.1f} s)"
+            )
 
 
 @functools.lru_cache(maxsize=1)
@@ -342,7 +353,7 @@ def plai_surrogate() -> ReleaseSurrogate:
 
 class SurrogateReward:
     """Score ``f2/100`` between the *surrogate's* predicted curve and the target, with the
-    stability cost (:func:`nanoenv.rewards.stability_cost`).
+    stability cost (:func:`nanoenv.rewards.builtin.stability_cost`).
 
     The simulator's curve is ignored: the score is what a model trained on measured
     PLAI release data predicts for the design, a data-driven reward. It is
@@ -350,10 +361,10 @@ class SurrogateReward:
 
     :param model: a trained :class:`ReleaseSurrogate`; default :func:`plai_surrogate`,
         trained on the first call (seconds) and cached for the process.
-    :param drug: the drug the surrogate is told about. :class:`TargetBatch` carries no
-        drug, so the reward uses this one for every environment (a preset name or a
-        :class:`Drug`); ``None`` uses the training set's median drug. If the targets
-        carry a ``drug`` attribute it takes precedence.
+    :param drug: the drug the surrogate is told about when the targets carry none (a
+        preset name or a :class:`Drug`); ``None`` uses the training set's median drug. A
+        :class:`~nanoenv.targets.TargetBatch` carries each target's drug, which takes
+        precedence.
     """
 
     name = "surrogate"
@@ -419,11 +430,13 @@ def fold_errors(
         with torch.no_grad():
             pred = model(test.formulation.to(dtype=torch.float64), test.times_h, test.drug)
         base = mean_curve_baseline(train)(test.times_h)
-        out.append({
-            "surrogate_rmse": math.sqrt(float(masked_mse(pred, test.release, test.mask))),
-            "baseline_rmse": math.sqrt(float(masked_mse(base, test.release, test.mask))),
-            "train_s": seconds,
-        })  # fmt: skip
+        out.append(
+            {
+                "surrogate_rmse": math.sqrt(float(masked_mse(pred, test.release, test.mask))),
+                "baseline_rmse": math.sqrt(float(masked_mse(base, test.release, test.mask))),
+                "train_s": seconds,
+            }
+        )
     return out
 
 
