@@ -97,7 +97,7 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def _run_folder(out: str | None) -> Path:
-    from agents.sb3_agents import new_folder
+    from agents.rl import new_folder
 
     if out is None:
         return new_folder("runs", f"demo_{_utc_stamp()}")
@@ -180,15 +180,15 @@ def run_demo(
     from agents.bench.stats import iqm_ci
     from agents.prior import PriorScreen
     from agents.report import write_report
-    from agents.sb3_agents import (
+    from agents.rl import (
         TrainConfig,
-        _resolve_device,
         load_model,
         save_results,
         train,
         training_cost,
     )
     from nanoenv.bench import load_suite
+    from nanoenv.devices import resolve_device
 
     if steps < 1 or n_targets < 1 or budget < 1:
         raise ValueError("--steps, --targets and the budget must be positive")
@@ -205,7 +205,7 @@ def run_demo(
     data["env"]["device"] = device
     data["eval"].update(n=n_targets, at_end=False)
     cfg = TrainConfig.from_dict(data)  # validated before any folder is made
-    _resolve_device(device)  # no CUDA: an error before any folder is made
+    resolve_device(device)  # no CUDA: an error before any folder is made
     if device != "cpu":
         threads = None
     run = _run_folder(out)

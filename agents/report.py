@@ -1,7 +1,7 @@
 """Aggregate evaluation results over seeds: ``nanoenv report RUN_DIR... [--out DIR]``.
 
 Every ``results.json`` found under the given folders (as written by ``nanoenv evaluate``,
-:func:`agents.sb3_agents.evaluate_run` / :func:`~agents.sb3_agents.evaluate_baseline` or
+:func:`agents.rl.evaluate_run` / :func:`~agents.rl.evaluate_baseline` or
 ``nanoenv demo``) contributes one *run* per method it holds. Runs are grouped by
 method × family and summarised over runs and targets:
 
@@ -162,7 +162,7 @@ def _identity(f: Path, settings: dict[str, Any], method: str) -> str:
     """What a results file evaluated: the trained model (whatever folder the evaluation
     was written to, however often it was repeated or resumed), else the method with its
     seed and settings."""
-    from agents.sb3_agents import model_identity
+    from agents.rl import model_identity
 
     if settings.get("model"):
         return str(settings["model"])
@@ -411,7 +411,7 @@ def plot_score_vs_calls(
 
 def find_training_logs(paths: Sequence[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
     """Training runs under ``paths`` (folders holding ``config.yaml`` and
-    ``logs/*/progress.csv``, as :func:`agents.sb3_agents.train` writes them), each as
+    ``logs/*/progress.csv``, as :func:`agents.rl.train` writes them), each as
     ``{"label": "<algo> <task>", "steps": array, "success": array, "reward": array}``;
     the sessions of a resumed run are joined in step order."""
     import csv
@@ -627,7 +627,7 @@ def run(args: argparse.Namespace) -> int:
     else:  # several runs: a new folder, never one of the runs'
         import datetime as dt
 
-        from agents.sb3_agents import new_folder
+        from agents.rl import new_folder
 
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         out = new_folder("runs", f"report_{stamp}")

@@ -91,7 +91,7 @@ class SweepSettings:
     budgets: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        from agents.sb3_agents import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
+        from agents.rl import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
 
         for name, value, high in (("n", self.n, MAX_EVAL_TARGETS),
                                   ("budget", self.budget, MAX_EVAL_BUDGET)):  # fmt: skip
@@ -180,7 +180,7 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
     import torch
 
     from agents.bench.runner import method_seed, score_designer
-    from agents.sb3_agents import save_results
+    from agents.rl import save_results
 
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
@@ -326,7 +326,7 @@ def sweep(
         if backend == "ray" and todo:
             from agents.ray_backend import run_on_ray
 
-            run_on_ray(todo, settings, out, finished, workers=workers, address=address,
+            run_on_ray(run_job, todo, settings, out, finished, workers=workers, address=address,
                        cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)  # fmt: skip
         elif workers == 1:
             for job in todo:

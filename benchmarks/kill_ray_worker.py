@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.sb3_agents import load_model  # noqa: E402
+from agents.rl import load_model  # noqa: E402
 from agents.sweep import SweepSettings, make_jobs, sweep  # noqa: E402
 
 TOTAL_STEPS = 4096

@@ -130,7 +130,7 @@ def reference_run(algo: str, work: Path) -> dict[str, float]:
 
 def _buffer_count(run: Path) -> int | None:
     """Transitions per environment in the newest checkpoint's replay buffer."""
-    from agents.sb3_agents import last_checkpoint
+    from agents.rl import last_checkpoint
 
     last = last_checkpoint(run) if run.is_dir() else None
     if last is None or last[1] is None:
@@ -249,7 +249,7 @@ def trial(
         return record
     at_checkpoint = None
     if algo == "sac" and on_disk:
-        from agents.sb3_agents import last_checkpoint
+        from agents.rl import last_checkpoint
 
         _, buffer, _ = last_checkpoint(run)
         if buffer is not None:
@@ -273,7 +273,7 @@ def trial(
     record["resumed_from"] = resumed["steps"]
     newest = max(on_disk) if on_disk else 0
     record["lost_more_than_one_interval"] = resumed["steps"] < newest
-    from agents.sb3_agents import last_checkpoint, load_model
+    from agents.rl import last_checkpoint, load_model
 
     model = load_model(run)
     record["final_steps"] = int(model.num_timesteps)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.sb3_agents import load_config
-from agents.tune import TUNE, _trial_config, sample_hyperparameters
+from agents.rl import load_config
+from agents.tune import TUNE, sample_hyperparameters, trial_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "experiments" / "configs"
@@ -139,7 +139,7 @@ def test_every_sampled_configuration_passes_the_config_validation(algo):
     for _ in range(30):
         trial = study.ask()
         hp = sample_hyperparameters(trial, algo, base.num_envs)
-        cfg = _trial_config(base, hp, 1000)  # TrainConfig validation raises on a bad value
+        cfg = trial_config(base, hp, 1000)  # TrainConfig validation raises on a bad value
         assert cfg.total_steps == 1000
         if algo == "ppo":
             rollout = hp["n_steps"] * base.num_envs

@@ -43,10 +43,10 @@ def _search(
 
 
 def rl_config(algo: str, ctx: BuildContext) -> Any:
-    """The validated :class:`~agents.sb3_agents.TrainConfig` of an RL job: the family's
+    """The validated :class:`~agents.rl.TrainConfig` of an RL job: the family's
     config file ``<configs_dir>/<algo>_<family>.yaml`` (else ``<algo>_realisable.yaml``
     with the family swapped in) with the job's seed, device and step count."""
-    from agents.sb3_agents import load_config
+    from agents.rl import load_config
 
     folder = Path(ctx.configs_dir)
     path = folder / f"{algo}_{ctx.family}.yaml"
@@ -64,7 +64,7 @@ def rl_config(algo: str, ctx: BuildContext) -> Any:
     data["eval"].update(at_end=False, families=[ctx.family])
     if ctx.steps and algo in ctx.steps:
         data["total_steps"] = int(ctx.steps[algo])
-    from agents.sb3_agents import TrainConfig
+    from agents.rl import TrainConfig
 
     return TrainConfig.from_dict(data)
 
@@ -74,7 +74,7 @@ def run_or_resume(run: Path) -> dict[str, Path]:
     interrupted (``kill -9``, a crash) after its first checkpoint. A folder interrupted
     before any checkpoint holds nothing to resume; it is moved aside to
     ``run.interrupted[_n]`` (runs are never deleted) and the job starts afresh."""
-    from agents.sb3_agents import FINAL_MODEL, last_checkpoint
+    from agents.rl import FINAL_MODEL, last_checkpoint
 
     if not run.exists() or not any(run.iterdir()):
         return {"run_dir": run}
@@ -92,7 +92,7 @@ def run_or_resume(run: Path) -> dict[str, Path]:
 def _rl(algo: str) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
         from agents.baselines import PolicyRollout
-        from agents.sb3_agents import load_model, train, training_cost
+        from agents.rl import load_model, train, training_cost
 
         cfg = rl_config(algo, ctx)
         t0 = time.perf_counter()
