@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.bench.registry import BuildContext, get_method
+from nanoenv.devices import DEVICES, resolve_device
 from nanoenv.files import atomic_write
 
 __all__ = [
@@ -104,14 +105,9 @@ class SweepSettings:
         for algo, steps in self.steps.items():
             if isinstance(steps, bool) or int(steps) != steps or steps < 1:
                 raise ValueError(f"steps[{algo!r}]={steps!r} must be a positive integer")
-        if self.device not in ("cpu", "cuda", "auto"):
+        if self.device not in DEVICES:
             raise ValueError(f"device={self.device!r}; allowed: 'cpu', 'cuda', 'auto'")
-        if self.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError("device='cuda' but torch finds no CUDA device here; allowed: "
-                                 "'cpu', or 'auto' (CUDA when present)")  # fmt: skip
+        resolve_device(self.device)  # 'cuda' without a GPU: an error before any job
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads} must be positive (or None)")
         if self.budgets is not None:

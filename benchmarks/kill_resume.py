@@ -52,7 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.output import write_atomic  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 
 #: Tiny configs: a few seconds of training, a checkpoint every ``checkpoint_every`` steps.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -376,9 +376,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "failed": sum(r["failed"] for r in records),
         }  # fmt: skip
     stem = "kill_resume" + ("_sweep" if algos == ["sweep"] else "")
-    write_atomic(args.out / f"{stem}.json", json.dumps(result, indent=1))
+    atomic_write(args.out / f"{stem}.json", json.dumps(result, indent=1))
     text = markdown(result)
-    write_atomic(args.out / f"{stem}.md", text)
+    atomic_write(args.out / f"{stem}.md", text)
     print(text)
     return result
 
