@@ -113,6 +113,48 @@ def test_shipped_configs_are_valid() -> None:
         assert cfg.algo in path.name and cfg.task in path.name
 
 
+def _leaves(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.update(_leaves(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def test_the_ppo_defaults_are_written_once_and_overridden_not_restated() -> None:
+    from agents.prior.methods import PPO_HYPERPARAMETERS
+    from agents.rl.config import default_config, default_names
+
+    assert default_names() == ["ppo", "sac"]
+    ppo = default_config("ppo")
+    assert TrainConfig.from_dict(ppo).algo == "ppo"
+    assert TrainConfig.from_dict(default_config("sac")).algo == "sac"
+    assert PPO_HYPERPARAMETERS == ppo["hyperparameters"]
+    assert ppo["hyperparameters"]["n_steps"] == 128 and ppo["num_envs"] == 8
+    folder = Path(__file__).resolve().parent.parent / "experiments" / "configs"
+    for path in folder.glob("*.yaml"):
+        raw = yaml.safe_load(path.read_text())
+        base = _leaves(default_config(raw.pop("defaults")))
+        restated = [k for k, v in _leaves(raw).items() if base.get(k, object()) == v]
+        assert restated == [], f"{path.name} restates shipped defaults: {restated}"
+
+
+def test_defaults_key_merges_mappings_and_rejects_unknown_names(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("defaults: ppo\ntask: sustained\nhyperparameters:\n  n_steps: 64\n"
+                    "  policy_kwargs:\n    net_arch: [32]\n")  # fmt: skip
+    cfg = load_config(path)
+    assert (cfg.algo, cfg.task, cfg.total_steps) == ("ppo", "sustained", 50_000)
+    assert cfg.hyperparameters["n_steps"] == 64 and cfg.hyperparameters["batch_size"] == 256
+    assert cfg.hyperparameters["policy_kwargs"] == {
+        "net_arch": [32], "activation_fn": "tanh", "log_std_init": -0.5}  # fmt: skip
+    path.write_text("defaults: a2c\n")
+    with pytest.raises(ValueError, match=r"config key 'defaults' is 'a2c'; allowed: \['ppo'"):
+        load_config(path)
+
+
 def test_bad_config_fails_before_any_run_folder_is_made(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -188,9 +188,10 @@ def test_one_model_evaluated_twice_is_one_run(tmp_path: Path) -> None:
 
 def test_demo_config_matches_the_shipped_yaml() -> None:
     from agents.demo import DEMO_CONFIG
+    from agents.rl import TrainConfig, load_config
 
-    assert DEMO_CONFIG == yaml.safe_load(
-        (ROOT / "experiments" / "configs" / "ppo_realisable.yaml").read_text()
+    assert TrainConfig.from_dict(DEMO_CONFIG) == load_config(
+        ROOT / "experiments" / "configs" / "ppo_realisable.yaml"
     )
 
 

@@ -11,7 +11,7 @@ the prior's screening included).
 
 :func:`train_prior_guided` trains that PPO policy on the batched environment whose episodes
 start from the prior's screened proposal (``initial_design=PriorDesigner(prior, m)``), with
-the PPO settings of ``experiments/configs/ppo_realisable.yaml``. The defaults ``m = 8`` and
+the shipped PPO defaults (``agents/rl/configs/ppo.yaml``). The defaults ``m = 8`` and
 ``max_edits = 11`` make a whole episode ``8 + 1 + 11 = 20`` simulator calls at most.
 """
 
@@ -28,6 +28,7 @@ from agents.baselines import DesignResult, PolicyRollout, Search, check_budget
 from agents.prior.models import GenerativePrior, load_prior
 from agents.prior.screen import PriorDesigner, check_prior, problem_spec
 from agents.prior.train import load_default_prior
+from agents.rl.config import default_config
 from nanoenv.envs.formulation_design import FormulationDesignEnv
 from nanoenv.envs.problem import TargetTable
 from nanoenv.files import atomic_write
@@ -35,12 +36,9 @@ from nanoenv.tasks import Target, get_family
 
 __all__ = ["PriorGuidedPolicy", "PriorScreen", "load_prior_guided", "train_prior_guided"]
 
-#: PPO settings of the prior-guided policy (those of experiments/configs/ppo_realisable.yaml).
-PPO_HYPERPARAMETERS: dict[str, Any] = {
-    "learning_rate": 3.0e-4, "n_steps": 128, "batch_size": 256, "n_epochs": 10, "gamma": 0.95,
-    "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "max_grad_norm": 0.5,
-    "policy_kwargs": {"net_arch": [128, 128], "activation_fn": "tanh", "log_std_init": -0.5},
-}  # fmt: skip
+#: PPO settings of the prior-guided policy: the shipped PPO defaults' hyperparameters
+#: (``agents/rl/configs/ppo.yaml``, those of ``experiments/configs/ppo_realisable.yaml``).
+PPO_HYPERPARAMETERS: dict[str, Any] = default_config("ppo")["hyperparameters"]
 
 
 class _PriorCache:

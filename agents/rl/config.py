@@ -3,8 +3,9 @@ with :func:`load_config` and validated strictly before anything is trained.
 
 An unknown key, a value of the wrong type, an unknown algorithm, device or task, or an
 algorithm hyperparameter that the SB3 class does not take raises ``ValueError`` naming
-the key and what is allowed. The PPO defaults every caller starts from are shipped once,
-as package data (:func:`default_ppo_config`).
+the key and what is allowed. The PPO and SAC defaults are shipped once, as package data
+(``agents/rl/configs/<name>.yaml``, :func:`default_config`); a config file starts from
+one with ``defaults: ppo`` and gives only what differs.
 
 >>> cfg = TrainConfig(algo="ppo", task="realisable", total_steps=256, num_envs=4)
 >>> cfg.algo, cfg.env.max_edits
@@ -39,7 +40,10 @@ __all__ = [
     "EvalConfig",
     "TrainConfig",
     "algo_class",
+    "default_config",
+    "default_names",
     "load_config",
+    "with_defaults",
 ]
 
 #: Algorithms :func:`train` knows (name -> stable-baselines3 class name).
@@ -188,8 +192,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:
-        """Build and validate a config from a mapping (as read from YAML)."""
-        return _build(cls, data, "")
+        """Build and validate a config from a mapping (as read from YAML); a top-level
+        ``defaults: <name>`` starts from the shipped :func:`default_config` ``name``,
+        which the mapping's other keys override (mappings merged key by key)."""
+        return _build(cls, with_defaults(data), "")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``config.yaml`` holds)."""
@@ -453,6 +459,43 @@ _Loader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"),
 )
+
+
+#: Folder of the shipped default configs (package data: ``<name>.yaml``).
+DEFAULTS_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def default_names() -> list[str]:
+    """Names of the shipped default configs (``["ppo", "sac"]``)."""
+    return sorted(p.stem for p in DEFAULTS_DIR.glob("*.yaml"))
+
+
+def default_config(name: str) -> dict[str, Any]:
+    """A fresh copy, as plain data, of the shipped default config ``name``
+    (``agents/rl/configs/<name>.yaml``): the one place the PPO (and SAC) defaults are
+    written; the experiments' configs, the demo and the prior-guided PPO start from it."""
+    if not isinstance(name, str) or name not in default_names():
+        raise ValueError(f"config key 'defaults' is {name!r}; allowed: {default_names()} "
+                         "(the configs shipped in agents/rl/configs)")  # fmt: skip
+    return yaml.load((DEFAULTS_DIR / f"{name}.yaml").read_text(encoding="utf-8"), Loader=_Loader)
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
+def with_defaults(data: Any) -> Any:
+    """``data`` with its ``defaults: <name>`` key replaced by the shipped config ``name``,
+    which ``data``'s other keys override (nested mappings merged key by key); anything
+    else is returned as it is."""
+    if not isinstance(data, dict) or "defaults" not in data:
+        return data
+    rest = {k: v for k, v in data.items() if k != "defaults"}
+    return _merged(default_config(data["defaults"]), rest)
 
 
 def load_config(path: str | os.PathLike[str]) -> TrainConfig:
