@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import json
 import os
 import sys
@@ -58,10 +57,6 @@ _PRETTY = {"random": "random search", "cmaes": "CMA-ES", "ppo": "PPO",
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _utc_stamp() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
 @contextlib.contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
     """Run with ``n`` torch threads (unchanged when ``None``)."""
@@ -77,10 +72,10 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def _run_folder(out: str | None) -> Path:
-    from agents.rl import new_folder
+    from agents.rl.run_folder import new_folder, utc_stamp
 
     if out is None:
-        return new_folder("runs", f"demo_{_utc_stamp()}")
+        return new_folder("runs", f"demo_{utc_stamp()}")
     path = Path(out)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ValueError(

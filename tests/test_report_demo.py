@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from agents.report import (
-    aggregate,
-    find_results,
-    iqm,
-    load_runs,
-    stratified_bootstrap_ci,
-    write_report,
-)
+from agents.bench.stats import iqm, stratified_bootstrap_ci
+from agents.report import aggregate, find_results, load_runs, write_report
 from nanoenv.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
