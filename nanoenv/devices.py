@@ -29,10 +29,12 @@ def resolve_device(device: str | torch.device, name: str = "device") -> torch.de
     """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        resolved = None
+    resolved = None
+    if isinstance(device, str | torch.device):
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, TypeError):
+            pass
     if resolved is None or resolved.type not in ("cpu", "cuda"):
         raise ValueError(
             f"{name}={device!r}; allowed: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when present)"
@@ -41,5 +43,10 @@ def resolve_device(device: str | torch.device, name: str = "device") -> torch.de
         raise ValueError(
             f"{name}={device!r} but torch finds no CUDA device here; allowed: 'cpu', or "
             "'auto' (CUDA when present)"
+        )
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"{name}={device!r} but torch finds {torch.cuda.device_count()} CUDA device(s); "
+            f"allowed: 'cuda:0' to 'cuda:{torch.cuda.device_count() - 1}', 'cpu' or 'auto'"
         )
     return resolved

@@ -178,8 +178,9 @@ def module_aliases(importer: str, tree: ast.AST) -> dict[str, str]:
                 else:
                     aliases[alias.name.split(".")[0]] = alias.name.split(".")[0]
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, importer,
-                             MODULES[importer].name == "__init__.py")  # fmt: skip
+            base = _absolute(
+                node.module, node.level, importer, MODULES[importer].name == "__init__.py"
+            )
             for alias in node.names:
                 if f"{base}.{alias.name}" in MODULES:
                     aliases[alias.asname or alias.name] = f"{base}.{alias.name}"
@@ -206,10 +207,15 @@ def private_uses(importer: str) -> Iterator[str]:
             module = _dotted(node.value, aliases)
             if module in MODULES and module != importer:
                 yield f"{module}.{node.attr}"
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "setattr" and len(node.args) >= 2
-              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
-              and is_private(node.args[1].value)):  # fmt: skip
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and is_private(node.args[1].value)
+        ):
             module = _dotted(node.args[0], aliases)
             if module in MODULES and module != importer:
                 yield f"{module}.{node.args[1].value}"
@@ -276,9 +282,12 @@ def test_known_findings_are_still_there() -> None:
 def test_nanoenv_never_imports_agents() -> None:
     edges = graph()
     found = sorted(
-        f"{m} -> {d}" for m, ds in edges.items() if m.startswith("nanoenv") for d in ds
+        f"{m} -> {d}"
+        for m, ds in edges.items()
+        if m.startswith("nanoenv")
+        for d in ds
         if d.startswith("agents")
-    )  # fmt: skip
+    )
     assert found == []
 
 

@@ -161,8 +161,12 @@ def find_training_logs(paths: Sequence[str | os.PathLike[str]]) -> dict[str, dic
             if points:
                 steps = np.array(sorted(points))
                 vals = np.array([points[k] for k in steps])
-                found[str(run)] = {"label": f"{algo} {task}", "steps": steps,
-                                   "success": vals[:, 0], "reward": vals[:, 1]}  # fmt: skip
+                found[str(run)] = {
+                    "label": f"{algo} {task}",
+                    "steps": steps,
+                    "success": vals[:, 0],
+                    "reward": vals[:, 1],
+                }
     return found
 
 
@@ -177,9 +181,12 @@ def plot_learning_curves(logs: dict[str, dict[str, Any]], path: Path) -> Path | 
     labels = list(dict.fromkeys(v["label"] for v in logs.values()))
     fig = _figure((11.0, 4.2))
     axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
-    for ax, key, ylabel in zip(axes, ("success", "reward"),
-                               ("training episodes solved (%)", "mean episode return"),
-                               strict=True):  # fmt: skip
+    for ax, key, ylabel in zip(
+        axes,
+        ("success", "reward"),
+        ("training episodes solved (%)", "mean episode return"),
+        strict=True,
+    ):
         _style(ax)
         for m, label in enumerate(labels):
             color = CURVE_COLORS[m % len(CURVE_COLORS)]

@@ -61,8 +61,7 @@ def find_results(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))  # fmt: skip
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_row(source: Path, i: int, row: Any) -> None:
@@ -75,11 +74,14 @@ def _check_row(source: Path, i: int, row: Any) -> None:
     checks = (
         ("method", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
         ("family", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-        ("target", lambda v: isinstance(v, str | int) and not isinstance(v, bool),
-         "a target id (string or integer)"),
+        (
+            "target",
+            lambda v: isinstance(v, str | int) and not isinstance(v, bool),
+            "a target id (string or integer)",
+        ),
         ("best_f2", _number, "a finite number (f2)"),
         ("sim_calls", lambda v: _number(v) and v >= 0, "a number of simulator calls >= 0"),
-    )  # fmt: skip
+    )
     for key, ok, text in checks:
         if row.get(key) is None:
             raise ValueError(f"{where} has no {key!r} (missing or null); expected {text}")

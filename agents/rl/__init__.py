@@ -2,7 +2,8 @@
 
 * :mod:`agents.rl.config`: :class:`TrainConfig`, read from YAML by :func:`load_config`
   and validated strictly; the PPO defaults shipped as package data
-  (``agents/rl/configs/ppo.yaml``);
+  (``agents/rl/configs/ppo.yaml``); :mod:`agents.rl.hyperparameters`: the SB3 keywords'
+  checks;
 * :mod:`agents.rl.models`: the training environment (:func:`make_vec_env`) and models
   (:func:`load_model`);
 * :mod:`agents.rl.run_folder`: run folders, checkpoints, the training cost;

@@ -15,7 +15,6 @@ one with ``defaults: ppo`` and gives only what differs.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import os
 import re
@@ -23,15 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
+from agents.rl.hyperparameters import check_hyperparameters, type_name
 from nanoenv.devices import DEVICES
 from nanoenv.kinetics import CONSTANTS_NAMES
 from nanoenv.tasks import TASK_FAMILIES, get_family
 
 __all__ = [
-    "ACTIVATIONS",
     "ALGORITHMS",
     "DEVICES",
     "MAX_EVAL_BUDGET",
@@ -39,7 +37,6 @@ __all__ = [
     "EnvConfig",
     "EvalConfig",
     "TrainConfig",
-    "algo_class",
     "default_config",
     "default_names",
     "load_config",
@@ -48,12 +45,6 @@ __all__ = [
 
 #: Algorithms :func:`train` knows (name -> stable-baselines3 class name).
 ALGORITHMS = ("ppo", "sac")
-#: Constructor arguments of the SB3 classes that the config sets itself (not hyperparameters).
-_RESERVED = {"self", "policy", "env", "device", "seed", "verbose", "tensorboard_log",
-             "_init_setup_model", "kwargs", "args"}  # fmt: skip
-#: ``policy_kwargs.activation_fn`` names a config may give (name -> torch module class).
-ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
-               "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU}  # fmt: skip
 #: Most held-out targets per family an evaluation may ask for (``eval.n``, ``--n``).
 MAX_EVAL_TARGETS = 10_000
 #: Most simulator calls per target an evaluation may ask for (``--budget``).
@@ -113,8 +104,9 @@ def _reward_model(spec: str) -> Any:
 
     if ":" not in spec:
         if spec not in REWARD_MODELS:
-            raise ValueError(f"env.reward_model={spec!r}; allowed: {sorted(REWARD_MODELS)} or "
-                             "module:Class")  # fmt: skip
+            raise ValueError(
+                f"env.reward_model={spec!r}; allowed: {sorted(REWARD_MODELS)} or module:Class"
+            )
         return spec
     module, _, attr = spec.partition(":")
     try:
@@ -212,11 +204,6 @@ class TrainConfig:
         return list(self.eval.families or [self.task])
 
 
-def _type_name(tp: Any) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true/false",
-            dict: "a mapping", list: "a list"}.get(tp, str(tp))  # fmt: skip
-
-
 def _check_type(key: str, value: Any, annotation: str) -> Any:
     """Check ``value`` against the (string) annotation of a config field; ints are
     accepted where floats are expected."""
@@ -226,8 +213,14 @@ def _check_type(key: str, value: Any, annotation: str) -> Any:
         if optional:
             return None
         raise ValueError(f"config key {key!r} must not be empty (null)")
-    expected = {"int": int, "float": float, "str": str, "bool": bool,
-                "dict[str, Any]": dict, "list[str]": list}.get(base)  # fmt: skip
+    expected = {
+        "int": int,
+        "float": float,
+        "str": str,
+        "bool": bool,
+        "dict[str, Any]": dict,
+        "list[str]": list,
+    }.get(base)
     if expected is None:  # nested dataclass, handled by the caller
         return value
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
@@ -235,7 +228,7 @@ def _check_type(key: str, value: Any, annotation: str) -> Any:
         value, ok = float(value), True
     if not ok:
         raise ValueError(
-            f"config key {key!r} must be {_type_name(expected)}"
+            f"config key {key!r} must be {type_name(expected)}"
             f"{' or null' if optional else ''}; got {type(value).__name__} {value!r}"
         )
     if base == "list[str]" and not all(isinstance(v, str) for v in value):
@@ -265,128 +258,6 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**values)
 
 
-def algo_class(algo: str) -> type:
-    """The stable-baselines3 class of ``algo`` (``"ppo"`` or ``"sac"``)."""
-    from stable_baselines3 import PPO, SAC
-
-    return {"ppo": PPO, "sac": SAC}[algo]
-
-
-def _validate_policy_kwargs(algo: str, policy_kwargs: Any) -> None:
-    if not isinstance(policy_kwargs, dict):
-        raise ValueError(f"config key 'hyperparameters.policy_kwargs' must be a mapping; "
-                         f"got {policy_kwargs!r}")  # fmt: skip
-    policy_cls = algo_class(algo).policy_aliases["MlpPolicy"]
-    allowed = set(inspect.signature(policy_cls.__init__).parameters) - {
-        "self", "observation_space", "action_space", "lr_schedule"}  # fmt: skip
-    for key, value in policy_kwargs.items():
-        if key not in allowed:
-            raise ValueError(
-                f"unknown config key 'hyperparameters.policy_kwargs.{key}' for {algo}; "
-                f"allowed: {sorted(allowed)}"
-            )
-        if key == "net_arch":
-            _check_net_arch(algo, value)
-        elif isinstance(value, int | float):
-            _check_number(f"hyperparameters.policy_kwargs.{key}", value)
-        if key == "activation_fn" and value not in ACTIVATIONS:
-            raise ValueError(
-                f"config key 'hyperparameters.policy_kwargs.activation_fn' is {value!r}; "
-                f"allowed: {sorted(ACTIVATIONS)}"
-            )
-
-
-#: Allowed ranges of numeric hyperparameters: ``(low, high, low_open, high_open)``.
-_HP_RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "learning_rate": (0.0, math.inf, True, True), "gamma": (0.0, 1.0, False, False),
-    "gae_lambda": (0.0, 1.0, False, False), "clip_range": (0.0, math.inf, True, True),
-    "clip_range_vf": (0.0, math.inf, True, True), "vf_coef": (0.0, math.inf, False, True),
-    "max_grad_norm": (0.0, math.inf, True, True), "target_kl": (0.0, math.inf, True, True),
-    "tau": (0.0, 1.0, True, False), "n_steps": (1, math.inf, False, True),
-    "batch_size": (1, math.inf, False, True), "n_epochs": (1, math.inf, False, True),
-    "buffer_size": (1, math.inf, False, True), "learning_starts": (0, math.inf, False, True),
-    "target_update_interval": (1, math.inf, False, True),
-    "stats_window_size": (1, math.inf, False, True), "train_freq": (1, math.inf, False, True),
-    "sde_sample_freq": (-1, math.inf, False, True),
-}  # fmt: skip
-
-
-def _range_text(low: float, high: float, low_open: bool, high_open: bool) -> str:
-    return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-
-
-def _check_number(key: str, value: Any) -> None:
-    """Finite, and inside :data:`_HP_RANGES` when listed there."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return
-    name = key.rsplit(".", 1)[-1]
-    if not math.isfinite(value):
-        raise ValueError(f"config key {key!r} must be a finite number; got {value}")
-    if name == "gradient_steps" and not (value == -1 or value >= 1):
-        raise ValueError(f"config key {key!r} is {value}; allowed: -1 (as many as environment "
-                         "steps) or >= 1")  # fmt: skip
-    if name == "ent_coef" and value < 0:
-        raise ValueError(f"config key {key!r} is {value}; allowed: >= 0 (or 'auto' for SAC)")
-    if name in _HP_RANGES:
-        low, high, low_open, high_open = _HP_RANGES[name]
-        inside = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high)  # fmt: skip
-        if not inside:
-            raise ValueError(f"config key {key!r} is {value}; allowed: "
-                             f"{_range_text(low, high, low_open, high_open)}")  # fmt: skip
-
-
-def _check_net_arch(algo: str, value: Any) -> None:
-    """``net_arch``: a list of positive layer widths, or (per network) a mapping of such
-    lists (``pi``/``vf`` for PPO, ``pi``/``qf`` for SAC)."""
-    key = "hyperparameters.policy_kwargs.net_arch"
-    heads = ("pi", "vf") if algo == "ppo" else ("pi", "qf")
-
-    def widths(where: str, layers: Any) -> None:
-        ok = isinstance(layers, list) and all(
-            isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 1_000_000
-            for w in layers)  # fmt: skip
-        if not ok:
-            raise ValueError(f"config key {where!r} is {layers!r}; allowed: a list of layer "
-                             "widths, integers in [1, 1000000] (e.g. [64, 64])")  # fmt: skip
-
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - set(heads), key=str)
-        if unknown:
-            raise ValueError(f"config key {key!r} names {unknown[0]!r}; allowed: {list(heads)}")
-        for head, layers in value.items():
-            widths(f"{key}.{head}", layers)
-    else:
-        widths(key, value)
-
-
-def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
-    signature = inspect.signature(algo_class(algo).__init__)
-    allowed = {n: p for n, p in signature.parameters.items() if n not in _RESERVED}
-    for key, value in hp.items():
-        if key not in allowed:
-            raise ValueError(
-                f"unknown config key 'hyperparameters.{key}' for {algo}; allowed: {sorted(allowed)}"
-            )
-        if key == "policy_kwargs":
-            _validate_policy_kwargs(algo, value)
-            continue
-        default = allowed[key].default
-        bad = False
-        if isinstance(default, bool):
-            bad = not isinstance(value, bool)
-        elif isinstance(default, int):
-            bad = isinstance(value, bool) or not isinstance(value, int)
-        elif isinstance(default, float):
-            bad = isinstance(value, bool) or not isinstance(value, (int, float))
-        if bad:
-            raise ValueError(
-                f"config key 'hyperparameters.{key}' must be {_type_name(type(default))} "
-                f"(default {default!r}); got {type(value).__name__} {value!r}"
-            )
-        _check_number(f"hyperparameters.{key}", value)
-
-
 def _validate(cfg: TrainConfig) -> None:
     """Value checks of a built config (types were checked by :func:`_build`)."""
     if cfg.algo not in ALGORITHMS:
@@ -406,36 +277,51 @@ def _validate(cfg: TrainConfig) -> None:
                 f"config key 'eval.families' names {family!r}, whose design space differs "
                 f"from that of the training task {cfg.task!r}"
             )
-    positive = {"total_steps": cfg.total_steps, "num_envs": cfg.num_envs,
-                "env.max_edits": cfg.env.max_edits, "eval.n": cfg.eval.n}  # fmt: skip
+    positive = {
+        "total_steps": cfg.total_steps,
+        "num_envs": cfg.num_envs,
+        "env.max_edits": cfg.env.max_edits,
+        "eval.n": cfg.eval.n,
+    }
     for key, value in positive.items():
         if value < 1:
             raise ValueError(f"config key {key!r} must be positive; got {value}")
     if cfg.checkpoint_every < 0:
         raise ValueError(f"config key 'checkpoint_every' must be >= 0; got {cfg.checkpoint_every}")
     if cfg.eval.budget is not None and not 1 <= cfg.eval.budget <= MAX_EVAL_BUDGET:
-        raise ValueError(f"config key 'eval.budget' is {cfg.eval.budget}; allowed: [1, "
-                         f"{MAX_EVAL_BUDGET}] simulator calls")  # fmt: skip
+        raise ValueError(
+            f"config key 'eval.budget' is {cfg.eval.budget}; allowed: [1, "
+            f"{MAX_EVAL_BUDGET}] simulator calls"
+        )
     if not 0 < cfg.env.max_step <= 2:
         raise ValueError(f"config key 'env.max_step' must be in (0, 2]; got {cfg.env.max_step}")
     if cfg.env.initial_design not in ("random", "center"):
-        raise ValueError(f"config key 'env.initial_design' is {cfg.env.initial_design!r}; "
-                         "allowed: ['center', 'random']")  # fmt: skip
-    _validate_hyperparameters(cfg.algo, cfg.hyperparameters)
+        raise ValueError(
+            f"config key 'env.initial_design' is {cfg.env.initial_design!r}; "
+            "allowed: ['center', 'random']"
+        )
+    check_hyperparameters(cfg.algo, cfg.hyperparameters)
     if not math.isfinite(cfg.env.success_f2):
-        raise ValueError(f"config key 'env.success_f2' is {cfg.env.success_f2}; allowed: a "
-                         "finite f2 (50: similar curves)")  # fmt: skip
+        raise ValueError(
+            f"config key 'env.success_f2' is {cfg.env.success_f2}; allowed: a "
+            "finite f2 (50: similar curves)"
+        )
     if not math.isfinite(cfg.env.success_bonus):
-        raise ValueError(f"config key 'env.success_bonus' is {cfg.env.success_bonus}; allowed: "
-                         "a finite reward")  # fmt: skip
+        raise ValueError(
+            f"config key 'env.success_bonus' is {cfg.env.success_bonus}; allowed: a finite reward"
+        )
     if cfg.eval.n > MAX_EVAL_TARGETS:
-        raise ValueError(f"config key 'eval.n' is {cfg.eval.n}; allowed: [1, "
-                         f"{MAX_EVAL_TARGETS}] targets per family")  # fmt: skip
+        raise ValueError(
+            f"config key 'eval.n' is {cfg.eval.n}; allowed: [1, "
+            f"{MAX_EVAL_TARGETS}] targets per family"
+        )
     if cfg.algo == "ppo":
         n_steps = cfg.hyperparameters.get("n_steps", 2048)
         if n_steps * cfg.num_envs < 2:
-            raise ValueError(f"config keys 'hyperparameters.n_steps' x 'num_envs' = "
-                             f"{n_steps} x {cfg.num_envs} must be > 1 (PPO's rollout)")  # fmt: skip
+            raise ValueError(
+                f"config keys 'hyperparameters.n_steps' x 'num_envs' = "
+                f"{n_steps} x {cfg.num_envs} must be > 1 (PPO's rollout)"
+            )
 
 
 class _Loader(yaml.SafeLoader):
@@ -448,8 +334,10 @@ class _Loader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise ValueError(f"config key {key!r} is given twice (lines {seen[key]} and "
-                                 f"{line}); give each key once")  # fmt: skip
+                raise ValueError(
+                    f"config key {key!r} is given twice (lines {seen[key]} and "
+                    f"{line}); give each key once"
+                )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
@@ -475,8 +363,10 @@ def default_config(name: str) -> dict[str, Any]:
     (``agents/rl/configs/<name>.yaml``): the one place the PPO (and SAC) defaults are
     written; the experiments' configs, the demo and the prior-guided PPO start from it."""
     if not isinstance(name, str) or name not in default_names():
-        raise ValueError(f"config key 'defaults' is {name!r}; allowed: {default_names()} "
-                         "(the configs shipped in agents/rl/configs)")  # fmt: skip
+        raise ValueError(
+            f"config key 'defaults' is {name!r}; allowed: {default_names()} "
+            "(the configs shipped in agents/rl/configs)"
+        )
     return yaml.load((DEFAULTS_DIR / f"{name}.yaml").read_text(encoding="utf-8"), Loader=_Loader)
 
 

@@ -33,9 +33,19 @@ __all__ = [
 
 #: Columns of ``results.csv`` (``results.json`` rows carry more: per-budget scores,
 #: histories, curves and designs).
-RESULT_COLUMNS = ["method", "family", "target", "seed", "best_f2", "success",
-                  "calls_to_success", "edits_to_success", "sim_calls", "cost",
-                  "score"]  # fmt: skip
+RESULT_COLUMNS = [
+    "method",
+    "family",
+    "target",
+    "seed",
+    "best_f2",
+    "success",
+    "calls_to_success",
+    "edits_to_success",
+    "sim_calls",
+    "cost",
+    "score",
+]
 
 
 def save_results(
@@ -74,9 +84,15 @@ def _evaluate(
     rows: list[dict[str, Any]] = []
     for family in families:
         targets = benchmark_suite(family, n, seed, constants=constants)
-        rows += score_designer(method, targets, seed=method_seed(seed), budgets=(budget,),
-                               trains=trains, progress=progress,
-                               desc=f"{method.name} {family}")  # fmt: skip
+        rows += score_designer(
+            method,
+            targets,
+            seed=method_seed(seed),
+            budgets=(budget,),
+            trains=trains,
+            progress=progress,
+            desc=f"{method.name} {family}",
+        )
     return rows
 
 
@@ -103,8 +119,9 @@ def evaluate_run(
     for family in families:
         get_family(family)
         if get_family(family).carrier is not get_family(cfg.task).carrier:
-            raise ValueError(f"family {family!r} has another design space than the run's "
-                             f"task {cfg.task!r}")  # fmt: skip
+            raise ValueError(
+                f"family {family!r} has another design space than the run's task {cfg.task!r}"
+            )
     n = cfg.eval.n if n is None else n
     seed = cfg.eval.seed if seed is None else seed
     budget = budget or cfg.eval.budget or 1 + cfg.env.max_edits
@@ -113,14 +130,20 @@ def evaluate_run(
     repeat = cfg.eval.repeat if repeat is None else repeat
     model = load_model(run_dir, device=device)
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
-    method = PolicyRollout(model, env_kwargs, repeat=repeat, device=cfg.env.device,
-                           name=cfg.algo)  # fmt: skip
+    method = PolicyRollout(model, env_kwargs, repeat=repeat, device=cfg.env.device, name=cfg.algo)
     rows = _evaluate(method, families, n, seed, budget, progress, True, cfg.env.constants)
     folder = new_folder(Path(out) if out is not None else run_dir, f"eval_{utc_stamp()}")
-    settings = {"run": str(run_dir.resolve()), "model": model_identity(run_dir),
-                "families": families, "n": n, "seed": seed,
-                "method_seed": method_seed(seed), "budget": budget,
-                "repeat": repeat, "constants": cfg.env.constants}  # fmt: skip
+    settings = {
+        "run": str(run_dir.resolve()),
+        "model": model_identity(run_dir),
+        "families": families,
+        "n": n,
+        "seed": seed,
+        "method_seed": method_seed(seed),
+        "budget": budget,
+        "repeat": repeat,
+        "constants": cfg.env.constants,
+    }
     save_results(folder, rows, settings)
     return folder
 
@@ -128,8 +151,9 @@ def evaluate_run(
 def _check_out_folder(out: str | os.PathLike[str] | None) -> None:
     """An evaluation's ``--out`` is a folder (existing or new), checked before the work."""
     if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder; give a folder for "
-                         "the results folder")  # fmt: skip
+        raise ValueError(
+            f"--out {str(out)!r} exists and is not a folder; give a folder for the results folder"
+        )
 
 
 def check_evaluation_size(n: int, budget: int) -> None:
@@ -158,15 +182,16 @@ def evaluate_baseline(
     ``"calibrated"`` or ``None`` for each family's default)."""
     entry = get_method(method)
     if entry.trains:
-        raise ValueError(f"method {method!r} is trained per family; train it (nanoenv train) "
-                         "and evaluate the run with --run, or use nanoenv bench run")  # fmt: skip
+        raise ValueError(
+            f"method {method!r} is trained per family; train it (nanoenv train) "
+            "and evaluate the run with --run, or use nanoenv bench run"
+        )
     for family in families:
         get_family(family)
     check_evaluation_size(n, budget)
     _check_out_folder(out)
     with tempfile.TemporaryDirectory() as scratch:
-        ctx = BuildContext(method, families[0], seed, Path(scratch), device,
-                           constants=constants)  # fmt: skip
+        ctx = BuildContext(method, families[0], seed, Path(scratch), device, constants=constants)
         designer = entry.build(ctx).designer
     rows = _evaluate(designer, families, n, seed, budget, progress, False, constants)
     folder = new_folder(out, f"eval_{method.replace(':', '.')}_{utc_stamp()}")

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from agents.checkpoints import load_model_file
-from agents.rl.config import ACTIVATIONS, TrainConfig, algo_class, load_config
+from agents.rl.config import TrainConfig, load_config
+from agents.rl.hyperparameters import ACTIVATIONS, algo_class
 from agents.rl.run_folder import FINAL_MODEL, last_checkpoint
 from nanoenv.devices import resolve_device
 
@@ -71,8 +72,7 @@ def new_model(cfg: TrainConfig, env: Any, device: str | torch.device, **override
     hyperparameters checked by SB3 itself (``ValueError`` when it rejects them)."""
     hp = {**_hyperparameters(cfg), **overrides}
     try:
-        return algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
-                                     **hp)  # fmt: skip
+        return algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0, **hp)
     except (AssertionError, ValueError, TypeError) as exc:  # SB3's own checks
         raise ValueError(
             f"stable-baselines3 rejects the config's hyperparameters: "
@@ -96,8 +96,9 @@ def load_model(run_dir: str | os.PathLike[str], device: str = "cpu") -> Any:
     if not path.is_file():
         last = last_checkpoint(run_dir)
         if last is None:
-            raise ValueError(f"run folder {str(run_dir)!r} has neither {FINAL_MODEL} nor a "
-                             "checkpoint")  # fmt: skip
+            raise ValueError(
+                f"run folder {str(run_dir)!r} has neither {FINAL_MODEL} nor a checkpoint"
+            )
         path = last[0]
     env = make_vec_env(cfg)
     overrides = {"buffer_size": 1, "learning_starts": 0} if cfg.algo == "sac" else {}

@@ -73,8 +73,9 @@ def make_run_folder(
         return new_folder(parent, f"{prefix}_{utc_stamp()}_s{seed}")
     run = Path(run_dir)
     if run.exists() and any(run.iterdir()):
-        raise ValueError(f"run folder {str(run)!r} exists and is not empty; runs are never "
-                         "overwritten")  # fmt: skip
+        raise ValueError(
+            f"run folder {str(run)!r} exists and is not empty; runs are never overwritten"
+        )
     run.mkdir(parents=True, exist_ok=True)
     return run
 

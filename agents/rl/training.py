@@ -107,8 +107,10 @@ def train(
         else:
             cfg = load_config(config) if not isinstance(config, TrainConfig) else config
             if (cfg.algo, cfg.task) != (saved.algo, saved.task):
-                raise ValueError(f"cannot resume a {saved.algo} run on {saved.task!r} with a "
-                                 f"{cfg.algo} config on {cfg.task!r}")  # fmt: skip
+                raise ValueError(
+                    f"cannot resume a {saved.algo} run on {saved.task!r} with a "
+                    f"{cfg.algo} config on {cfg.task!r}"
+                )
         if last_checkpoint(resume) is None and not (resume / FINAL_MODEL).is_file():
             raise ValueError(f"run folder {str(resume)!r} has no checkpoint to resume from")
         run = resume
@@ -200,8 +202,9 @@ def train_model(
     in it is unpickled on resume (:mod:`agents.checkpoints`).
     """
     with run_lock(run):
-        return _train_locked(cfg, run, resume, progress, list(notes), initial_design,
-                             env_wrapper, final_checkpoint)  # fmt: skip
+        return _train_locked(
+            cfg, run, resume, progress, list(notes), initial_design, env_wrapper, final_checkpoint
+        )
 
 
 def _restore(cfg: TrainConfig, run: Path, model: Any) -> Path:
@@ -219,8 +222,9 @@ def _restore(cfg: TrainConfig, run: Path, model: Any) -> Path:
         if buffer is None:
             warnings.warn(
                 f"resuming {cfg.algo} from {str(path)!r} with an EMPTY replay buffer: no "
-                "buffer was saved with it", stacklevel=3,
-            )  # fmt: skip
+                "buffer was saved with it",
+                stacklevel=3,
+            )
         else:
             load_replay_buffer(model.replay_buffer, buffer)
     return path
@@ -274,16 +278,21 @@ def _train_locked(
     if not resume:
         _write_run_files(run, cfg, notes)
     else:
-        record = {"from": str(path), "steps": model.num_timesteps, "utc": utc_stamp(),
-                  "total_steps": cfg.total_steps}  # fmt: skip
+        record = {
+            "from": str(path),
+            "steps": model.num_timesteps,
+            "utc": utc_stamp(),
+            "total_steps": cfg.total_steps,
+        }
         atomic_write(logs / "resume.json", json.dumps(record, indent=1))
     model.set_logger(configure(str(logs), formats))
     remaining = cfg.total_steps - model.num_timesteps
     checkpoint = checkpoint_callback_class()(
         save_freq=max(cfg.checkpoint_every // cfg.num_envs, 1) if cfg.checkpoint_every else 0,
-        save_path=str(run / "checkpoints"), name_prefix=CHECKPOINT_PREFIX,
+        save_path=str(run / "checkpoints"),
+        name_prefix=CHECKPOINT_PREFIX,
         save_replay_buffer=cfg.algo == "sac",
-    )  # fmt: skip
+    )
     callbacks: list[Any] = [checkpoint]
     # SB3's own bar needs tqdm and rich; without rich, a small tqdm callback does it
     sb3_bar = progress and rich_available()
@@ -292,8 +301,12 @@ def _train_locked(
     previous = _sigterm_stops(checkpoint)
     try:
         if remaining > 0:
-            model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
-                        reset_num_timesteps=not resume, progress_bar=sb3_bar)  # fmt: skip
+            model.learn(
+                total_timesteps=remaining,
+                callback=CallbackList(callbacks),
+                reset_num_timesteps=not resume,
+                progress_bar=sb3_bar,
+            )
     except (KeyboardInterrupt, StopRequested) as exc:
         if getattr(checkpoint, "model", None) is not None:  # learning had started
             checkpoint.save_now()
