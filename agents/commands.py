@@ -52,7 +52,7 @@ def _configure_train(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from agents.sb3_agents import load_config, train
+    from agents.rl import load_config, train
 
     if args.config is None and args.resume is None:
         raise ValueError("train needs --config FILE (or --resume RUN_DIR)")
@@ -114,7 +114,7 @@ def _configure_evaluate(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from agents.sb3_agents import check_evaluation_size, evaluate_baseline, evaluate_run
+    from agents.rl import check_evaluation_size, evaluate_baseline, evaluate_run
 
     check_evaluation_size(args.n, args.budget)
     if args.run is not None and args.constants is not None:

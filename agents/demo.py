@@ -2,8 +2,8 @@
 CMA-ES on the benchmark's normalised score.
 
 The quickest tour of the project, sized for a 2-core CPU (about a minute with the
-defaults): PPO is trained on the ``realisable`` task family with the settings of
-``experiments/configs/ppo_realisable.yaml`` (:data:`DEMO_CONFIG`), then the trained
+defaults): PPO is trained on the ``realisable`` task family with the shipped PPO defaults
+(``agents/rl/configs/ppo.yaml``, :data:`DEMO_CONFIG`), then the trained
 policy (episodes of at most 20 edits, repeated from new starts), the shipped generative
 prior (:class:`agents.prior.PriorScreen`), random search and CMA-ES design for the first
 16 ``realisable`` targets of the frozen suite ``nanoenv-bench-v1``, through the bench's
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import json
 import os
 import sys
@@ -34,33 +33,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agents.rl.config import default_config
+
 __all__ = ["DEMO_CONFIG", "configure", "format_table", "run", "run_demo"]
 
-#: The values of ``experiments/configs/ppo_realisable.yaml`` (the demo does not need the
-#: repository checkout; a test keeps the two equal).
-DEMO_CONFIG: dict[str, Any] = {
-    "algo": "ppo",
-    "task": "realisable",
-    "total_steps": 50000,
-    "num_envs": 8,
-    "seed": 0,
-    "device": "cpu",
-    "env": {"max_edits": 20, "max_step": 0.25, "success_f2": 50.0},
-    "hyperparameters": {
-        "learning_rate": 3.0e-4,
-        "n_steps": 128,
-        "batch_size": 256,
-        "n_epochs": 10,
-        "gamma": 0.95,
-        "gae_lambda": 0.95,
-        "clip_range": 0.2,
-        "ent_coef": 0.0,
-        "max_grad_norm": 0.5,
-        "policy_kwargs": {"net_arch": [128, 128], "activation_fn": "tanh", "log_std_init": -0.5},
-    },
-    "checkpoint_every": 10000,
-    "eval": {"n": 16, "seed": 1000, "at_end": True},
-}
+#: The shipped PPO defaults (``agents/rl/configs/ppo.yaml``, which
+#: ``experiments/configs/ppo_realisable.yaml`` takes as they are).
+DEMO_CONFIG: dict[str, Any] = default_config("ppo")
 
 DEFAULT_STEPS = 20_000
 SUITE = "nanoenv-bench-v1"
@@ -78,10 +57,6 @@ _PRETTY = {"random": "random search", "cmaes": "CMA-ES", "ppo": "PPO",
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _utc_stamp() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
 @contextlib.contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
     """Run with ``n`` torch threads (unchanged when ``None``)."""
@@ -97,10 +72,10 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 def _run_folder(out: str | None) -> Path:
-    from agents.sb3_agents import new_folder
+    from agents.rl.run_folder import new_folder, utc_stamp
 
     if out is None:
-        return new_folder("runs", f"demo_{_utc_stamp()}")
+        return new_folder("runs", f"demo_{utc_stamp()}")
     path = Path(out)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ValueError(
@@ -180,15 +155,15 @@ def run_demo(
     from agents.bench.stats import iqm_ci
     from agents.prior import PriorScreen
     from agents.report import write_report
-    from agents.sb3_agents import (
+    from agents.rl import (
         TrainConfig,
-        _resolve_device,
         load_model,
         save_results,
         train,
         training_cost,
     )
     from nanoenv.bench import load_suite
+    from nanoenv.devices import resolve_device
 
     if steps < 1 or n_targets < 1 or budget < 1:
         raise ValueError("--steps, --targets and the budget must be positive")
@@ -205,7 +180,7 @@ def run_demo(
     data["env"]["device"] = device
     data["eval"].update(n=n_targets, at_end=False)
     cfg = TrainConfig.from_dict(data)  # validated before any folder is made
-    _resolve_device(device)  # no CUDA: an error before any folder is made
+    resolve_device(device)  # no CUDA: an error before any folder is made
     if device != "cpu":
         threads = None
     run = _run_folder(out)

@@ -35,26 +35,21 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from agents.sweep import Job, SweepSettings
+from nanoenv.optional import import_optional
 
 __all__ = ["MAX_RETRIES", "check_ray_options", "import_ray", "ray_session", "run_on_ray"]
 
 #: Ray retries of a task whose worker died (not of a job that raised).
 MAX_RETRIES = 3
-_INSTALL = 'pip install -e ".[ray]"'
+#: A sweep job (:class:`agents.sweep.Job`); this module does not import the sweep.
+Job = TypeVar("Job")
 
 
 def import_ray() -> Any:
     """The ``ray`` module, or a one-line ``ValueError`` naming the extra to install."""
-    try:
-        import ray
-    except ImportError:
-        raise ValueError(f"backend='ray' needs the optional package ray, which is not "
-                         f"installed; install the extra: {_INSTALL}") from None  # fmt: skip
-    return ray
+    return import_optional("ray", "ray", "backend='ray'")
 
 
 def check_ray_options(
@@ -163,16 +158,10 @@ def _connect(ray: Any, workers: int, address: str | None) -> bool:
     return True
 
 
-def _run_job_task(job: Job, settings: SweepSettings, out: str) -> str:
-    """The body of one Ray task: exactly the local pool's :func:`agents.sweep.run_job`."""
-    from agents.sweep import run_job
-
-    return str(run_job(job, settings, out))
-
-
 def run_on_ray(
+    run_job: Callable[[Job, Any, str], Any],
     jobs: Sequence[Job],
-    settings: SweepSettings,
+    settings: Any,
     out: str | os.PathLike[str],
     finished: Callable[[Job, BaseException | None], Any],
     *,
@@ -181,13 +170,16 @@ def run_on_ray(
     cpus_per_job: float = 1.0,
     gpus_per_job: float = 0.0,
 ) -> None:
-    """Run ``jobs`` as Ray tasks (see the module text); calls ``finished(job, error)`` as
+    """Run ``run_job(job, settings, out)`` for each of ``jobs`` as a Ray task (see the
+    module text; the sweep passes :func:`agents.sweep.run_job`, the very function its
+    local pool runs, and its :class:`~agents.sweep.SweepSettings`); calls
+    ``finished(job, error)`` as
     each one ends (``error`` is the job's exception, ``None`` on success), in completion
     order. Jobs are submitted in the order given (the sweep puts training jobs first)."""
     ray = import_ray()
     check_ray_options(workers, address, cpus_per_job, gpus_per_job)
     with ray_session(workers, address, cpus_per_job, gpus_per_job):
-        task = ray.remote(_run_job_task).options(
+        task = ray.remote(run_job).options(
             num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=MAX_RETRIES,
             retry_exceptions=False, name="nanoenv-sweep-job",
         )  # fmt: skip

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.bench.registry import BuildContext, get_method
+from nanoenv.devices import DEVICES, resolve_device
 from nanoenv.files import atomic_write
 
 __all__ = [
@@ -91,7 +92,7 @@ class SweepSettings:
     budgets: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        from agents.sb3_agents import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
+        from agents.rl import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
 
         for name, value, high in (("n", self.n, MAX_EVAL_TARGETS),
                                   ("budget", self.budget, MAX_EVAL_BUDGET)):  # fmt: skip
@@ -104,14 +105,9 @@ class SweepSettings:
         for algo, steps in self.steps.items():
             if isinstance(steps, bool) or int(steps) != steps or steps < 1:
                 raise ValueError(f"steps[{algo!r}]={steps!r} must be a positive integer")
-        if self.device not in ("cpu", "cuda", "auto"):
+        if self.device not in DEVICES:
             raise ValueError(f"device={self.device!r}; allowed: 'cpu', 'cuda', 'auto'")
-        if self.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError("device='cuda' but torch finds no CUDA device here; allowed: "
-                                 "'cpu', or 'auto' (CUDA when present)")  # fmt: skip
+        resolve_device(self.device)  # 'cuda' without a GPU: an error before any job
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads} must be positive (or None)")
         if self.budgets is not None:
@@ -180,7 +176,7 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
     import torch
 
     from agents.bench.runner import method_seed, score_designer
-    from agents.sb3_agents import save_results
+    from agents.rl import save_results
 
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
@@ -326,7 +322,7 @@ def sweep(
         if backend == "ray" and todo:
             from agents.ray_backend import run_on_ray
 
-            run_on_ray(todo, settings, out, finished, workers=workers, address=address,
+            run_on_ray(run_job, todo, settings, out, finished, workers=workers, address=address,
                        cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)  # fmt: skip
         elif workers == 1:
             for job in todo:

@@ -4,8 +4,8 @@
         --steps 20000 --out runs/tune_x
 
 Each trial samples hyperparameters (:func:`sample_hyperparameters`, inside the ranges
-:func:`agents.sb3_agents.load_config` accepts) into the base config, trains it with
-:func:`agents.sb3_agents.train` for ``--steps`` environment steps (in ``--rungs`` equal
+:func:`agents.rl.load_config` accepts) into the base config, trains it with
+:func:`agents.rl.train` for ``--steps`` environment steps (in ``--rungs`` equal
 parts, resuming the run between them) and scores the policy after each part with the
 bench pipeline, :func:`agents.bench.runner.score_designer`, on the held-out targets
 ``benchmark_suite(family, n, suite_seed)`` (validation targets: ``suite_seed`` 2000 by
@@ -42,8 +42,16 @@ from pathlib import Path
 from typing import Any
 
 from nanoenv.cli import Subcommand
+from nanoenv.optional import import_optional
 
-__all__ = ["MAX_TRIALS", "TUNE", "VALIDATION_SEED", "sample_hyperparameters", "tune"]
+__all__ = [
+    "MAX_TRIALS",
+    "TUNE",
+    "VALIDATION_SEED",
+    "sample_hyperparameters",
+    "trial_config",
+    "tune",
+]
 
 #: Most trials one study may ask for.
 MAX_TRIALS = 10_000
@@ -55,16 +63,6 @@ STUDY_NAME = "nanoenv-tune"
 #: configuration is not chosen on the targets it is then reported on.
 VALIDATION_SEED = 2000
 _NET_ARCH = {"small": [64, 64], "medium": [128, 128], "large": [256, 256]}
-_INSTALL = 'pip install -e ".[tune]"'
-
-
-def _import_optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise ValueError(f"nanoenv tune needs the optional package optuna, which is not "
-                         f"installed; install the extra: {_INSTALL}") from None  # fmt: skip
-    return optuna
 
 
 def sample_hyperparameters(trial: Any, algo: str, num_envs: int) -> dict[str, Any]:
@@ -120,10 +118,10 @@ def sample_hyperparameters(trial: Any, algo: str, num_envs: int) -> dict[str, An
     }
 
 
-def _trial_config(base: Any, hp: dict[str, Any], total_steps: int) -> Any:
+def trial_config(base: Any, hp: dict[str, Any], total_steps: int) -> Any:
     """``base`` with ``hp`` merged into its hyperparameters (policy_kwargs merged too),
-    validated by :class:`~agents.sb3_agents.TrainConfig`."""
-    from agents.sb3_agents import TrainConfig
+    validated by :class:`~agents.rl.TrainConfig`."""
+    from agents.rl import TrainConfig
 
     data = base.to_dict()
     merged = {**data["hyperparameters"], **hp}
@@ -142,7 +140,7 @@ def _score(run: Path, cfg: Any, targets: list[Any], budget: int, seed: int) -> d
     """Mean best score and f2 within ``budget`` calls of the run's policy on ``targets``."""
     from agents.baselines import PolicyRollout
     from agents.bench.runner import score_designer
-    from agents.sb3_agents import load_model
+    from agents.rl import load_model
 
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
     designer = PolicyRollout(load_model(run, device=cfg.device), env_kwargs,
@@ -191,7 +189,7 @@ def tune(
     :param echo: where progress lines go.
     """
     from agents.bench.runner import method_seed
-    from agents.sb3_agents import (
+    from agents.rl import (
         DEVICES,
         MAX_EVAL_BUDGET,
         MAX_EVAL_TARGETS,
@@ -201,7 +199,7 @@ def tune(
     from nanoenv.files import atomic_write
     from nanoenv.tasks import TASK_FAMILIES, benchmark_suite
 
-    optuna = _import_optuna()
+    optuna = import_optional("optuna", "tune", "nanoenv tune")
     _check_int("--trials", trials, 1, MAX_TRIALS, "trials")
     _check_int("--steps", steps, 1, MAX_STEPS, "environment steps")
     _check_int("--rungs", rungs, 1, min(steps, 100), "parts of training")
@@ -262,7 +260,7 @@ def tune(
         t0 = time.perf_counter()
         value = math.nan
         for k, total in enumerate(parts):
-            cfg = _trial_config(base, hp, total)
+            cfg = trial_config(base, hp, total)
             if k == 0:
                 train(cfg, run_dir=run, progress=False)
             else:
@@ -302,7 +300,7 @@ def _write_summary(study: Any, base: Any, out: Path, settings: dict[str, Any], o
         best = study.best_trial
         hp = sample_hyperparameters(optuna.trial.FixedTrial(best.params), base.algo,
                                     base.num_envs)  # fmt: skip
-        cfg = _trial_config(base, hp, settings["steps"]).to_dict()
+        cfg = trial_config(base, hp, settings["steps"]).to_dict()
         cfg["eval"]["at_end"] = True
         text = (f"# nanoenv tune: best of {len(complete)} complete trial(s), trial "
                 f"{best.number}, mean best score {best.value:.6g} at {settings['budget']} "

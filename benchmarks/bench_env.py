@@ -60,9 +60,9 @@ sys.path.insert(0, str(ROOT))
 
 import nanoenv  # noqa: E402, F401  (registers the gym ids)
 from benchmarks.machine_info import cpu_model  # noqa: E402
-from benchmarks.output import write_atomic  # noqa: E402
 from nanoenv.envs import FormulationDesignEnv, FormulationDesignVectorEnv  # noqa: E402
 from nanoenv.envs.sb3 import SB3VecEnvAdapter  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 from nanoenv.tasks import TASK_FAMILIES  # noqa: E402
 
 ENV_ID = "nanoenv/FormulationDesign-v0"
@@ -507,8 +507,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     text = markdown(result)
     print(text)
     name = "env_quick" if args.quick else "env"
-    write_atomic(Path(args.out) / f"{name}.json", json.dumps(result, indent=2))
-    write_atomic(Path(args.out) / f"{name}.md", text)
+    atomic_write(Path(args.out) / f"{name}.json", json.dumps(result, indent=2))
+    atomic_write(Path(args.out) / f"{name}.md", text)
     return result
 
 

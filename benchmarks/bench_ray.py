@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from agents.sweep import SweepSettings, make_jobs, sweep  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
-from benchmarks.output import write_atomic  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 
 FAMILIES = ("realisable", "sustained", "ph_triggered", "thermal_triggered",
             "burst_then_sustained")  # fmt: skip
@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = Path(args.out)
-    write_atomic(out / "ray.json", json.dumps(result, indent=1))
-    write_atomic(out / "ray.md", markdown(result))
+    atomic_write(out / "ray.json", json.dumps(result, indent=1))
+    atomic_write(out / "ray.md", markdown(result))
     print(markdown(result))
     if not result["identical_rows"]:
         raise SystemExit("bench_ray: the backends' result rows differ")

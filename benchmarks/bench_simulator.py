@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine_info import cpu_model  # noqa: E402
-from benchmarks.output import write_atomic  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 from nanoenv.kinetics import (  # noqa: E402
     Drug,
     Formulation,
@@ -692,8 +692,8 @@ def main(argv: list[str] | None = None) -> Row:
     print(report)
     name = "simulator_quick" if args.quick else "simulator"
     out = Path(args.out)
-    write_atomic(out / f"{name}.json", json.dumps(result, indent=2) + "\n")
-    write_atomic(out / f"{name}.md", report)
+    atomic_write(out / f"{name}.json", json.dumps(result, indent=2) + "\n")
+    atomic_write(out / f"{name}.md", report)
     print(f"wrote {out / name}.json and .md ({result['wall_seconds']:.0f} s)")
     return result
 

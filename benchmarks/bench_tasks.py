@@ -44,8 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from agents.baselines import GradientDescent, ProblemCache  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
-from benchmarks.output import write_atomic  # noqa: E402
 from nanoenv.envs.problem import evaluate, target_batch  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 from nanoenv.tasks import TASK_FAMILIES, TIERS, Target, benchmark_suite  # noqa: E402
 
 SUITE_SEED = 1000
@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
         "rows": rows,
     }
     out = Path(args.out)
-    write_atomic(out / f"{args.name}.json", json.dumps(result, indent=2))
-    write_atomic(out / f"{args.name}.md", markdown(result))
+    atomic_write(out / f"{args.name}.json", json.dumps(result, indent=2))
+    atomic_write(out / f"{args.name}.md", markdown(result))
     return result
 
 

@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.sb3_agents import load_model  # noqa: E402
+from agents.rl import load_config, load_model  # noqa: E402
 from agents.sweep import SweepSettings, make_jobs, sweep  # noqa: E402
 
 TOTAL_STEPS = 4096
@@ -42,7 +42,7 @@ def _steps(path: Path) -> int:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="kill_ray_"))
-    cfg = yaml.safe_load((ROOT / "experiments" / "configs" / "ppo_realisable.yaml").read_text())
+    cfg = load_config(ROOT / "experiments" / "configs" / "ppo_realisable.yaml").to_dict()
     cfg.update(num_envs=2, checkpoint_every=256, total_steps=TOTAL_STEPS)
     cfg["hyperparameters"].update(n_steps=64, batch_size=64, n_epochs=2)
     (work / "configs").mkdir()

@@ -52,7 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.output import write_atomic  # noqa: E402
+from nanoenv.files import atomic_write  # noqa: E402
 
 #: Tiny configs: a few seconds of training, a checkpoint every ``checkpoint_every`` steps.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -130,7 +130,7 @@ def reference_run(algo: str, work: Path) -> dict[str, float]:
 
 def _buffer_count(run: Path) -> int | None:
     """Transitions per environment in the newest checkpoint's replay buffer."""
-    from agents.sb3_agents import last_checkpoint
+    from agents.rl import last_checkpoint
 
     last = last_checkpoint(run) if run.is_dir() else None
     if last is None or last[1] is None:
@@ -249,7 +249,7 @@ def trial(
         return record
     at_checkpoint = None
     if algo == "sac" and on_disk:
-        from agents.sb3_agents import last_checkpoint
+        from agents.rl import last_checkpoint
 
         _, buffer, _ = last_checkpoint(run)
         if buffer is not None:
@@ -273,7 +273,7 @@ def trial(
     record["resumed_from"] = resumed["steps"]
     newest = max(on_disk) if on_disk else 0
     record["lost_more_than_one_interval"] = resumed["steps"] < newest
-    from agents.sb3_agents import last_checkpoint, load_model
+    from agents.rl import last_checkpoint, load_model
 
     model = load_model(run)
     record["final_steps"] = int(model.num_timesteps)
@@ -376,9 +376,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "failed": sum(r["failed"] for r in records),
         }  # fmt: skip
     stem = "kill_resume" + ("_sweep" if algos == ["sweep"] else "")
-    write_atomic(args.out / f"{stem}.json", json.dumps(result, indent=1))
+    atomic_write(args.out / f"{stem}.json", json.dumps(result, indent=1))
     text = markdown(result)
-    write_atomic(args.out / f"{stem}.md", text)
+    atomic_write(args.out / f"{stem}.md", text)
     print(text)
     return result
 

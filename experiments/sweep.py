@@ -18,7 +18,6 @@ Ray instance with ``--workers`` CPUs, or on a running cluster with ``--address a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     from agents.report import markdown_table, write_report
+    from agents.rl.run_folder import utc_stamp
     from agents.sweep import (
         SweepSettings,
         add_backend_arguments,
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)
         return 2
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = Path(args.out or f"runs/sweep_{stamp}")
+    out = Path(args.out or f"runs/sweep_{utc_stamp()}")
     where = (f"{args.workers} processes" if args.backend == "local" else
              f"Ray ({args.address or f'local instance, {args.workers} CPUs'})")  # fmt: skip
     print(f"sweep: {len(jobs)} jobs ({len(args.methods)} methods × {len(args.families)} "

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
+import agents.rl as rl
+import agents.rl.training as rl_training
 from agents import PolicyRollout
-from agents import sb3_agents as sa
-from agents.sb3_agents import TrainConfig, last_checkpoint, load_config, load_model, train
+from agents.rl import TrainConfig, last_checkpoint, load_config, load_model, train
 from nanoenv.cli import main
 from nanoenv.tasks import benchmark_suite, get_family
 
@@ -112,6 +113,48 @@ def test_shipped_configs_are_valid() -> None:
         assert cfg.algo in path.name and cfg.task in path.name
 
 
+def _leaves(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.update(_leaves(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def test_the_ppo_defaults_are_written_once_and_overridden_not_restated() -> None:
+    from agents.prior.methods import PPO_HYPERPARAMETERS
+    from agents.rl.config import default_config, default_names
+
+    assert default_names() == ["ppo", "sac"]
+    ppo = default_config("ppo")
+    assert TrainConfig.from_dict(ppo).algo == "ppo"
+    assert TrainConfig.from_dict(default_config("sac")).algo == "sac"
+    assert PPO_HYPERPARAMETERS == ppo["hyperparameters"]
+    assert ppo["hyperparameters"]["n_steps"] == 128 and ppo["num_envs"] == 8
+    folder = Path(__file__).resolve().parent.parent / "experiments" / "configs"
+    for path in folder.glob("*.yaml"):
+        raw = yaml.safe_load(path.read_text())
+        base = _leaves(default_config(raw.pop("defaults")))
+        restated = [k for k, v in _leaves(raw).items() if base.get(k, object()) == v]
+        assert restated == [], f"{path.name} restates shipped defaults: {restated}"
+
+
+def test_defaults_key_merges_mappings_and_rejects_unknown_names(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("defaults: ppo\ntask: sustained\nhyperparameters:\n  n_steps: 64\n"
+                    "  policy_kwargs:\n    net_arch: [32]\n")  # fmt: skip
+    cfg = load_config(path)
+    assert (cfg.algo, cfg.task, cfg.total_steps) == ("ppo", "sustained", 50_000)
+    assert cfg.hyperparameters["n_steps"] == 64 and cfg.hyperparameters["batch_size"] == 256
+    assert cfg.hyperparameters["policy_kwargs"] == {
+        "net_arch": [32], "activation_fn": "tanh", "log_std_init": -0.5}  # fmt: skip
+    path.write_text("defaults: a2c\n")
+    with pytest.raises(ValueError, match=r"config key 'defaults' is 'a2c'; allowed: \['ppo'"):
+        load_config(path)
+
+
 def test_bad_config_fails_before_any_run_folder_is_made(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,8 +191,8 @@ def test_ppo_run_folder_contents(ppo_run: Path) -> None:
 
 
 def test_default_run_folders_are_new(tmp_path: Path) -> None:
-    a = sa.new_folder(tmp_path, "x")
-    b = sa.new_folder(tmp_path, "x")
+    a = rl.new_folder(tmp_path, "x")
+    b = rl.new_folder(tmp_path, "x")
     assert a != b and a.name == "x" and b.name == "x_1"
 
 
@@ -191,8 +234,8 @@ def test_make_vec_env_takes_a_proposer_and_a_wrapper() -> None:
     cfg = TrainConfig.from_dict(TINY_PPO)
     dim = get_family(cfg.task).default_space().dim
     proposer = _Centre(dim)
-    env = sa.make_vec_env(cfg, initial_design=proposer, wrapper=Shift)
-    centre = sa.make_vec_env(cfg.replace(env={"max_edits": 5, "initial_design": "center"}))
+    env = rl.make_vec_env(cfg, initial_design=proposer, wrapper=Shift)
+    centre = rl.make_vec_env(cfg.replace(env={"max_edits": 5, "initial_design": "center"}))
     obs, obs0 = env.reset(), centre.reset()
     assert proposer.proposed == 2 and np.all(obs[:, :dim] == 0)
     np.testing.assert_array_equal(obs, obs0)  # the same targets, from the same design
@@ -209,10 +252,10 @@ def test_make_vec_env_takes_a_proposer_and_a_wrapper() -> None:
 
 def test_train_model_in_a_run_folder_of_ones_own(tmp_path: Path) -> None:
     cfg = TrainConfig.from_dict({**TINY_PPO, "checkpoint_every": 24, "eval": {"at_end": False}})
-    run = sa.make_run_folder(tmp_path / "run", cfg.runs_dir, "mine", cfg.seed)
+    run = rl.make_run_folder(tmp_path / "run", cfg.runs_dir, "mine", cfg.seed)
     (run / "extra.json").write_text("{}")  # the caller's own files stay
     proposer = _Centre(get_family(cfg.task).default_space().dim)
-    model = sa.train_model(cfg, run, progress=False, notes=["a note"], initial_design=proposer,
+    model = rl.train_model(cfg, run, progress=False, notes=["a note"], initial_design=proposer,
                            final_checkpoint=False)  # fmt: skip
     assert model.num_timesteps == 64 and proposer.proposed > 0
     steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("*.zip"))
@@ -250,8 +293,8 @@ def test_interrupted_run_keeps_its_checkpoints_and_resumes(
                 raise KeyboardInterrupt
             return True
 
-    monkeypatch.setattr(sa, "_progress_callback", lambda total, initial: Interrupt())
-    monkeypatch.setattr(sa, "_rich_available", lambda: False)
+    monkeypatch.setattr(rl_training, "progress_callback", lambda total, initial: Interrupt())
+    monkeypatch.setattr(rl_training, "rich_available", lambda: False)
     cfg = TrainConfig.from_dict({**TINY_PPO, "eval": {"at_end": False}})
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):

@@ -281,7 +281,7 @@ def test_unknown_designers_are_named(tmp_path):
 
 
 def test_training_configs_take_a_reward_model_by_name_or_module_path():
-    from agents.sb3_agents import EnvConfig
+    from agents.rl import EnvConfig
     from nanoenv.rewards import F2Reward
 
     assert EnvConfig(reward_model="rmse").kwargs()["reward_model"] == "rmse"

@@ -27,9 +27,9 @@ import pytest
 import torch
 import yaml
 
-from agents import sb3_agents as sa
+import agents.rl.training as rl_training
 from agents.checkpoints import REBUILT_ENTRIES, run_lock
-from agents.sb3_agents import TrainConfig, last_checkpoint, load_config, load_model, train
+from agents.rl import TrainConfig, last_checkpoint, load_config, load_model, train
 from nanoenv.cli import main
 from nanoenv.files import atomic_open, atomic_write, check_output_path
 
@@ -332,8 +332,8 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(
                 os.kill(os.getpid(), signal.SIGTERM)
             return True
 
-    monkeypatch.setattr(sa, "_progress_callback", lambda total, initial: Terminate())
-    monkeypatch.setattr(sa, "_rich_available", lambda: False)
+    monkeypatch.setattr(rl_training, "progress_callback", lambda total, initial: Terminate())
+    monkeypatch.setattr(rl_training, "rich_available", lambda: False)
     handler = signal.getsignal(signal.SIGTERM)
     cfg = TrainConfig.from_dict({**TINY_PPO, "checkpoint_every": 32})
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):

@@ -173,7 +173,7 @@ def test_the_scripts_take_the_backend_flags_and_refuse_bad_ones_with_exit_2(tmp_
 def test_a_ray_sweep_resumes_an_interrupted_rl_job_from_its_checkpoint(tmp_path, shared_ray):
     import yaml
 
-    from agents.sb3_agents import TrainConfig, load_model, train
+    from agents.rl import TrainConfig, load_model, train
     from tests.test_hostile_inputs import TINY_PPO
 
     configs = tmp_path / "configs"

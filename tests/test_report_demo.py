@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from agents.report import (
-    aggregate,
-    find_results,
-    iqm,
-    load_runs,
-    stratified_bootstrap_ci,
-    write_report,
-)
+from agents.bench.stats import iqm, stratified_bootstrap_ci
+from agents.report import aggregate, find_results, load_runs, write_report
 from nanoenv.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,24 +92,24 @@ def _results(folder: Path, method: str, f2s: list[float], history: bool = False)
 
 
 def test_aggregate_over_seeds(tmp_path: Path) -> None:
-    _results(tmp_path / "s0" / "eval_a", "cma", [40, 60, 80, 90])
-    _results(tmp_path / "s1" / "eval_b", "cma", [30, 70, 80, 100])
+    _results(tmp_path / "s0" / "eval_a", "cmaes", [40, 60, 80, 90])
+    _results(tmp_path / "s1" / "eval_b", "cmaes", [30, 70, 80, 100])
     _results(tmp_path / "s2" / "eval_c", "random", [10, 20, 55, 60])
     from agents.report import find_results
 
     runs = load_runs(find_results([tmp_path]))
-    assert [r["method"] for r in runs] == ["cma", "cma", "random"]
-    cma, rnd = aggregate(runs)
-    assert (cma["runs"], cma["targets"], cma["n"]) == (2, 4, 8)
-    assert cma["success_rate"] == pytest.approx(6 / 8)
-    assert cma["best_f2_iqm"] == pytest.approx(iqm([40, 60, 80, 90, 30, 70, 80, 100]))
-    assert cma["median_calls_to_success"] == pytest.approx(np.median([11, 12, 13, 11, 12, 13]))
-    assert cma["ci_over"] == "runs within targets"
-    lo, hi = cma["best_f2_iqm_ci"]
-    assert lo <= cma["best_f2_iqm"] <= hi
+    assert [r["method"] for r in runs] == ["cmaes", "cmaes", "random"]
+    cmaes, rnd = aggregate(runs)
+    assert (cmaes["runs"], cmaes["targets"], cmaes["n"]) == (2, 4, 8)
+    assert cmaes["success_rate"] == pytest.approx(6 / 8)
+    assert cmaes["best_f2_iqm"] == pytest.approx(iqm([40, 60, 80, 90, 30, 70, 80, 100]))
+    assert cmaes["median_calls_to_success"] == pytest.approx(np.median([11, 12, 13, 11, 12, 13]))
+    assert cmaes["ci_over"] == "runs within targets"
+    lo, hi = cmaes["best_f2_iqm_ci"]
+    assert lo <= cmaes["best_f2_iqm"] <= hi
     # target 2 scores 80 in both runs: that stratum never varies; success of target 0 and 1
     # varies, targets 2 and 3 always succeed -> success rate in [4/8, 8/8]
-    assert 0.5 <= cma["success_rate_ci"][0] <= cma["success_rate_ci"][1] <= 1.0
+    assert 0.5 <= cmaes["success_rate_ci"][0] <= cmaes["success_rate_ci"][1] <= 1.0
     assert rnd["runs"] == 1 and rnd["ci_over"] == "targets (single run)"
     assert rnd["success_rate"] == 0.5
 
@@ -188,9 +182,10 @@ def test_one_model_evaluated_twice_is_one_run(tmp_path: Path) -> None:
 
 def test_demo_config_matches_the_shipped_yaml() -> None:
     from agents.demo import DEMO_CONFIG
+    from agents.rl import TrainConfig, load_config
 
-    assert DEMO_CONFIG == yaml.safe_load(
-        (ROOT / "experiments" / "configs" / "ppo_realisable.yaml").read_text()
+    assert TrainConfig.from_dict(DEMO_CONFIG) == load_config(
+        ROOT / "experiments" / "configs" / "ppo_realisable.yaml"
     )
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.sb3_agents import load_config
-from agents.tune import TUNE, _trial_config, sample_hyperparameters
+from agents.rl import load_config
+from agents.tune import TUNE, sample_hyperparameters, trial_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "experiments" / "configs"
@@ -33,8 +33,7 @@ def nanoenv(monkeypatch):
 def tiny_config(tmp_path) -> Path:
     """The shipped PPO config with 2 environments (rollouts of at most 512 steps)."""
     path = tmp_path / "ppo_tiny.yaml"
-    path.write_text((CONFIGS / "ppo_realisable.yaml").read_text().replace("num_envs: 8",
-                                                                          "num_envs: 2"))
+    path.write_text((CONFIGS / "ppo_realisable.yaml").read_text() + "num_envs: 2\n")
     return path
 
 
@@ -117,7 +116,7 @@ def test_a_bad_config_or_out_exits_2(tmp_path, tiny_config, nanoenv, capsys):
                     str(tmp_path / "t")]) == 2  # fmt: skip
     assert "does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
-    bad.write_text(tiny_config.read_text().replace("gamma: 0.95", "gamma: 5"))
+    bad.write_text(tiny_config.read_text() + "hyperparameters:\n  gamma: 5\n")
     assert nanoenv(["tune", "--config", str(bad), "--out", str(tmp_path / "t")]) == 2
     assert "'hyperparameters.gamma' is 5" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
@@ -139,7 +138,7 @@ def test_every_sampled_configuration_passes_the_config_validation(algo):
     for _ in range(30):
         trial = study.ask()
         hp = sample_hyperparameters(trial, algo, base.num_envs)
-        cfg = _trial_config(base, hp, 1000)  # TrainConfig validation raises on a bad value
+        cfg = trial_config(base, hp, 1000)  # TrainConfig validation raises on a bad value
         assert cfg.total_steps == 1000
         if algo == "ppo":
             rollout = hp["n_steps"] * base.num_envs

@@ -21,20 +21,25 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
+from agents import baselines
 from agents.bench.registry import BuildContext, Built, MethodEntry
+from agents.bo import BayesianOptimization
+from agents.rl import (
+    FINAL_MODEL,
+    TrainConfig,
+    last_checkpoint,
+    load_config,
+    load_model,
+    train,
+    training_cost,
+)
 
 __all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
 
 
-def _search(
-    cls_name: str, module: str = "agents.baselines", max_budget: int | None = None
-) -> MethodEntry:
+def _search(cls: type, max_budget: int | None = None) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
-        import importlib
-
-        cls = getattr(importlib.import_module(module), cls_name)
         designer = cls(device=ctx.device, success_f2=ctx.success_f2,
                        stop_on_success=ctx.stop_on_success, constants=ctx.constants)  # fmt: skip
         return Built(designer, None, {})
@@ -42,12 +47,10 @@ def _search(
     return MethodEntry(build, track="search", max_budget=max_budget)
 
 
-def rl_config(algo: str, ctx: BuildContext) -> Any:
-    """The validated :class:`~agents.sb3_agents.TrainConfig` of an RL job: the family's
+def rl_config(algo: str, ctx: BuildContext) -> TrainConfig:
+    """The validated :class:`~agents.rl.TrainConfig` of an RL job: the family's
     config file ``<configs_dir>/<algo>_<family>.yaml`` (else ``<algo>_realisable.yaml``
     with the family swapped in) with the job's seed, device and step count."""
-    from agents.sb3_agents import load_config
-
     folder = Path(ctx.configs_dir)
     path = folder / f"{algo}_{ctx.family}.yaml"
     if not path.is_file():
@@ -64,8 +67,6 @@ def rl_config(algo: str, ctx: BuildContext) -> Any:
     data["eval"].update(at_end=False, families=[ctx.family])
     if ctx.steps and algo in ctx.steps:
         data["total_steps"] = int(ctx.steps[algo])
-    from agents.sb3_agents import TrainConfig
-
     return TrainConfig.from_dict(data)
 
 
@@ -74,8 +75,6 @@ def run_or_resume(run: Path) -> dict[str, Path]:
     interrupted (``kill -9``, a crash) after its first checkpoint. A folder interrupted
     before any checkpoint holds nothing to resume; it is moved aside to
     ``run.interrupted[_n]`` (runs are never deleted) and the job starts afresh."""
-    from agents.sb3_agents import FINAL_MODEL, last_checkpoint
-
     if not run.exists() or not any(run.iterdir()):
         return {"run_dir": run}
     if (run / "config.yaml").is_file() and (
@@ -91,16 +90,13 @@ def run_or_resume(run: Path) -> dict[str, Path]:
 
 def _rl(algo: str) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
-        from agents.baselines import PolicyRollout
-        from agents.sb3_agents import load_model, train, training_cost
-
         cfg = rl_config(algo, ctx)
         t0 = time.perf_counter()
         run = train(cfg, progress=False, **run_or_resume(ctx.job_dir / "run"))
         train_s = time.perf_counter() - t0
         env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
         model = load_model(run, device=ctx.device)
-        designer = PolicyRollout(
+        designer = baselines.PolicyRollout(
             model, env_kwargs, device=cfg.env.device, name=ctx.method,
             repeat=not ctx.stop_on_success, stop_on_success=ctx.stop_on_success,
         )  # fmt: skip
@@ -112,11 +108,11 @@ def _rl(algo: str) -> MethodEntry:
     return MethodEntry(build, trains=True, track="amortised")
 
 
-RANDOM = _search("RandomSearch")
-CMAES = _search("CMAES")
-GRADIENT = _search("GradientDescent")
+RANDOM = _search(baselines.RandomSearch)
+CMAES = _search(baselines.CMAES)
+GRADIENT = _search(baselines.GradientDescent)
 #: BO's GP costs ~3.5 CPU s per target at 100 calls and ~9 s at 1000 (agents.bo): the bench
 #: scores it up to 100 calls, where its sample efficiency matters.
-BO = _search("BayesianOptimization", "agents.bo", max_budget=100)
+BO = _search(BayesianOptimization, max_budget=100)
 PPO = _rl("ppo")
 SAC = _rl("sac")

@@ -64,7 +64,7 @@ def _guided(edit_penalty: float) -> MethodEntry:
         import time
 
         from agents.prior.methods import train_prior_guided
-        from agents.sb3_agents import training_cost
+        from agents.rl import training_cost
 
         steps = ctx.steps or {}
         total = steps.get(ctx.method, steps.get("ppo", DEFAULT_STEPS))

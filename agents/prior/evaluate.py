@@ -8,7 +8,7 @@ For each family and ``M``: one-shot prior screening (best of ``M``, shipped ``cv
 (f2 ≥ 50), mean best f2, validity and diversity of the ``M`` samples. With
 ``--ppo-steps``, a prior-guided PPO policy (:func:`train_prior_guided`) is trained per
 family and evaluated with a budget of ``m + 1 + max_edits`` (20) simulator calls.
-Methods are seeded with ``seed + 7919`` as ``agents.sb3_agents`` does.
+Methods are seeded with ``seed + 7919`` as ``agents.rl`` does.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
             start = time.perf_counter()
             run_dir = None
             if args.run_dir:
-                from agents.sb3_agents import new_folder
+                from agents.rl import new_folder
 
                 run_dir = new_folder(args.run_dir, f"prior_ppo_{family}")
             method = train_prior_guided(

@@ -11,7 +11,7 @@ the prior's screening included).
 
 :func:`train_prior_guided` trains that PPO policy on the batched environment whose episodes
 start from the prior's screened proposal (``initial_design=PriorDesigner(prior, m)``), with
-the PPO settings of ``experiments/configs/ppo_realisable.yaml``. The defaults ``m = 8`` and
+the shipped PPO defaults (``agents/rl/configs/ppo.yaml``). The defaults ``m = 8`` and
 ``max_edits = 11`` make a whole episode ``8 + 1 + 11 = 20`` simulator calls at most.
 """
 
@@ -26,8 +26,9 @@ import torch
 
 from agents.baselines import DesignResult, PolicyRollout, Search, check_budget
 from agents.prior.models import GenerativePrior, load_prior
-from agents.prior.screen import PriorDesigner, _check_prior, problem_spec
+from agents.prior.screen import PriorDesigner, check_prior, problem_spec
 from agents.prior.train import load_default_prior
+from agents.rl.config import default_config
 from nanoenv.envs.formulation_design import FormulationDesignEnv
 from nanoenv.files import atomic_write
 from nanoenv.targets import TargetBatch
@@ -35,12 +36,9 @@ from nanoenv.tasks import Target, get_family
 
 __all__ = ["PriorGuidedPolicy", "PriorScreen", "load_prior_guided", "train_prior_guided"]
 
-#: PPO settings of the prior-guided policy (those of experiments/configs/ppo_realisable.yaml).
-PPO_HYPERPARAMETERS: dict[str, Any] = {
-    "learning_rate": 3.0e-4, "n_steps": 128, "batch_size": 256, "n_epochs": 10, "gamma": 0.95,
-    "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "max_grad_norm": 0.5,
-    "policy_kwargs": {"net_arch": [128, 128], "activation_fn": "tanh", "log_std_init": -0.5},
-}  # fmt: skip
+#: PPO settings of the prior-guided policy: the shipped PPO defaults' hyperparameters
+#: (``agents/rl/configs/ppo.yaml``, those of ``experiments/configs/ppo_realisable.yaml``).
+PPO_HYPERPARAMETERS: dict[str, Any] = default_config("ppo")["hyperparameters"]
 
 
 class _PriorCache:
@@ -52,7 +50,7 @@ class _PriorCache:
 
     def get(self, target: Target) -> GenerativePrior:
         if self.prior is not None:
-            _check_prior(self.prior, target)
+            check_prior(self.prior, target)
             return self.prior
         carrier = target.carrier.name.lower()
         if carrier not in self._loaded:
@@ -215,13 +213,13 @@ def train_prior_guided(
     :param hyperparameters: PPO keywords replacing :data:`PPO_HYPERPARAMETERS` entries.
     :param progress: show a progress bar.
 
-    The training is :func:`agents.sb3_agents.train_model`'s (the run folder's
+    The training is :func:`agents.rl.train_model`'s (the run folder's
     ``config.yaml``, ``meta.json``, logs, checkpoints and final model are those of
-    :func:`agents.sb3_agents.train`, without the checkpoint at the last step and the
+    :func:`agents.rl.train`, without the checkpoint at the last step and the
     held-out evaluation), with the proposer as ``initial_design`` and the edit penalty as
     the environment wrapper.
     """
-    from agents import sb3_agents as sa
+    from agents import rl
 
     if not edit_penalty >= 0:
         raise ValueError(f"edit_penalty={edit_penalty} must be >= 0 (reward units per edit)")
@@ -234,12 +232,12 @@ def train_prior_guided(
     hp = {**PPO_HYPERPARAMETERS, **(hyperparameters or {})}
     hp["n_steps"] = min(hp["n_steps"], max(8, steps // num_envs))
     hp["batch_size"] = min(hp["batch_size"], hp["n_steps"] * num_envs)
-    cfg = sa.TrainConfig(
+    cfg = rl.TrainConfig(
         algo="ppo", task=family, total_steps=steps, num_envs=num_envs, seed=seed, device=device,
-        env=sa.EnvConfig(max_edits=max_edits, max_step=max_step, success_f2=success_f2,
+        env=rl.EnvConfig(max_edits=max_edits, max_step=max_step, success_f2=success_f2,
                          device="cpu"),
         hyperparameters=hp, checkpoint_every=max(steps // 4, num_envs),
-        eval=sa.EvalConfig(at_end=False),
+        eval=rl.EvalConfig(at_end=False),
     )  # fmt: skip
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "initial_design"}
     resume = run_dir is not None and _interrupted_run(Path(run_dir))
@@ -247,13 +245,13 @@ def train_prior_guided(
         run = Path(run_dir)  # type: ignore[arg-type]
         prior = load_prior(run / "prior.pt", "cpu")
     else:
-        run = sa.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
+        run = rl.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
         prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
         info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
                 "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
         atomic_write(run / "prior.json", json.dumps(info, indent=1))
     penalty = float(edit_penalty)
-    model = sa.train_model(
+    model = rl.train_model(
         cfg, run, resume=resume, progress=progress,
         notes=[f"episodes start from the best of m={m} samples of a {prior.kind} prior"],
         initial_design=PriorDesigner(prior, m),
@@ -268,7 +266,7 @@ def train_prior_guided(
 
 def _interrupted_run(run: Path) -> bool:
     """Whether ``run`` is a prior-guided run folder with a checkpoint to resume from."""
-    from agents.sb3_agents import last_checkpoint
+    from agents.rl import last_checkpoint
 
     have = all((run / name).is_file() for name in ("config.yaml", "prior.json", "prior.pt"))
     return have and last_checkpoint(run) is not None
@@ -297,13 +295,13 @@ def _edit_penalty_wrapper(venv: Any, penalty: float) -> Any:
 
 def load_prior_guided(run_dir: str | os.PathLike[str], device: str = "cpu") -> PriorGuidedPolicy:
     """The :class:`PriorGuidedPolicy` of a :func:`train_prior_guided` run folder."""
-    from agents import sb3_agents as sa
+    from agents import rl
 
     run = Path(run_dir)
     if not (run / "prior.json").is_file():
         raise ValueError(f"{str(run)!r} is not a prior-guided run folder (no prior.json)")
     info = json.loads((run / "prior.json").read_text())
-    model = sa.load_model(run, device=device)  # rebuilt from config.yaml: nothing unpickled
+    model = rl.load_model(run, device=device)  # rebuilt from config.yaml: nothing unpickled
     prior = load_prior(run / "prior.pt", device)
     name = "prior+ppo-kl" if info.get("edit_penalty", 0.0) > 0 else "prior+ppo"
     method = PriorGuidedPolicy(model, prior, int(info["m"]), info["env_kwargs"], name=name)

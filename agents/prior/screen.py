@@ -26,6 +26,7 @@ from nanoenv.tasks import TASK_FAMILIES, Target
 __all__ = [
     "PriorDesigner",
     "ScreenResult",
+    "check_prior",
     "diversity",
     "problem_spec",
     "sample_and_screen",
@@ -161,7 +162,8 @@ def screen_designs(
     )
 
 
-def _check_prior(prior: GenerativePrior, target: Target) -> None:
+def check_prior(prior: GenerativePrior, target: Target) -> None:
+    """A ``ValueError`` unless ``prior`` proposes designs of ``target``'s carrier."""
     space = DesignSpace.for_carrier(target.carrier)
     if prior.dim != space.dim or prior.carrier != target.carrier.name.lower():
         raise ValueError(
@@ -193,7 +195,7 @@ def sample_and_screen(
     """
     if isinstance(m, bool) or int(m) != m or m < 1:
         raise ValueError(f"m={m!r} must be a positive number of candidates (simulator calls)")
-    _check_prior(prior, target)
+    check_prior(prior, target)
     cond = TargetBatch.from_targets([target]).condition_vector()
     gen = torch.Generator().manual_seed(int(seed))
     z = prior.sample(cond, int(m), generator=gen, temperature=temperature)[0]
@@ -233,7 +235,7 @@ class PriorDesigner:
     ) -> tuple[np.ndarray, np.ndarray]:
         n, m = len(targets), self.m
         for t in targets:
-            _check_prior(self.prior, t)
+            check_prior(self.prior, t)
         spec = problem_spec(targets[0], self.device)
         table = target_batch(spec, targets)  # built once: conditions and scoring
         cond = table.condition_vector().cpu()

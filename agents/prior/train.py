@@ -34,21 +34,13 @@ import torch
 from agents.prior.data import make_training_pairs
 from agents.prior.models import GenerativePrior, build_prior, load_prior
 from nanoenv.design_space import DesignSpace
+from nanoenv.devices import resolve_device
 from nanoenv.files import atomic_open
 
 __all__ = ["WEIGHTS_DIR", "load_default_prior", "main", "train_prior"]
 
 #: Folder of the shipped pretrained priors.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} but no CUDA device is available; use 'cpu'")
-    return device
 
 
 class _Logger:
@@ -118,7 +110,7 @@ def train_prior(
         raise ValueError(f"epochs={epochs!r} must be a positive number of passes")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size} must be positive")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     torch.manual_seed(seed)
     start = time.perf_counter()
     if pairs is None:
@@ -226,7 +218,7 @@ def load_default_prior(
             f"no shipped prior {path.name!r} in {str(WEIGHTS_DIR)!r}; train one with "
             "'python -m agents.prior.train --ship'"
         )
-    return load_prior(path, _resolve_device(device))
+    return load_prior(path, resolve_device(device))
 
 
 #: Settings of the shipped priors: carrier -> (pairs, epochs).

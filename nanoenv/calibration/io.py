@@ -50,7 +50,7 @@ def save_constants(
 
     meta: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
+        "git_commit": git_commit(mark_dirty=False),
         "nanoenv_version": __version__,
     }
     meta.update(dict(metadata or {}))
