@@ -40,13 +40,14 @@ VOLATILE = (
 
 
 def strip(value: Any) -> Any:
-    """``value`` without its volatile fields (and without output paths: ``run``, ``out``)."""
+    """``value`` without its volatile fields and output paths (``run``, ``out``, ``plots``)."""
     if isinstance(value, dict):
         return {
             k: strip(v)
             for k, v in value.items()
             if not any(t in k for t in VOLATILE)
-            and not (k in ("run", "out", "plots") and isinstance(v, str | list))
+            and k != "plots"  # file paths under the output folder
+            and not (k in ("run", "out") and isinstance(v, str))
         }
     if isinstance(value, list):
         return [strip(v) for v in value]
