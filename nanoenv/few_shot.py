@@ -32,7 +32,8 @@ import torch
 
 from nanoenv.calibration.correction import MechanismCorrection
 from nanoenv.calibration.fit import seeded
-from nanoenv.calibration.predict import CalibratedModel, finite_gradients, padded_times
+from nanoenv.calibration.predict import CalibratedModel, finite_gradients
+from nanoenv.data.curve_set import padded_times
 from nanoenv.kinetics.constants import SimulatorConstants
 from nanoenv.kinetics.simulate import mechanism_parameters, release_curve
 

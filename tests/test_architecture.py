@@ -32,29 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Top-level folders of first-party code.
 PACKAGES = ("nanoenv", "agents", "benchmarks", "experiments", "tests")
 
-#: Findings inside code being rewritten in parallel (issue 12: the rewards package, the
-#: calibration and CLI packages, the functional env core). Each entry is a cycle (the
-#: sorted tuple of its modules) or a private import ``"importer -> module.name"``.
-#: To be emptied after the merge; never to grow.
-KNOWN: set[object] = {
-    # nanoenv.rewards <-> nanoenv.surrogate (rewards becomes a package: base, builtin, surrogate)
-    ("nanoenv.rewards", "nanoenv.surrogate"),
-    # cross-validation in nanoenv.calibration <-> nanoenv.few_shot (calibration is being split)
-    ("nanoenv.calibration", "nanoenv.few_shot"),
-    # private names of nanoenv.calibration and nanoenv.kinetics.constants (same split)
-    "nanoenv.calibration -> nanoenv.kinetics.constants._CALIBRATED_FILE",
-    "nanoenv.few_shot -> nanoenv.calibration._finite_gradients",
-    "nanoenv.few_shot -> nanoenv.calibration._seeded",
-    "nanoenv.few_shot -> nanoenv.calibration._times",
-    # the calibration tests reach private helpers of the module being split
-    "tests.test_calibration -> nanoenv.calibration._ConstantParameters",
-    "tests.test_calibration -> nanoenv.calibration._StumpBoost",
-    "tests.test_calibration -> nanoenv.calibration._data_loss",
-    "tests.test_calibration -> nanoenv.calibration._from_bounded_free",
-    "tests.test_calibration -> nanoenv.calibration._to_bounded_free",
-    "tests.test_calibration -> nanoenv.kinetics.constants._CALIBRATED_FILE",
-    "tests.test_degradation_order -> nanoenv.calibration._from_bounded_free",
-}
+#: Accepted findings, each with a comment saying why: a cycle (the sorted tuple of its
+#: modules) or a private import ``"importer -> module.name"``. Empty: keep it so.
+KNOWN: set[object] = set()
 
 
 def module_name(path: Path) -> str:

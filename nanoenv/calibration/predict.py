@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from nanoenv.calibration.correction import MechanismCorrection
+from nanoenv.data.curve_set import padded_times
 from nanoenv.kinetics.constants import (
     DEFAULT_CONSTANTS,
     SimulatorConstants,
@@ -103,13 +104,6 @@ def check_features(correction: MechanismCorrection, curves: CurveSet) -> None:
             f"the correction expects {correction.n_features} features; the curves have "
             f"{curves.features.shape[-1]}"
         )
-
-
-def padded_times(curves: CurveSet) -> torch.Tensor:
-    """Padded ``(B, T)`` times made non-decreasing (padding repeats the last real time)."""
-    t = curves.times_h.to(torch.float64)
-    t = torch.where(curves.mask, t, torch.zeros_like(t)).clamp(min=0.0)
-    return torch.cummax(t, dim=-1).values
 
 
 def predict_curves(

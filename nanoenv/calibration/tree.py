@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from nanoenv.calibration.predict import padded_times
+from nanoenv.data.curve_set import padded_times
 
 if TYPE_CHECKING:  # pragma: no cover
     from nanoenv.data import CurveSet

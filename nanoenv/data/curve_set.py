@@ -16,7 +16,7 @@ from nanoenv.kinetics.conditions import ReleaseConditions
 from nanoenv.kinetics.drug import Drug
 from nanoenv.kinetics.formulation import Formulation
 
-__all__ = ["CurveSet", "grouped_folds"]
+__all__ = ["CurveSet", "grouped_folds", "padded_times"]
 
 
 @dataclass(frozen=True, eq=False)  # tensors have no truth value: compare by identity
@@ -150,3 +150,10 @@ def grouped_folds(
         (np.flatnonzero(fold_of_curve != k), np.flatnonzero(fold_of_curve == k))
         for k in range(n_splits)
     ]
+
+
+def padded_times(curves: CurveSet) -> torch.Tensor:
+    """Padded ``(B, T)`` times made non-decreasing (padding repeats the last real time)."""
+    t = curves.times_h.to(torch.float64)
+    t = torch.where(curves.mask, t, torch.zeros_like(t)).clamp(min=0.0)
+    return torch.cummax(t, dim=-1).values
