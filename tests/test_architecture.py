@@ -16,8 +16,7 @@ Pinned:
   imported, nor reached through a module alias (``m._y``, ``monkeypatch.setattr(m,
   "_y", ...)``), anywhere in the tree.
 
-``KNOWN`` lists findings in code that other work is rewriting right now; it is emptied
-once that work is merged, and nothing may be added to it.
+``KNOWN`` would list accepted findings, each with its reason; it is empty.
 """
 
 from __future__ import annotations
