@@ -227,6 +227,7 @@ class PriorDesigner:
             raise ValueError(f"m={m} must be a positive number of candidates")
         self.prior = prior
         self.m = int(m)
+        self.max_calls_per_design = self.m  # InitialDesigner: every candidate is simulated
         self.device = device
         self.temperature = float(temperature)
 

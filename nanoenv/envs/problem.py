@@ -78,6 +78,10 @@ class InitialDesigner(Protocol):
     environments add to ``info["sim_calls"]`` so budgets stay honest.
     """
 
+    #: The most simulator calls one proposal may spend (``sim_calls`` never exceeds it);
+    #: budgeted rollouts start a further episode only if the budget left covers it.
+    max_calls_per_design: int
+
     def __call__(
         self, targets: Sequence[Target], rngs: Sequence[np.random.Generator]
     ) -> tuple[np.ndarray, np.ndarray]: ...
