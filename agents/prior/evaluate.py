@@ -3,8 +3,8 @@
     python -m agents.prior.evaluate --families realisable sustained --n 16 --seed 1000 \
         --ms 8 16 64 [--ppo-steps 30000 --run-dir runs/prior_ppo]
 
-For each family and ``M``: one-shot prior screening (best of ``M``, shipped ``cvae`` and
-``flow`` priors) against uniform random sampling with the same ``M`` — success rate
+For each family and ``M``: one-shot prior screening (best of ``M``, shipped ``cvae``,
+``flow`` and ``gan`` priors) against uniform random sampling with the same ``M`` — success rate
 (f2 ≥ 50), mean best f2, validity and diversity of the ``M`` samples. With
 ``--ppo-steps``, a prior-guided PPO policy (:func:`train_prior_guided`) is trained per
 family and evaluated with a budget of ``m + 1 + max_edits`` (20) simulator calls.
@@ -25,16 +25,15 @@ from agents.baselines import results_table, summarize
 from agents.bench.runner import METHOD_SEED_OFFSET
 from agents.prior.methods import train_prior_guided
 from agents.prior.screen import sample_and_screen, screen_designs
-from agents.prior.train import load_default_prior
+from agents.prior.train import KINDS, load_default_prior
 from nanoenv.design_space import DesignSpace
 from nanoenv.tasks import benchmark_suite, get_family
 
 __all__ = ["main", "screen_table"]
 
 
-
 def screen_table(
-    family: str, n: int, seed: int, m: int, kinds: tuple[str, ...] = ("cvae", "flow")
+    family: str, n: int, seed: int, m: int, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, dict[str, float]]:
     """One-shot screening statistics of each prior kind and of uniform random sampling on
     ``benchmark_suite(family, n, seed)`` with ``m`` candidates per target."""
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--ms", type=int, nargs="*", default=[8, 16, 64])
-    parser.add_argument("--kinds", nargs="+", default=["cvae", "flow"])
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--ppo-steps", type=int, default=0, help="0: skip prior+PPO")
     parser.add_argument("--ppo-m", type=int, default=8)
     parser.add_argument("--ppo-edits", type=int, default=11)

@@ -16,7 +16,8 @@ were made with::
 
     python -m agents.prior.train --ship
 
-(10⁵ pairs and 30 epochs per polymer model, 5·10⁴ and 30 per liposome model; 1 CPU thread).
+(10⁵ pairs and 30 epochs per polymer model, 5·10⁴ and 30 per liposome model, 20 epochs for
+the GANs; 1 CPU thread).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ from agents.prior.models import GenerativePrior, build_prior, load_prior
 from nanoenv.design_space import DesignSpace
 from nanoenv.files import atomic_open
 
-__all__ = ["WEIGHTS_DIR", "load_default_prior", "main", "train_prior"]
+__all__ = ["KINDS", "WEIGHTS_DIR", "load_default_prior", "main", "train_prior"]
 
+#: Kinds of shipped prior (``weights/<carrier>_<kind>.pt``).
+KINDS = ("cvae", "flow", "gan")
 #: Folder of the shipped pretrained priors.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -93,14 +96,16 @@ def train_prior(
     *,
     carrier: str = "polymer",
     batch_size: int = 512,
-    lr: float = 2e-3,
+    lr: float | None = None,
     pairs: tuple[torch.Tensor, torch.Tensor] | None = None,
     model_kwargs: dict[str, Any] | None = None,
     pair_kwargs: dict[str, Any] | None = None,
 ) -> GenerativePrior:
     """Train a conditional generative prior and return it (eval mode, on ``device``).
 
-    :param kind: ``"cvae"`` (:class:`ConditionalVAE`) or ``"flow"`` (:class:`ConditionalFlow`).
+    :param kind: ``"cvae"`` (:class:`ConditionalVAE`), ``"flow"`` (:class:`ConditionalFlow`)
+        or ``"gan"`` (:class:`ConditionalGAN`, a WGAN-GP: one critic update per minibatch,
+        a generator update every ``n_critic``-th).
     :param n_pairs: training pairs made by :func:`make_training_pairs` (ignored with ``pairs``).
     :param epochs: passes over the training pairs.
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (pairs are simulated there too).
@@ -109,7 +114,8 @@ def train_prior(
     :param seed: seed of the pairs, the initial weights and the minibatch order.
     :param carrier: ``"polymer"`` or ``"liposome"``.
     :param batch_size: pairs per Adam step.
-    :param lr: peak learning rate (cosine decay to 5 % of it).
+    :param lr: peak learning rate (cosine decay to 5 % of it; ``None``: the kind's
+        ``default_lr``, 2e-3 for the cVAE and the flow, 5e-4 for the GAN).
     :param pairs: ``(designs, conditions)`` to train on instead of simulated pairs.
     :param model_kwargs: extra constructor arguments of the model (``latent``, ``hidden``…).
     :param pair_kwargs: extra arguments of :func:`make_training_pairs`.
@@ -138,11 +144,17 @@ def train_prior(
     n_val = max(1, n // 20) if n >= 20 else 0
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     model = build_prior(kind, dim, carrier, **(model_kwargs or {})).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    lr = model.default_lr if lr is None else float(lr)
+    if not lr > 0:
+        raise ValueError(f"lr={lr} must be a positive learning rate")
+    opts = model.optimizers(lr)
     steps_per_epoch = max(1, -(-len(train_idx) // batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
-        opt, T_max=epochs * steps_per_epoch, eta_min=0.05 * lr
-    )
+    scheds = [
+        torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=epochs * steps_per_epoch, eta_min=0.05 * lr
+        )
+        for opt in opts
+    ]
     run = Path(run_dir) if run_dir is not None else None
     logger = _Logger(run / "logs" if run is not None else None)
     bar: Any = None
@@ -158,13 +170,10 @@ def train_prior(
             total = 0.0
             for b in range(steps_per_epoch):
                 idx = order[b * batch_size : (b + 1) * batch_size]
-                loss = model.loss(z_all[idx], c_all[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(idx)
+                loss = model.train_step(z_all[idx], c_all[idx], opts)
+                for sched in scheds:
+                    sched.step()
+                total += loss * len(idx)
             train_loss = total / len(train_idx)
             model.eval()
             with torch.no_grad():
@@ -178,8 +187,10 @@ def train_prior(
             if run is not None:
                 ckpt = run / "checkpoints" / f"prior_epoch{epoch}.pt"
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
+                optim = [opt.state_dict() for opt in opts]
                 state = {"kind": kind, "config": model.config(), "epoch": epoch,
-                         "state": model.state_dict(), "optimizer": opt.state_dict()}  # fmt: skip
+                         "state": model.state_dict(),
+                         "optimizer": optim[0] if len(optim) == 1 else optim}  # fmt: skip
                 with atomic_open(ckpt, "wb") as handle:
                     torch.save(state, handle)
             if bar is not None:
@@ -213,13 +224,13 @@ def load_default_prior(
     """The pretrained prior shipped with the package (``weights/<carrier>_<kind>.pt``).
 
     :param carrier: ``"polymer"`` or ``"liposome"``.
-    :param kind: ``"cvae"`` or ``"flow"``.
+    :param kind: ``"cvae"``, ``"flow"`` or ``"gan"``.
     :param device: torch device to put it on.
     """
     if carrier not in ("polymer", "liposome"):
         raise ValueError(f"carrier={carrier!r}; allowed: 'polymer', 'liposome'")
-    if kind not in ("cvae", "flow"):
-        raise ValueError(f"kind={kind!r}; allowed: 'cvae', 'flow'")
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}; allowed: {', '.join(map(repr, KINDS))}")
     path = WEIGHTS_DIR / f"{carrier}_{kind}.pt"
     if not path.is_file():
         raise ValueError(
@@ -231,16 +242,19 @@ def load_default_prior(
 
 #: Settings of the shipped priors: carrier -> (pairs, epochs).
 SHIP_SETTINGS = {"polymer": (100_000, 30), "liposome": (50_000, 30)}
+#: Epochs of the shipped priors of a kind where they differ from :data:`SHIP_SETTINGS` (the
+#: GAN's steps cost about three times a cVAE step: the gradient penalty's double backward).
+SHIP_EPOCHS = {"gan": 20}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Train priors; ``--ship`` writes the shipped weights (float16) to ``weights/``::
 
-    python -m agents.prior.train --ship [--kinds cvae flow] [--carriers polymer liposome]
+    python -m agents.prior.train --ship [--kinds cvae flow gan] [--carriers polymer liposome]
     """
     parser = argparse.ArgumentParser(prog="agents.prior.train", description=main.__doc__)
     parser.add_argument("--ship", action="store_true", help="write agents/prior/weights/*.pt")
-    parser.add_argument("--kinds", nargs="+", default=["cvae", "flow"], choices=["cvae", "flow"])
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--carriers", nargs="+", default=["polymer", "liposome"],
                         choices=["polymer", "liposome"])  # fmt: skip
     parser.add_argument("--n-pairs", type=int, default=None)
@@ -256,8 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         for kind in args.kinds:
             run = Path(args.run_dir) / f"{carrier}_{kind}" if args.run_dir else None
             model = train_prior(
-                kind, args.n_pairs or n_pairs, args.epochs or epochs, args.device, run,
-                seed=args.seed, carrier=carrier,
+                kind, args.n_pairs or n_pairs, args.epochs or SHIP_EPOCHS.get(kind, epochs),
+                args.device, run, seed=args.seed, carrier=carrier,
             )  # fmt: skip
             print(f"{carrier} {kind}: {model.meta}")
             if args.ship:
