@@ -82,8 +82,6 @@ class GenerativePrior(nn.Module):
     """
 
     kind = "base"
-    #: peak Adam learning rate :func:`agents.prior.train.train_prior` uses by default
-    default_lr = 2e-3
 
     def __init__(self, dim: int, carrier: str = "polymer", cond_hidden: int = 128) -> None:
         super().__init__()
@@ -347,22 +345,21 @@ class ConditionalGAN(GenerativePrior):
     :param dim: design dimension.
     :param latent: dimension of the generator's noise ``w``.
     :param hidden: width of the generator and critic MLPs (two hidden layers each).
-    :param n_critic: critic updates per generator update (Gulrajani et al. use 5; 2 gave
-        the generator more updates within the CPU budget and better samples here).
+    :param n_critic: critic updates per generator update (Gulrajani et al. use 5; fewer
+        give the generator more updates within the CPU budget of the shipped weights).
     :param gp_weight: weight ``λ`` of the gradient penalty (10 in Gulrajani et al.).
     :param carrier: carrier family of the design space.
     :param cond_hidden: width of the condition embeddings (generator and critic).
     """
 
     kind = "gan"
-    default_lr = 1e-3
 
     def __init__(
         self,
         dim: int,
         latent: int = 16,
         hidden: int = 192,
-        n_critic: int = 2,
+        n_critic: int = 3,
         gp_weight: float = 10.0,
         carrier: str = "polymer",
         cond_hidden: int = 128,

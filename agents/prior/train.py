@@ -16,8 +16,8 @@ were made with::
 
     python -m agents.prior.train --ship
 
-(10⁵ pairs and 30 epochs per polymer model, 5·10⁴ and 30 per liposome model, 20 epochs for
-the GANs; 1 CPU thread).
+(10⁵ pairs and 30 epochs per polymer model, 5·10⁴ and 30 per liposome model; the GANs 20
+epochs in batches of 256; 1 CPU thread).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def train_prior(
     *,
     carrier: str = "polymer",
     batch_size: int = 512,
-    lr: float | None = None,
+    lr: float = 2e-3,
     pairs: tuple[torch.Tensor, torch.Tensor] | None = None,
     model_kwargs: dict[str, Any] | None = None,
     pair_kwargs: dict[str, Any] | None = None,
@@ -114,8 +114,7 @@ def train_prior(
     :param seed: seed of the pairs, the initial weights and the minibatch order.
     :param carrier: ``"polymer"`` or ``"liposome"``.
     :param batch_size: pairs per Adam step.
-    :param lr: peak learning rate (cosine decay to 5 % of it; ``None``: the kind's
-        ``default_lr``, 2e-3 for the cVAE and the flow, 5e-4 for the GAN).
+    :param lr: peak learning rate (cosine decay to 5 % of it).
     :param pairs: ``(designs, conditions)`` to train on instead of simulated pairs.
     :param model_kwargs: extra constructor arguments of the model (``latent``, ``hidden``…).
     :param pair_kwargs: extra arguments of :func:`make_training_pairs`.
@@ -144,7 +143,6 @@ def train_prior(
     n_val = max(1, n // 20) if n >= 20 else 0
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     model = build_prior(kind, dim, carrier, **(model_kwargs or {})).to(dev)
-    lr = model.default_lr if lr is None else float(lr)
     if not lr > 0:
         raise ValueError(f"lr={lr} must be a positive learning rate")
     opts = model.optimizers(lr)
@@ -203,6 +201,8 @@ def train_prior(
     model.meta = {
         "n_pairs": n,
         "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
         "seed": seed,
         "device": str(dev),
         "train_loss": history[-1][0],
@@ -242,9 +242,11 @@ def load_default_prior(
 
 #: Settings of the shipped priors: carrier -> (pairs, epochs).
 SHIP_SETTINGS = {"polymer": (100_000, 30), "liposome": (50_000, 30)}
-#: Epochs of the shipped priors of a kind where they differ from :data:`SHIP_SETTINGS` (the
-#: GAN's steps cost about three times a cVAE step: the gradient penalty's double backward).
-SHIP_EPOCHS = {"gan": 20}
+#: Training settings of the shipped priors of a kind where they differ from
+#: :data:`SHIP_SETTINGS` and :func:`train_prior`'s defaults: the GAN learns per step (its
+#: generator moves once per ``n_critic`` steps), so it takes smaller batches, and fewer
+#: epochs (a step costs about three times a cVAE step: the penalty's double backward).
+SHIP_OVERRIDES: dict[str, dict[str, Any]] = {"gan": {"epochs": 20, "batch_size": 256}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,10 +271,11 @@ def main(argv: list[str] | None = None) -> None:
         n_pairs, epochs = SHIP_SETTINGS[carrier]
         for kind in args.kinds:
             run = Path(args.run_dir) / f"{carrier}_{kind}" if args.run_dir else None
-            model = train_prior(
-                kind, args.n_pairs or n_pairs, args.epochs or SHIP_EPOCHS.get(kind, epochs),
-                args.device, run, seed=args.seed, carrier=carrier,
-            )  # fmt: skip
+            settings = {"epochs": epochs, **SHIP_OVERRIDES.get(kind, {})}
+            if args.epochs:
+                settings["epochs"] = args.epochs
+            model = train_prior(kind, args.n_pairs or n_pairs, device=args.device, run_dir=run,
+                                seed=args.seed, carrier=carrier, **settings)  # fmt: skip
             print(f"{carrier} {kind}: {model.meta}")
             if args.ship:
                 path = model.save(WEIGHTS_DIR / f"{carrier}_{kind}.pt", half=True, **model.meta)
