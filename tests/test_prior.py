@@ -127,8 +127,8 @@ def test_models_reject_bad_shapes() -> None:
         model.sample(torch.zeros(2, 10), 3)
     with pytest.raises(ValueError, match="designs must have shape"):
         model.loss(torch.zeros(2, 9), torch.zeros(2, CONDITION_SIZE))
-    with pytest.raises(ValueError, match="kind='gan'"):
-        train_prior("gan", epochs=1, pairs=_synthetic(32), progress=False)
+    with pytest.raises(ValueError, match="kind='diffusion'"):  # "gan" is a kind since issue 15
+        train_prior("diffusion", epochs=1, pairs=_synthetic(32), progress=False)
 
 
 # -- sampling and screening -------------------------------------------------------------------

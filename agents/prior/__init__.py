@@ -2,8 +2,9 @@
 
 * :mod:`agents.prior.data`: training pairs ``(design, condition)`` from the batched
   simulator and the real data in :mod:`nanoenv.data`.
-* :mod:`agents.prior.models`: :class:`ConditionalVAE` and :class:`ConditionalFlow`
-  (conditional RealNVP), both modelling ``p(z | target condition)``.
+* :mod:`agents.prior.models`: :class:`ConditionalVAE`, :class:`ConditionalFlow`
+  (conditional RealNVP) and :class:`ConditionalGAN` (conditional WGAN-GP), all modelling
+  ``p(z | target condition)``.
 * :mod:`agents.prior.train`: :func:`train_prior`, :func:`load_default_prior` (shipped
   weights in ``agents/prior/weights``).
 * :mod:`agents.prior.screen`: :func:`sample_and_screen` (best ``k`` of ``M`` in one batched
@@ -27,12 +28,19 @@ from agents.prior.methods import (
     load_prior_guided,
     train_prior_guided,
 )
-from agents.prior.models import ConditionalFlow, ConditionalVAE, GenerativePrior, load_prior
+from agents.prior.models import (
+    ConditionalFlow,
+    ConditionalGAN,
+    ConditionalVAE,
+    GenerativePrior,
+    load_prior,
+)
 from agents.prior.screen import PriorDesigner, ScreenResult, diversity, sample_and_screen
 from agents.prior.train import load_default_prior, train_prior
 
 __all__ = [
     "ConditionalFlow",
+    "ConditionalGAN",
     "ConditionalVAE",
     "GenerativePrior",
     "PriorDesigner",

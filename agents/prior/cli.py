@@ -147,7 +147,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="candidates drawn from the prior and simulated (default 256)",
     )
     parser.add_argument(
-        "--kind", default="cvae", choices=["cvae", "flow"], help="generative prior (default cvae)"
+        "--prior",
+        "--kind",
+        dest="kind",
+        default="cvae",
+        choices=["cvae", "flow", "gan"],
+        help="generative prior: conditional VAE, RealNVP flow or WGAN-GP (default cvae)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior's samples")
     parser.add_argument("--plot", metavar="PNG", default=None,

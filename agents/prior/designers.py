@@ -6,6 +6,7 @@
                                (``SCREEN_M`` simulator calls per target); under fixed
                                budgets, the best of the first ``K`` samples at ``K`` calls
 ``prior-flow``     amortised   the same with the shipped conditional flow
+``prior-gan``      amortised   the same with the shipped conditional WGAN-GP
 ``prior+ppo``      amortised   PPO trained on episodes that start from the best of
                                :data:`GUIDED_M` prior samples, then :data:`GUIDED_EDITS`
                                edits at most: ``GUIDED_M + 1 + GUIDED_EDITS = 20`` calls
@@ -30,6 +31,7 @@ __all__ = [
     "KL_PENALTY",
     "PRIOR",
     "PRIOR_FLOW",
+    "PRIOR_GAN",
     "PRIOR_PPO",
     "PRIOR_PPO_KL",
     "SCREEN_M",
@@ -92,5 +94,6 @@ def _guided(edit_penalty: float) -> MethodEntry:
 
 PRIOR = _screen("cvae")
 PRIOR_FLOW = _screen("flow")
+PRIOR_GAN = _screen("gan")
 PRIOR_PPO = _guided(0.0)
 PRIOR_PPO_KL = _guided(KL_PENALTY)

@@ -3,10 +3,11 @@
     python -m agents.prior.evaluate --families realisable sustained --n 16 --seed 1000 \
         --ms 8 16 64 [--ppo-steps 30000 --run-dir runs/prior_ppo]
 
-For each family and ``M``: one-shot prior screening (best of ``M``, shipped ``cvae`` and
-``flow`` priors) against uniform random sampling with the same ``M`` — success rate
-(f2 ≥ 50), mean best f2, validity and diversity of the ``M`` samples. With
-``--ppo-steps``, a prior-guided PPO policy (:func:`train_prior_guided`) is trained per
+For each family and ``M``: one-shot prior screening (best of ``M``, shipped ``cvae``,
+``flow`` and ``gan`` priors) against uniform random sampling with the same ``M`` — success
+rate (f2 ≥ 50), mean best f2, validity (in bounds, a finite curve in [0, 1] —
+``physical`` — and zero stability cost — ``feasible``) and diversity of the ``M`` samples.
+With ``--ppo-steps``, a prior-guided PPO policy (:func:`train_prior_guided`) is trained per
 family and evaluated with a budget of ``m + 1 + max_edits`` (20) simulator calls.
 Methods are seeded with ``seed + 7919`` as ``agents.rl`` does.
 """
@@ -25,16 +26,15 @@ from agents.baselines import results_table, summarize
 from agents.bench.runner import METHOD_SEED_OFFSET
 from agents.prior.methods import train_prior_guided
 from agents.prior.screen import sample_and_screen, screen_designs
-from agents.prior.train import load_default_prior
+from agents.prior.train import KINDS, load_default_prior
 from nanoenv.design_space import DesignSpace
 from nanoenv.tasks import benchmark_suite, get_family
 
 __all__ = ["main", "screen_table"]
 
 
-
 def screen_table(
-    family: str, n: int, seed: int, m: int, kinds: tuple[str, ...] = ("cvae", "flow")
+    family: str, n: int, seed: int, m: int, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, dict[str, float]]:
     """One-shot screening statistics of each prior kind and of uniform random sampling on
     ``benchmark_suite(family, n, seed)`` with ``m`` candidates per target."""
@@ -56,6 +56,7 @@ def screen_table(
             "mean_best_f2": float(np.mean([float(r.f2[0]) for r in res])),
             "validity": float(np.mean([r.validity for r in res])),
             "in_bounds": float(np.mean([r.in_bounds for r in res])),
+            "physical": float(np.mean([r.physical for r in res])),
             "feasible": float(np.mean([r.feasible for r in res])),
             "diversity": float(np.mean([r.diversity for r in res])),
         }
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--ms", type=int, nargs="*", default=[8, 16, 64])
-    parser.add_argument("--kinds", nargs="+", default=["cvae", "flow"])
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
     parser.add_argument("--ppo-steps", type=int, default=0, help="0: skip prior+PPO")
     parser.add_argument("--ppo-m", type=int, default=8)
     parser.add_argument("--ppo-edits", type=int, default=11)
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
             for name, s in table.items():
                 print(f"{family:11s} M={m:3d} {name:6s} success {s['success_rate']:5.0%} "
                       f"mean best f2 {s['mean_best_f2']:5.1f} validity {s['validity']:.2f} "
-                      f"(in bounds {s['in_bounds']:.2f}, feasible {s['feasible']:.2f}) "
+                      f"(in bounds {s['in_bounds']:.2f}, physical {s['physical']:.2f}, "
+                      f"feasible {s['feasible']:.2f}) "
                       f"diversity {s['diversity']:.2f}")  # fmt: skip
             print(f"  ({time.perf_counter() - start:.1f} s)")
     if args.ppo_steps:

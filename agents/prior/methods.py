@@ -65,7 +65,8 @@ class PriorScreen:
     :param prior: a trained prior (``None``: the shipped prior of each target's carrier).
     :param m: candidates per target (``None``: the whole budget, the benchmark's
         setting: the best of the first ``K`` samples is the design at ``K`` calls).
-    :param kind: shipped prior used when ``prior`` is ``None``: ``"cvae"`` or ``"flow"``.
+    :param kind: shipped prior used when ``prior`` is ``None``: ``"cvae"``, ``"flow"`` or
+        ``"gan"``.
     :param temperature: scale of the prior's base noise.
     :param device: device of the simulation and of the prior.
     :param success_f2: f2 at or above which a design counts as a success.
@@ -202,7 +203,8 @@ def train_prior_guided(
     :param max_edits: edits per episode.
     :param max_step: largest change of a normalised coordinate per edit.
     :param num_envs: environments stepped as one batch.
-    :param kind: shipped prior used when ``prior`` is ``None``.
+    :param kind: shipped prior used when ``prior`` is ``None`` (``"cvae"``, ``"flow"``,
+        ``"gan"``).
     :param edit_penalty: ``λ ≥ 0``; when positive, every edit's training reward is reduced
         by ``λ · mean(a²)`` (``a`` the edit in ``[-1, 1]^dim``), the KL divergence (up to
         a constant) of the policy's Gaussian edit from ``N(0, I)`` — a reference policy that

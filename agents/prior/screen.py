@@ -48,6 +48,7 @@ class ScreenResult:
     :param all_f2: ``(M,)`` f2 of every candidate, in draw order.
     :param sim_calls: simulator calls spent (``M``).
     :param in_bounds: share of the ``M`` candidates inside the design space's bounds.
+    :param physical: share with a finite simulated release curve in ``[0, 1]``.
     :param feasible: share with a finite release curve in ``[0, 1]`` and zero stability cost.
     :param validity: share both in bounds and feasible.
     :param diversity: mean pairwise Euclidean distance of the ``M`` candidates in normalised
@@ -66,6 +67,7 @@ class ScreenResult:
     all_f2: torch.Tensor
     sim_calls: int
     in_bounds: float
+    physical: float
     feasible: float
     validity: float
     diversity: float
@@ -155,6 +157,7 @@ def screen_designs(
         all_f2=f2,
         sim_calls=m,
         in_bounds=float(inside.float().mean()),
+        physical=float(curve_ok.float().mean()),
         feasible=float(feasible.float().mean()),
         validity=float((inside & feasible).float().mean()),
         diversity=diversity(z.cpu().float()),
