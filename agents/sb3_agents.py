@@ -541,7 +541,8 @@ def make_vec_env(
     kwargs = cfg.env.kwargs()
     if initial_design is not None:
         kwargs["initial_design"] = initial_design
-    native = FormulationDesignVectorEnv(num_envs=cfg.num_envs, task=cfg.task, **kwargs)
+    native = FormulationDesignVectorEnv(num_envs=cfg.num_envs, task=cfg.task,
+                                        autoreset_mode="SameStep", **kwargs)  # fmt: skip
     inner: Any = SB3VecEnvAdapter(native)
     if wrapper is not None:
         inner = wrapper(inner)

@@ -273,7 +273,9 @@ def bench_task(task: str, quick: bool, devices: list[torch.device]) -> list[dict
     for n in [64, 4096]:
 
         def make_sb3(n: int = n) -> SB3VecEnvAdapter:
-            return SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=n, task=task))
+            return SB3VecEnvAdapter(
+                FormulationDesignVectorEnv(num_envs=n, task=task, autoreset_mode="SameStep")
+            )
 
         add("SB3 adapter", n, bench_vector(make_sb3, n, 1 if quick else 3, cpu))
     return rows

@@ -1012,6 +1012,9 @@ def build_parser() -> argparse.ArgumentParser:
         "for designing drug-delivery nanoparticles.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch intra-op threads (default: 1 unless OMP_NUM_THREADS is set; "
+                        "see nanoenv.compute)")  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, command in {**SUBCOMMANDS, **extra_subcommands()}.items():
@@ -1029,6 +1032,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     try:
+        from nanoenv.compute import configure_threads
+
+        configure_threads(args.threads)
         return args._run(args)
     except (ValueError, OSError) as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from gymnasium import logger, spaces
 
+from nanoenv.compute import check_device, configure_threads
 from nanoenv.design_space import DesignSpace
 from nanoenv.envs.problem import (
     DesignState,
@@ -51,6 +52,7 @@ def make_problem_spec(
         )
     device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                           "cpu" if device == "auto" else device)  # fmt: skip
+    check_device(device)
     return ProblemSpec(
         family=family,
         design_space=space,
@@ -164,6 +166,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     | `success_bonus`  | 1.0            | reward added on success                            |
     | `initial_design` | `"random"`     | `"random"`, `"center"` or an `InitialDesigner`     |
     | `constants`      | family default | `"literature"`, `"calibrated"` or constants (below)|
+    | `num_threads`    | `None`         | torch threads (`None`: 1 unless chosen; nanoenv.compute)|
 
     ## Simulator constants
 
@@ -208,7 +211,9 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         success_bonus: float = 1.0,
         initial_design: str | InitialDesigner = "random",
         constants: SimulatorConstants | str | None = None,
+        num_threads: int | None = None,
     ) -> None:
+        configure_threads(num_threads)
         self.spec_ = make_problem_spec(task, reward_model, max_edits, max_step, design_space,
                                        device, success_f2, success_bonus, initial_design,
                                        constants)  # fmt: skip

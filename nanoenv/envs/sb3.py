@@ -7,6 +7,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
@@ -31,6 +32,9 @@ class SB3VecEnvAdapter(VecEnv):
     def __init__(self, env: FormulationDesignVectorEnv) -> None:
         if env.return_torch:
             raise ValueError("SB3VecEnvAdapter needs a vector env with return_torch=False")
+        if env.autoreset_mode is not AutoresetMode.SAME_STEP:
+            raise ValueError("SB3VecEnvAdapter needs a vector env with autoreset_mode="
+                             "'SameStep' (SB3's VecEnv semantics)")  # fmt: skip
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None

@@ -13,6 +13,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from nanoenv.compute import configure_threads
 from nanoenv.design_space import DesignSpace
 from nanoenv.envs.formulation_design import make_problem_spec, observation_space
 from nanoenv.envs.problem import (
@@ -64,15 +65,22 @@ class FormulationDesignVectorEnv(VectorEnv):
     ## Episode End
 
     Terminated at ``f2 ≥ success_f2`` (or on the stop action), truncated after
-    ``max_edits``. Autoreset mode is ``SAME_STEP``: the observation returned for an
-    environment that ended is the first of its next episode, and
-    ``infos["final_obs"][i]`` / ``infos["final_info"]`` hold the last ones.
+    ``max_edits``. ``autoreset_mode`` (``gymnasium.vector.AutoresetMode`` or its value):
+
+    * ``NEXT_STEP`` (default, as Gymnasium's own vector environments and wrappers
+      expect): the step that ends an episode returns its last observation; the next
+      step ignores that environment's action and returns the first observation of a new
+      episode with reward 0 and ``terminated = truncated = False``;
+    * ``SAME_STEP`` (what :class:`~nanoenv.envs.SB3VecEnvAdapter` needs): the
+      observation returned for an environment that ended is the first of its next
+      episode, and ``infos["final_obs"][i]`` / ``infos["final_info"]`` hold the last ones.
 
     ## Arguments
 
     The single environment's keywords, plus ``num_envs``; ``discrete`` (discrete
     edits); ``return_torch`` (observations, rewards and flags as torch tensors on
-    ``device``, for on-device training, instead of numpy arrays).
+    ``device``, for on-device training, instead of numpy arrays); ``autoreset_mode``
+    (above); ``num_threads`` (torch threads, :mod:`nanoenv.compute`).
 
     ``info`` holds per-environment arrays ``f2``, ``rmse``, ``score``, ``cost``,
     ``is_success``, ``sim_calls``, ``release_curve`` ``(N, T)`` and
@@ -90,7 +98,7 @@ class FormulationDesignVectorEnv(VectorEnv):
     * v0: initial version.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # the default
 
     def __init__(
         self,
@@ -108,7 +116,16 @@ class FormulationDesignVectorEnv(VectorEnv):
         constants: SimulatorConstants | str | None = None,
         discrete: bool = False,
         return_torch: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        num_threads: int | None = None,
     ) -> None:
+        modes = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+        mode = next((m for m in modes if autoreset_mode in (m, m.value)), None)
+        if mode is None:
+            allowed = [m.value for m in modes]
+            raise ValueError(f"autoreset_mode={autoreset_mode!r}; allowed: {allowed} "
+                             "(gymnasium.vector.AutoresetMode)")  # fmt: skip
+        configure_threads(num_threads)
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs} must be a positive number of environments")
         if render_mode is not None:
@@ -117,6 +134,8 @@ class FormulationDesignVectorEnv(VectorEnv):
                                        device, success_f2, success_bonus, initial_design,
                                        constants)  # fmt: skip
         self.num_envs = num_envs
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.discrete = discrete
         self.return_torch = return_torch
         self.render_mode = None
@@ -134,6 +153,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._table: TargetTable | None = None
         self._state: DesignState | None = None
         self._sim_calls = np.zeros(num_envs, dtype=np.int64)
+        self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.spec_.device)
         #: Simulator calls since construction, over every environment (resets, proposers'
         #: screening and steps): the training cost reported beside amortised methods.
         self.total_sim_calls = 0
@@ -183,6 +203,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._state = DesignState(z_t, ev.release, ev.reward.score, ev.f2, edits)
         self._sim_calls[:] = 1 + extra
         self.total_sim_calls += int(self._sim_calls.sum())
+        self._autoreset.zero_()
         return self._out(observe(self.spec_, self._table, self._state)), self._infos(ev)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -198,11 +219,25 @@ class FormulationDesignVectorEnv(VectorEnv):
         delta, stop = action_to_delta(self.spec_, actions, self.discrete)
         tr = transition(self.spec_, self._table, self._state, delta, stop)
         self._sim_calls += 1
-        self.total_sim_calls += self.num_envs
         self._state = tr.state
         obs = observe(self.spec_, self._table, self._state)
         infos = self._infos(tr.evaluation)
         done = tr.terminated | tr.truncated
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            # rows that ended last step start a new episode now (their step is discarded)
+            rows = torch.nonzero(self._autoreset).flatten().tolist()
+            self.total_sim_calls += self.num_envs - len(rows)
+            reward, terminated, truncated = tr.reward, tr.terminated, tr.truncated
+            if rows:
+                index = torch.as_tensor(rows, device=self.spec_.device)
+                obs = self._reset_rows(rows, obs, infos)
+                reward, terminated, truncated = (x.clone() for x in (reward, terminated, truncated))
+                reward[index], terminated[index], truncated[index] = 0.0, False, False
+                done = terminated | truncated
+            self._autoreset = done
+            return (self._out(obs), self._out(reward), self._out(terminated),
+                    self._out(truncated), infos)  # fmt: skip
+        self.total_sim_calls += self.num_envs
         rows = torch.nonzero(done).flatten().tolist()
         if rows:
             infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
@@ -225,7 +260,8 @@ class FormulationDesignVectorEnv(VectorEnv):
     def _reset_rows(
         self, rows: list[int], obs: torch.Tensor, infos: dict[str, Any]
     ) -> torch.Tensor:
-        """Start new episodes in ``rows`` (same-step autoreset)."""
+        """Start new episodes in ``rows``: their state, observations and ``infos`` become
+        those of the new episodes' first designs."""
         targets, z, extra = self._draw(rows, {})
         self._table.replace(rows, targets)
         index = torch.as_tensor(rows, device=self.spec_.device)
@@ -245,6 +281,9 @@ class FormulationDesignVectorEnv(VectorEnv):
         obs = obs.clone()
         obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
                                                           s.edits[index]))  # fmt: skip
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:  # SAME_STEP keeps the last ones
+            for key, value in self._info_values(ev).items():
+                infos[key][rows] = value
         infos["sim_calls"][rows] = self._sim_calls[rows]
         return obs
 
@@ -252,7 +291,7 @@ class FormulationDesignVectorEnv(VectorEnv):
     def _out(self, x: torch.Tensor) -> Any:
         return x if self.return_torch else x.detach().cpu().numpy()
 
-    def _infos(self, ev: Evaluation) -> dict[str, Any]:
+    def _info_values(self, ev: Evaluation) -> dict[str, np.ndarray]:
         cost = ev.reward.cost if ev.reward.cost is not None else torch.zeros_like(ev.f2)
         values = {
             "f2": ev.f2,
@@ -263,7 +302,10 @@ class FormulationDesignVectorEnv(VectorEnv):
             "release_curve": ev.release,
             "formulation": ev.formulation.values,
         }
-        infos: dict[str, Any] = {k: v.detach().cpu().numpy() for k, v in values.items()}
+        return {k: v.detach().cpu().numpy() for k, v in values.items()}
+
+    def _infos(self, ev: Evaluation) -> dict[str, Any]:
+        infos: dict[str, Any] = self._info_values(ev)
         infos["sim_calls"] = self._sim_calls.copy()
         mask = np.ones(self.num_envs, dtype=bool)
         for key in list(infos):
