@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 #: Algorithms :func:`train` knows (name -> stable-baselines3 class name).
-ALGORITHMS = ("ppo", "sac")
+ALGORITHMS = ("ppo", "sac", "ppo-torch")  # ppo-torch: agents/rl/ppo_torch.py
 #: Devices a config may name.
 DEVICES = ("cpu", "cuda", "auto")
 #: Constructor arguments of the SB3 classes that the config sets itself (not hyperparameters).
@@ -398,6 +398,11 @@ def _check_net_arch(algo: str, value: Any) -> None:
 
 
 def _validate_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
+    if algo == "ppo-torch":
+        from agents.rl.ppo_torch import PPOTorchConfig
+
+        PPOTorchConfig.from_hyperparameters(hp)
+        return
     signature = inspect.signature(_algo_class(algo).__init__)
     allowed = {n: p for n, p in signature.parameters.items() if n not in _RESERVED}
     for key, value in hp.items():
@@ -592,6 +597,10 @@ def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None,
 
 def _new_model(cfg: TrainConfig, env: Any, device: str, **overrides: Any) -> Any:
     """A fresh SB3 model of ``cfg`` on ``env`` (``overrides``: hyperparameters)."""
+    if cfg.algo == "ppo-torch":
+        from agents.rl.ppo_torch import new_model
+
+        return new_model(cfg, device)
     hp = {**_hyperparameters(cfg), **overrides}
     try:
         return _algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0,
@@ -976,6 +985,12 @@ def _train_locked(
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
 
+    if cfg.algo == "ppo-torch":  # the torch-native trainer (no proposer / wrapper hooks)
+        from agents.rl.ppo_torch import train_run
+
+        if initial_design is not None or env_wrapper is not None:
+            raise ValueError("algo ppo-torch takes no initial-design proposer or env wrapper")
+        return train_run(cfg, run, resume, progress, notes, final_checkpoint)
     device = _resolve_device(cfg.device)
     formats = ["csv"]
     if _tensorboard_available():

@@ -1032,9 +1032,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     try:
-        from nanoenv.compute import configure_threads
+        from nanoenv.compute import check_device, configure_threads
 
         configure_threads(args.threads)
+        if isinstance(getattr(args, "device", None), str) and args.device != "auto":
+            check_device(args.device)  # every verb's --device, before any work
         return args._run(args)
     except (ValueError, OSError) as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)

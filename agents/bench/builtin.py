@@ -10,6 +10,7 @@ name            track       what
 ``bo``          search      Bayesian optimisation: GP + batch qLogEI (BoTorch), ≤ 100 calls
 ``ppo``         amortised   PPO (stable-baselines3) trained on the family's generator
 ``sac``         amortised   SAC (stable-baselines3) trained on the family's generator
+``ppo-torch``   amortised   torch-native PPO (``agents/rl/ppo_torch.py``), same configs
 ==============  ==========  ==============================================================
 
 A trained policy designs by episodes of ``1 + max_edits`` simulator calls; under a fixed
@@ -25,7 +26,8 @@ from typing import Any
 
 from agents.bench.registry import BuildContext, Built, MethodEntry
 
-__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
+__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "PPO_TORCH", "RANDOM", "SAC", "rl_config",
+           "run_or_resume"]  # fmt: skip
 
 
 def _search(
@@ -120,3 +122,4 @@ GRADIENT = _search("GradientDescent")
 BO = _search("BayesianOptimization", "agents.bo", max_budget=100)
 PPO = _rl("ppo")
 SAC = _rl("sac")
+PPO_TORCH = _rl("ppo-torch")
