@@ -89,3 +89,31 @@ def test_bad_autoreset_mode_is_refused_and_sb3_adapter_needs_same_step():
         FormulationDesignVectorEnv(num_envs=2, autoreset_mode="Disabled")
     with pytest.raises(ValueError, match="SameStep"):
         SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=2))
+
+
+def test_target_pool_draws_do_not_depend_on_pool_size_or_refill_grouping():
+    from gymnasium.utils import seeding
+
+    from nanoenv.envs.target_pool import TargetPool
+    from nanoenv.tasks import get_family
+
+    family = get_family("realisable")
+    space, constants = family.default_space(), family.default_constants()
+
+    def sequence(size: int, together: bool) -> list[torch.Tensor]:
+        pool = TargetPool(family, space, constants, size)
+        rngs = [seeding.np_random(s)[0] for s in (7, 8)]
+        out = []
+        for _ in range(3):
+            drawn = pool.draw(rngs) if together else pool.draw(rngs[:1]) + pool.draw(rngs[1:])
+            out += [t.release for t in drawn]
+        return out
+
+    reference = sequence(1, True)
+    for size, together in ((2, False), (5, True)):
+        # equal up to float64 rounding (a batch's reductions may round differently)
+        for a, b in zip(sequence(size, together), reference, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert not torch.equal(reference[0], reference[2])  # successive targets differ
+    with pytest.raises(ValueError, match="size=0"):
+        TargetPool(family, space, constants, 0)

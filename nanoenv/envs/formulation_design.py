@@ -23,11 +23,15 @@ from nanoenv.envs.problem import (
     observe,
     transition,
 )
+from nanoenv.envs.target_pool import TargetPool
 from nanoenv.kinetics import SimulatorConstants, resolve_constants
 from nanoenv.rewards import RewardModel, make_reward_model
 from nanoenv.tasks import N_TIMES, Target, get_family
 
 __all__ = ["FormulationDesignDiscreteEnv", "FormulationDesignEnv", "make_problem_spec"]
+
+#: Hidden-design targets a single environment draws at once (nanoenv.envs.target_pool).
+TARGET_POOL_SIZE = 16
 
 
 def make_problem_spec(
@@ -229,6 +233,8 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         self._last: Evaluation | None = None
         self._sim_calls = 0
         self._done = False
+        self._pool = TargetPool(self.spec_.family, self.spec_.design_space, self.spec_.constants,
+                                size=TARGET_POOL_SIZE)  # fmt: skip
 
     def _make_action_space(self) -> spaces.Space:
         dim = self.spec_.design_space.dim
@@ -260,9 +266,8 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
-        target = options.get("target") or self.spec_.family.sample(
-            self.np_random, self.spec_.design_space, self.spec_.constants
-        )
+        self._pool.retain([self.np_random])
+        target = options.get("target") or self._pool.draw([self.np_random])[0]
         z0, extra = options.get("z"), 0
         if z0 is None:
             z0, calls = self.spec_.initial_designs([target], [self.np_random])

@@ -26,6 +26,7 @@ from nanoenv.envs.problem import (
     observe,
     transition,
 )
+from nanoenv.envs.target_pool import TargetPool
 from nanoenv.kinetics import PARAMETER_NAMES, SimulatorConstants
 from nanoenv.rewards import RewardModel
 from nanoenv.tasks import Target
@@ -151,6 +152,10 @@ class FormulationDesignVectorEnv(VectorEnv):
             seeding.np_random(None)[0] for _ in range(num_envs)
         ]
         self._table: TargetTable | None = None
+        # hidden-design targets drawn ahead in bulk: ~2,048 per refill, at most 16 per env
+        pool_size = max(1, min(16, 2048 // num_envs))
+        self._pool = TargetPool(self.spec_.family, self.spec_.design_space,
+                                self.spec_.constants, size=pool_size)  # fmt: skip
         self._state: DesignState | None = None
         self._sim_calls = np.zeros(num_envs, dtype=np.int64)
         self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.spec_.device)
@@ -168,6 +173,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         for i, s in enumerate(seeds):
             if s is not None:
                 self._rngs[i] = seeding.np_random(s)[0]
+        self._pool.retain(self._rngs)
 
     def _draw(
         self, rows: Sequence[int], options: dict[str, Any]
@@ -179,10 +185,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         if given is not None:
             targets = [given[i] for i in rows]
         else:
-            rngs = [self._rngs[i] for i in rows]
-            targets = self.spec_.family.sample_many(
-                rngs, self.spec_.design_space, self.spec_.constants
-            )
+            targets = self._pool.draw([self._rngs[i] for i in rows])
         z, extra = self.spec_.initial_designs(targets, [self._rngs[i] for i in rows])
         return targets, z, extra
 
