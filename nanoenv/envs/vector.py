@@ -220,26 +220,14 @@ class FormulationDesignVectorEnv(VectorEnv):
                 f"{tuple(actions.shape)}"
             )
         delta, stop = action_to_delta(self.spec_, actions, self.discrete)
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            return self._step_next(delta, stop)
         tr = transition(self.spec_, self._table, self._state, delta, stop)
         self._sim_calls += 1
         self._state = tr.state
         obs = observe(self.spec_, self._table, self._state)
         infos = self._infos(tr.evaluation)
         done = tr.terminated | tr.truncated
-        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
-            # rows that ended last step start a new episode now (their step is discarded)
-            rows = torch.nonzero(self._autoreset).flatten().tolist()
-            self.total_sim_calls += self.num_envs - len(rows)
-            reward, terminated, truncated = tr.reward, tr.terminated, tr.truncated
-            if rows:
-                index = torch.as_tensor(rows, device=self.spec_.device)
-                obs = self._reset_rows(rows, obs, infos)
-                reward, terminated, truncated = (x.clone() for x in (reward, terminated, truncated))
-                reward[index], terminated[index], truncated[index] = 0.0, False, False
-                done = terminated | truncated
-            self._autoreset = done
-            return (self._out(obs), self._out(reward), self._out(terminated),
-                    self._out(truncated), infos)  # fmt: skip
         self.total_sim_calls += self.num_envs
         rows = torch.nonzero(done).flatten().tolist()
         if rows:
@@ -260,11 +248,39 @@ class FormulationDesignVectorEnv(VectorEnv):
             infos,
         )
 
+    def _step_next(
+        self, delta: torch.Tensor, stop: torch.Tensor
+    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        """A next-step-autoreset step: rows that ended last step start a new episode (their
+        action is ignored; reward 0, not done) and the others edit, all in one simulation:
+        the new episodes' first designs are put in place of the edits."""
+        rows = torch.nonzero(self._autoreset).flatten().tolist()
+        if rows:
+            index = torch.as_tensor(rows, device=self.spec_.device)
+            targets, z, extra = self._draw(rows, {})
+            self._table.replace(rows, targets)
+            s = self._state
+            s.z[index] = torch.as_tensor(z, device=self.spec_.device).to(s.z.dtype)
+            s.edits[index] = -1  # the transition counts this evaluation as edit 0
+            delta[index], stop[index] = 0.0, False
+            self._sim_calls[rows] = extra  # + 1 below: the first design's simulation
+            self.total_sim_calls += int(extra.sum())
+        tr = transition(self.spec_, self._table, self._state, delta, stop)
+        self._sim_calls += 1
+        self.total_sim_calls += self.num_envs
+        self._state = tr.state
+        reward, terminated, truncated = tr.reward, tr.terminated, tr.truncated
+        if rows:
+            reward[index], terminated[index], truncated[index] = 0.0, False, False
+        self._autoreset = terminated | truncated
+        obs = observe(self.spec_, self._table, self._state)
+        return (self._out(obs), self._out(reward), self._out(terminated),
+                self._out(truncated), self._infos(tr.evaluation))  # fmt: skip
+
     def _reset_rows(
         self, rows: list[int], obs: torch.Tensor, infos: dict[str, Any]
     ) -> torch.Tensor:
-        """Start new episodes in ``rows``: their state, observations and ``infos`` become
-        those of the new episodes' first designs."""
+        """Start new episodes in ``rows`` (same-step autoreset)."""
         targets, z, extra = self._draw(rows, {})
         self._table.replace(rows, targets)
         index = torch.as_tensor(rows, device=self.spec_.device)
@@ -284,9 +300,6 @@ class FormulationDesignVectorEnv(VectorEnv):
         obs = obs.clone()
         obs[index] = observe(self.spec_, sub, DesignState(z_t, ev.release, ev.reward.score, ev.f2,
                                                           s.edits[index]))  # fmt: skip
-        if self.autoreset_mode is AutoresetMode.NEXT_STEP:  # SAME_STEP keeps the last ones
-            for key, value in self._info_values(ev).items():
-                infos[key][rows] = value
         infos["sim_calls"][rows] = self._sim_calls[rows]
         return obs
 
@@ -294,7 +307,7 @@ class FormulationDesignVectorEnv(VectorEnv):
     def _out(self, x: torch.Tensor) -> Any:
         return x if self.return_torch else x.detach().cpu().numpy()
 
-    def _info_values(self, ev: Evaluation) -> dict[str, np.ndarray]:
+    def _infos(self, ev: Evaluation) -> dict[str, Any]:
         cost = ev.reward.cost if ev.reward.cost is not None else torch.zeros_like(ev.f2)
         values = {
             "f2": ev.f2,
@@ -305,10 +318,7 @@ class FormulationDesignVectorEnv(VectorEnv):
             "release_curve": ev.release,
             "formulation": ev.formulation.values,
         }
-        return {k: v.detach().cpu().numpy() for k, v in values.items()}
-
-    def _infos(self, ev: Evaluation) -> dict[str, Any]:
-        infos: dict[str, Any] = self._info_values(ev)
+        infos: dict[str, Any] = {k: v.detach().cpu().numpy() for k, v in values.items()}
         infos["sim_calls"] = self._sim_calls.copy()
         mask = np.ones(self.num_envs, dtype=bool)
         for key in list(infos):
