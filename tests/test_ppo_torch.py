@@ -136,3 +136,13 @@ def test_bench_designer_trains_and_is_scored_by_the_pipeline(tmp_path):
     rows = score_designer(built.designer, benchmark_suite("realisable", 2, 1000), seed=0,
                           budgets=(4,), trains=True, progress=False)  # fmt: skip
     assert len(rows) == 2 and all(r["sim_calls"] == 4 and 0 <= r["best_f2"] <= 100 for r in rows)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA paths")
+@pytest.mark.parametrize("algo", ["ppo", "ppo-torch"])
+def test_library_train_on_cuda_without_a_gpu_leaves_no_folder(tmp_path, algo):
+    cfg = TrainConfig(algo=algo, device="cuda", runs_dir=str(tmp_path / "runs"), total_steps=64,
+                      num_envs=4)  # fmt: skip
+    with pytest.raises(ValueError, match="no CUDA device is available"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "runs").exists()
