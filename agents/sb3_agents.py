@@ -188,7 +188,7 @@ class EvalConfig:
 class TrainConfig:
     """Everything that defines a training run.
 
-    :param algo: ``"ppo"`` or ``"sac"``.
+    :param algo: ``"ppo"``, ``"sac"`` or ``"ppo-torch"`` (:mod:`agents.rl.ppo_torch`).
     :param task: task family trained on (:data:`nanoenv.tasks.TASK_FAMILIES`).
     :param total_steps: environment steps in total (over all environments).
     :param num_envs: environments stepped as one batch.
