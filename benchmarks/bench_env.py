@@ -15,7 +15,11 @@ autoresets included, median of repeats after a warm-up):
 4. the stable-baselines3 adapter (``step_async`` + ``step_wait``) at 64 and 4096;
 
 for the ``realisable`` and the ``sustained`` task (autoresets draw new targets, and
-drawing a realisable target costs simulator calls).
+drawing a realisable target costs simulator calls). Hidden-design targets are drawn
+ahead in per-environment pools of ``min(16, 2048 // N)`` (:mod:`nanoenv.envs.target_pool`):
+the untimed first reset fills them, so at ``N < 2048`` a 20-step window sees fewer
+refills than a long run and overstates its amortised rate (``bench_training.py`` and
+long runs include the refills).
 
 Env steps/s = environments × vector steps/s. Episodes last at most ``max_edits = 20``
 edits, so every timed window of the vector envs is 20 vector steps long: each
