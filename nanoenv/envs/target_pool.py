@@ -11,9 +11,9 @@ batch sampler, whose draws depend on each generator only. So the targets do not 
 on the pool size or on which environments refill together: a vector environment with
 any pool size equals single environments step for step, and the same seed gives the
 same targets. Child streams have spawn keys ``(k,)``, never the suites'
-``(SUITE_STREAM, i)``, so training still never meets a suite target. Families without a
-batch sampler (cheap analytic ones, measured curves) draw from the generator itself, as
-before.
+``(SUITE_STREAM, i)``, so training still never meets a suite target. Other families
+(cheap analytic ones, measured curves) draw from the generator itself, as before (in one
+batched call where they have a batch sampler).
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ class TargetPool:
 
     @property
     def pooled(self) -> bool:
-        """Whether the family's targets are pooled (it has a batch sampler)."""
-        return self.family.batch_sampler is not None
+        """Whether the family's targets are pooled: built around hidden designs
+        (``simulated``) and drawn by a batch sampler. The analytic families' batch samplers
+        are cheap and draw from the generators themselves, as their single samplers do."""
+        return self.family.simulated and self.family.batch_sampler is not None
 
     def draw(self, rngs: Sequence[np.random.Generator]) -> list[Target]:
         """The next target of each generator (distinct generators), refilling the empty
