@@ -95,8 +95,10 @@ def _trainer(algo: str, cfg: Any) -> tuple[Any, Any]:
     env = make_env(cfg.num_envs, cfg.task, model.device, cfg.env.kwargs())
 
     def learn(steps: int) -> None:
-        # train_ppo_torch resets the env: continue from the current step count
-        train_ppo_torch(model, env, model.num_timesteps + steps, seed=cfg.seed)
+        # the first call resets the env with the seed; later ones continue its episodes,
+        # as SB3's learn(reset_num_timesteps=False) does (no reseed, no new target pools)
+        seed = cfg.seed if model.rollout is None else None
+        train_ppo_torch(model, env, model.num_timesteps + steps, seed=seed)
 
     return model, learn
 

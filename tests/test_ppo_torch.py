@@ -85,6 +85,30 @@ def test_training_is_seeded_and_changes_the_policy_discrete_too(tmp_path):
     assert action.shape == (3,) and action.dtype == np.int64 and action.max() <= 22
 
 
+def test_seed_none_continues_the_episodes_of_the_previous_call(tmp_path):
+    """``seed=None`` on the same env goes on where the last call stopped (no reset, so no
+    reseed and no new targets), as SB3's ``learn(reset_num_timesteps=False)``; a new env,
+    or a seed, resets."""
+    cfg = _cfg(tmp_path, total_steps=128)
+    env = make_env(16, "realisable", torch.device("cpu"), {"max_edits": 3})
+    model = new_model(cfg, "cpu")
+    resets = []
+    reset = env.reset
+    env.reset = lambda **kw: resets.append(kw["seed"]) or reset(**kw)
+    train_ppo_torch(model, env, 64, seed=3)
+    left_env, left_obs, _ = model.rollout
+    assert left_env is env and left_obs.shape == (16, 117) and resets == [3]
+    calls = env.total_sim_calls
+    train_ppo_torch(model, env, 128, seed=None)
+    assert resets == [3] and model.num_timesteps == 128
+    assert env.total_sim_calls >= calls + 64  # one simulation per env step, no reset of all 16
+    assert not torch.equal(model.rollout[1], left_obs)
+    train_ppo_torch(model, env, 192, seed=4)
+    other = make_env(16, "realisable", torch.device("cpu"), {"max_edits": 3})
+    train_ppo_torch(model, other, 256, seed=None)  # another env: reset (unseeded)
+    assert resets == [3, 4] and model.rollout[0] is other
+
+
 @pytest.mark.parametrize(
     ("hp", "needle"),
     [

@@ -288,6 +288,10 @@ class PPOTorchModel:
         self.num_timesteps = 0
         self._n_updates = 0
         self._episode_num = 0
+        #: Where the last :func:`train_ppo_torch` call left its environment: ``(env,
+        #: next observations, rows whose next step resets)``; a call with ``seed=None`` on
+        #: the same env continues from there instead of resetting it.
+        self.rollout: tuple[Any, torch.Tensor, torch.Tensor] | None = None
 
     # the checkpoint interface (agents.checkpoints, SB3's zip layout)
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
@@ -356,7 +360,7 @@ def train_ppo_torch(
     env: Any,
     total_steps: int,
     *,
-    seed: int = 0,
+    seed: int | None = 0,
     logger: Any = None,
     on_rollout: Any = None,
     log_every: int = 1,
@@ -367,7 +371,9 @@ def train_ppo_torch(
     :param env: a :class:`~nanoenv.envs.FormulationDesignVectorEnv` with
         ``return_torch=True`` and next-step autoreset on ``model.device`` (:func:`make_env`).
     :param total_steps: environment steps in total (over all environments).
-    :param seed: environment seed of the first reset.
+    :param seed: environment seed of the first reset; ``None`` continues the episodes the
+        previous call left on the same ``env`` (:attr:`PPOTorchModel.rollout`), as SB3's
+        ``learn(reset_num_timesteps=False)`` does, and resets only a new env.
     :param logger: an SB3 logger (``record`` / ``dump``), or ``None``.
     :param on_rollout: called as ``on_rollout(model)`` after each update (checkpoints,
         stop requests); may raise to stop.
@@ -397,8 +403,11 @@ def train_ppo_torch(
     finished = torch.zeros(3, device=device)  # episodes, return sum, length sum
     successes = torch.zeros((), device=device)
 
-    next_obs, _ = env.reset(seed=seed)
-    resetting = torch.zeros(n_envs, dtype=torch.bool, device=device)  # next step resets
+    if seed is None and model.rollout is not None and model.rollout[0] is env:
+        next_obs, resetting = model.rollout[1], model.rollout[2]
+    else:
+        next_obs, _ = env.reset(seed=seed)
+        resetting = torch.zeros(n_envs, dtype=torch.bool, device=device)  # next step resets
     start, start_steps, iteration = time.perf_counter(), model.num_timesteps, 0
     while model.num_timesteps < total_steps:
         iteration += 1
@@ -501,6 +510,7 @@ def train_ppo_torch(
             logger.record("train/learning_rate", cfg.learning_rate)
             logger.record("train/n_updates", model._n_updates)
             logger.dump(model.num_timesteps)
+        model.rollout = (env, next_obs, resetting)
         if on_rollout is not None:
             on_rollout(model)
     return model
