@@ -15,7 +15,11 @@ autoresets included, median of repeats after a warm-up):
 4. the stable-baselines3 adapter (``step_async`` + ``step_wait``) at 64 and 4096;
 
 for the ``realisable`` and the ``sustained`` task (autoresets draw new targets, and
-drawing a realisable target costs simulator calls).
+drawing a realisable target costs simulator calls). Hidden-design targets are drawn
+ahead in per-environment pools of ``min(16, 2048 // N)`` (:mod:`nanoenv.envs.target_pool`):
+the untimed first reset fills them, so at ``N < 2048`` a 20-step window sees fewer
+refills than a long run and overstates its amortised rate (``bench_training.py`` and
+long runs include the refills).
 
 Env steps/s = environments × vector steps/s. Episodes last at most ``max_edits = 20``
 edits, so every timed window of the vector envs is 20 vector steps long: each
@@ -273,7 +277,9 @@ def bench_task(task: str, quick: bool, devices: list[torch.device]) -> list[dict
     for n in [64, 4096]:
 
         def make_sb3(n: int = n) -> SB3VecEnvAdapter:
-            return SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=n, task=task))
+            return SB3VecEnvAdapter(
+                FormulationDesignVectorEnv(num_envs=n, task=task, autoreset_mode="SameStep")
+            )
 
         add("SB3 adapter", n, bench_vector(make_sb3, n, 1 if quick else 3, cpu))
     return rows

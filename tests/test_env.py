@@ -53,14 +53,16 @@ def test_same_seed_same_episode(env_id):
     assert not np.array_equal(a[0], c[0])
 
 
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP])
 @pytest.mark.parametrize("discrete", [False, True])
 @pytest.mark.parametrize("task", ["realisable", "therapeutic_window"])
-def test_native_vector_env_equals_single_envs_with_autoreset(discrete, task):
+def test_native_vector_env_equals_single_envs_with_autoreset(discrete, task, mode):
     n, kwargs = 4, {"task": task, "max_edits": 3}
     env_cls = nanoenv.envs.FormulationDesignDiscreteEnv if discrete else FormulationDesignEnv
-    sync = SyncVectorEnv([lambda: env_cls(**kwargs) for _ in range(n)],
-                         autoreset_mode=AutoresetMode.SAME_STEP)  # fmt: skip
-    native = FormulationDesignVectorEnv(num_envs=n, discrete=discrete, **kwargs)
+    sync = SyncVectorEnv([lambda: env_cls(**kwargs) for _ in range(n)], autoreset_mode=mode)
+    native = FormulationDesignVectorEnv(num_envs=n, discrete=discrete, autoreset_mode=mode,
+                                        **kwargs)  # fmt: skip
+    assert native.metadata["autoreset_mode"] is mode
     obs_s, _ = sync.reset(seed=11)
     obs_n, _ = native.reset(seed=11)
     np.testing.assert_allclose(obs_n, obs_s, rtol=1e-5, atol=1e-5)
@@ -74,11 +76,14 @@ def test_native_vector_env_equals_single_envs_with_autoreset(discrete, task):
         np.testing.assert_array_equal(trunc_n, trunc_s)
         np.testing.assert_allclose(rew_n, rew_s, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(obs_n, obs_s, rtol=1e-5, atol=1e-5)
+        for key in ("f2", "sim_calls"):  # NEXT_STEP: a reset row's info is the reset's
+            np.testing.assert_allclose(info_n[key], info_s[key], rtol=1e-4, atol=1e-4)
         for i in np.flatnonzero(term_s | trunc_s):
             resets += 1
-            np.testing.assert_allclose(
-                info_n["final_obs"][i], info_s["final_obs"][i], rtol=1e-5, atol=1e-5
-            )
+            if mode is AutoresetMode.SAME_STEP:
+                np.testing.assert_allclose(
+                    info_n["final_obs"][i], info_s["final_obs"][i], rtol=1e-5, atol=1e-5
+                )
     assert resets >= n  # every environment went through an autoreset
 
 
@@ -86,7 +91,7 @@ def test_make_vec_builds_the_native_vector_env_and_returns_torch_on_request():
     venv = gym.make_vec("nanoenv/FormulationDesign-v0", num_envs=3,
                         vectorization_mode="vector_entry_point")  # fmt: skip
     assert isinstance(venv.unwrapped, FormulationDesignVectorEnv)
-    assert venv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP  # Gymnasium's default
     torch_env = FormulationDesignVectorEnv(num_envs=3, return_torch=True)
     obs, _ = torch_env.reset(seed=0)
     obs, reward, *_ = torch_env.step(torch.zeros(3, torch_env.spec_.design_space.dim))
@@ -96,7 +101,8 @@ def test_make_vec_builds_the_native_vector_env_and_returns_torch_on_request():
 def test_sb3_adapter_trains_a_few_ppo_steps():
     from stable_baselines3 import PPO
 
-    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=4, max_edits=4))
+    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=4, max_edits=4,
+                                                       autoreset_mode="SameStep"))  # fmt: skip
     venv.seed(0)
     model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=128)
@@ -108,7 +114,8 @@ def test_sb3_adapter_trains_a_few_ppo_steps():
 
 
 def test_sb3_adapter_reports_terminal_observations_and_truncation():
-    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=2, max_edits=2, success_f2=101))
+    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=2, max_edits=2, success_f2=101,
+                                                       autoreset_mode="SameStep"))  # fmt: skip
     venv.seed(1)
     venv.reset()
     zeros = np.zeros((2, venv.action_space.shape[0]), dtype=np.float32)
@@ -347,7 +354,8 @@ def test_initial_designer_starts_episodes_and_its_calls_are_counted():
     _, _, _, _, info = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
     assert info["sim_calls"] == 1 + 7 + 1
 
-    venv = FormulationDesignVectorEnv(num_envs=3, task="realisable", initial_design=proposer)
+    venv = FormulationDesignVectorEnv(num_envs=3, task="realisable", initial_design=proposer,
+                                      autoreset_mode="SameStep")  # fmt: skip
     _, infos = venv.reset(seed=0)
     assert proposer.seen == 4
     np.testing.assert_array_equal(infos["sim_calls"], [8, 8, 8])

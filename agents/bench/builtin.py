@@ -10,6 +10,7 @@ name            track       what
 ``bo``          search      Bayesian optimisation: GP + batch qLogEI (BoTorch), ≤ 100 calls
 ``ppo``         amortised   PPO (stable-baselines3) trained on the family's generator
 ``sac``         amortised   SAC (stable-baselines3) trained on the family's generator
+``ppo-torch``   amortised   torch-native PPO (``agents/rl/ppo_torch.py``), same configs
 ==============  ==========  ==============================================================
 
 A trained policy designs by episodes of ``1 + max_edits`` simulator calls; under a fixed
@@ -35,13 +36,27 @@ from agents.rl import (
     training_cost,
 )
 
-__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
+__all__ = [
+    "BO",
+    "CMAES",
+    "GRADIENT",
+    "PPO",
+    "PPO_TORCH",
+    "RANDOM",
+    "SAC",
+    "rl_config",
+    "run_or_resume",
+]
 
 
 def _search(cls: type, max_budget: int | None = None) -> MethodEntry:
     def build(ctx: BuildContext) -> Built:
-        designer = cls(device=ctx.device, success_f2=ctx.success_f2,
-                       stop_on_success=ctx.stop_on_success, constants=ctx.constants)  # fmt: skip
+        designer = cls(
+            device=ctx.device,
+            success_f2=ctx.success_f2,
+            stop_on_success=ctx.stop_on_success,
+            constants=ctx.constants,
+        )
         return Built(designer, None, {})
 
     return MethodEntry(build, track="search", max_budget=max_budget)
@@ -97,12 +112,20 @@ def _rl(algo: str) -> MethodEntry:
         env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
         model = load_model(run, device=ctx.device)
         designer = baselines.PolicyRollout(
-            model, env_kwargs, device=cfg.env.device, name=ctx.method,
-            repeat=not ctx.stop_on_success, stop_on_success=ctx.stop_on_success,
-        )  # fmt: skip
+            model,
+            env_kwargs,
+            device=cfg.env.device,
+            name=ctx.method,
+            repeat=not ctx.stop_on_success,
+            stop_on_success=ctx.stop_on_success,
+        )
         cost = training_cost(run) or {}
-        info = {"train_s": train_s, "run": str(run), "total_steps": cfg.total_steps,
-                "train_sim_calls": cost.get("sim_calls")}  # fmt: skip
+        info = {
+            "train_s": train_s,
+            "run": str(run),
+            "total_steps": cfg.total_steps,
+            "train_sim_calls": cost.get("sim_calls"),
+        }
         return Built(designer, 1 + cfg.env.max_edits, info)
 
     return MethodEntry(build, trains=True, track="amortised")
@@ -116,3 +139,4 @@ GRADIENT = _search(baselines.GradientDescent)
 BO = _search(BayesianOptimization, max_budget=100)
 PPO = _rl("ppo")
 SAC = _rl("sac")
+PPO_TORCH = _rl("ppo-torch")

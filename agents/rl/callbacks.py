@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ __all__ = [
     "checkpoint_callback_class",
     "progress_callback",
     "rich_available",
+    "sigterm_stops",
+    "tensorboard_available",
 ]
 
 #: Replay buffers kept in ``checkpoints/`` (those of the latest checkpoints; older ones,
@@ -88,3 +92,21 @@ def progress_callback(total: int, initial: int) -> Any:
 def rich_available() -> bool:
     """Whether ``rich`` is installed (SB3's own progress bar needs it, and tqdm)."""
     return importlib.util.find_spec("rich") is not None
+
+
+def tensorboard_available() -> bool:
+    """Whether ``tensorboard`` is installed (TensorBoard logs beside ``progress.csv``)."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def sigterm_stops(checkpoint: Any) -> Any:
+    """Make SIGTERM stop training like Ctrl-C: it sets ``checkpoint.stop_requested``;
+    returns the previous handler (``None`` outside the main thread, where signals cannot
+    be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        checkpoint.stop_requested = True
+
+    return signal.signal(signal.SIGTERM, stop)

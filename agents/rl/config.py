@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Algorithms :func:`train` knows (name -> stable-baselines3 class name).
-ALGORITHMS = ("ppo", "sac")
+ALGORITHMS = ("ppo", "sac", "ppo-torch")  # ppo-torch: agents/rl/ppo_torch.py
 #: Most held-out targets per family an evaluation may ask for (``eval.n``, ``--n``).
 MAX_EVAL_TARGETS = 10_000
 #: Most simulator calls per target an evaluation may ask for (``--budget``).
@@ -140,7 +140,7 @@ class EvalConfig:
 class TrainConfig:
     """Everything that defines a training run.
 
-    :param algo: ``"ppo"`` or ``"sac"``.
+    :param algo: ``"ppo"``, ``"sac"`` or ``"ppo-torch"`` (:mod:`agents.rl.ppo_torch`).
     :param task: task family trained on (:data:`nanoenv.tasks.TASK_FAMILIES`).
     :param total_steps: environment steps in total (over all environments).
     :param num_envs: environments stepped as one batch.

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from agents.rl.ppo_torch import PPOTorchConfig
+
 __all__ = ["ACTIVATIONS", "HP_RANGES", "algo_class", "check_hyperparameters", "type_name"]
 
 #: Constructor arguments of the SB3 classes that the config sets itself (not hyperparameters).
@@ -165,7 +167,11 @@ def _check_net_arch(algo: str, value: Any) -> None:
 def check_hyperparameters(algo: str, hp: dict[str, Any]) -> None:
     """A one-line ``ValueError`` naming the key unless every entry of ``hp`` is a keyword
     of ``algo``'s SB3 class, of the type of its default, inside its range
-    (:data:`HP_RANGES`), with valid ``policy_kwargs``."""
+    (:data:`HP_RANGES`), with valid ``policy_kwargs``; for ``ppo-torch``, what
+    :meth:`~agents.rl.ppo_torch.PPOTorchConfig.from_hyperparameters` accepts."""
+    if algo == "ppo-torch":
+        PPOTorchConfig.from_hyperparameters(hp)
+        return
     signature = inspect.signature(algo_class(algo).__init__)
     allowed = {n: p for n, p in signature.parameters.items() if n not in _RESERVED}
     for key, value in hp.items():

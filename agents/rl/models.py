@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from agents.checkpoints import load_model_file
+from agents.rl import ppo_torch
 from agents.rl.config import TrainConfig, load_config
 from agents.rl.hyperparameters import ACTIVATIONS, algo_class
 from agents.rl.run_folder import FINAL_MODEL, last_checkpoint
@@ -48,7 +49,9 @@ def make_vec_env(
     kwargs = cfg.env.kwargs()
     if initial_design is not None:
         kwargs["initial_design"] = initial_design
-    native = FormulationDesignVectorEnv(num_envs=cfg.num_envs, task=cfg.task, **kwargs)
+    native = FormulationDesignVectorEnv(
+        num_envs=cfg.num_envs, task=cfg.task, autoreset_mode="SameStep", **kwargs
+    )
     inner: Any = SB3VecEnvAdapter(native)
     if wrapper is not None:
         inner = wrapper(inner)
@@ -69,7 +72,11 @@ def _hyperparameters(cfg: TrainConfig) -> dict[str, Any]:
 
 def new_model(cfg: TrainConfig, env: Any, device: str | torch.device, **overrides: Any) -> Any:
     """A fresh SB3 model of ``cfg`` on ``env`` (``overrides``: hyperparameters), its
-    hyperparameters checked by SB3 itself (``ValueError`` when it rejects them)."""
+    hyperparameters checked by SB3 itself (``ValueError`` when it rejects them). For
+    ``algo: ppo-torch``, a fresh :class:`~agents.rl.ppo_torch.PPOTorchModel` (``env`` is
+    not used: it builds its own)."""
+    if cfg.algo == "ppo-torch":
+        return ppo_torch.new_model(cfg, device)
     hp = {**_hyperparameters(cfg), **overrides}
     try:
         return algo_class(cfg.algo)("MlpPolicy", env, seed=cfg.seed, device=device, verbose=0, **hp)

@@ -17,10 +17,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import torch
+import yaml
+
+from nanoenv.devices import resolve_device
 from nanoenv.files import atomic_write
+from nanoenv.provenance import git_commit, package_versions
 
 __all__ = [
     "CHECKPOINT_PREFIX",
@@ -33,6 +40,7 @@ __all__ = [
     "record_training_cost",
     "training_cost",
     "utc_stamp",
+    "write_run_files",
 ]
 
 #: The trained model of a run.
@@ -100,6 +108,30 @@ def last_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, Path | None,
         if buffer.is_file():
             return model, buffer, steps
     return model, None, steps
+
+
+def write_run_files(run_dir: Path, cfg: Any, notes: list[str]) -> None:
+    """Write a new run's ``config.yaml`` and ``meta.json`` (atomically).
+
+    :param run_dir: the run folder.
+    :param cfg: the run's :class:`~agents.rl.config.TrainConfig` (anything with
+        ``to_dict()``, ``seed``, ``algo``, ``task`` and ``device``).
+    :param notes: lines for ``meta.json``'s ``notes``.
+    """
+    atomic_write(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    meta = {
+        "seed": cfg.seed,
+        "algo": cfg.algo,
+        "task": cfg.task,
+        "started_utc": utc_stamp(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "device": resolve_device(cfg.device),
+        "torch_threads": torch.get_num_threads(),
+        "command": sys.argv,
+        "notes": notes,
+    }
+    atomic_write(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
 
 
 #: Environment steps and simulator calls a run's training has spent.

@@ -12,20 +12,14 @@ wrapper for the environments (:func:`agents.prior.train_prior_guided`).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 import signal
-import sys
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import torch
-import yaml
 
 from agents.checkpoints import load_model_file, load_replay_buffer, run_lock, save_model
 from agents.rl.callbacks import (
@@ -33,10 +27,13 @@ from agents.rl.callbacks import (
     checkpoint_callback_class,
     progress_callback,
     rich_available,
+    sigterm_stops,
+    tensorboard_available,
 )
 from agents.rl.config import TrainConfig, load_config
 from agents.rl.evaluate import evaluate_run
 from agents.rl.models import make_vec_env, new_model
+from agents.rl.ppo_torch import train_run
 from agents.rl.run_folder import (
     CHECKPOINT_PREFIX,
     FINAL_MODEL,
@@ -45,32 +42,15 @@ from agents.rl.run_folder import (
     new_folder,
     record_training_cost,
     utc_stamp,
+    write_run_files,
 )
 from nanoenv.devices import resolve_device
 from nanoenv.files import atomic_write
-from nanoenv.provenance import git_commit, package_versions
 
 if TYPE_CHECKING:
     from nanoenv.envs.problem import InitialDesigner
 
 __all__ = ["train", "train_model"]
-
-
-def _write_run_files(run_dir: Path, cfg: TrainConfig, notes: list[str]) -> None:
-    atomic_write(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    meta = {
-        "seed": cfg.seed,
-        "algo": cfg.algo,
-        "task": cfg.task,
-        "started_utc": utc_stamp(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "device": resolve_device(cfg.device),
-        "torch_threads": torch.get_num_threads(),
-        "command": sys.argv,
-        "notes": notes,
-    }
-    atomic_write(run_dir / "meta.json", json.dumps(meta, indent=1, default=str))
 
 
 def train(
@@ -230,18 +210,6 @@ def _restore(cfg: TrainConfig, run: Path, model: Any) -> Path:
     return path
 
 
-def _sigterm_stops(checkpoint: Any) -> Any:
-    """Make SIGTERM stop training like Ctrl-C (checkpoint saved); returns the previous
-    handler (``None`` outside the main thread, where signals cannot be handled)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def stop(signum: int, frame: Any) -> None:
-        checkpoint.stop_requested = True
-
-    return signal.signal(signal.SIGTERM, stop)
-
-
 def _train_locked(
     cfg: TrainConfig,
     run: Path,
@@ -255,9 +223,13 @@ def _train_locked(
     from stable_baselines3.common.callbacks import CallbackList
     from stable_baselines3.common.logger import configure
 
+    if cfg.algo == "ppo-torch":  # the torch-native trainer (no proposer / wrapper hooks)
+        if initial_design is not None or env_wrapper is not None:
+            raise ValueError("algo ppo-torch takes no initial-design proposer or env wrapper")
+        return train_run(cfg, run, resume, progress, notes, final_checkpoint)
     device = resolve_device(cfg.device)
     formats = ["csv"]
-    if importlib.util.find_spec("tensorboard") is not None:
+    if tensorboard_available():
         formats.append("tensorboard")
     else:
         notes.append("tensorboard is not installed: no TensorBoard logs")
@@ -276,7 +248,7 @@ def _train_locked(
         raise
     logs = new_folder(run / "logs", "session")
     if not resume:
-        _write_run_files(run, cfg, notes)
+        write_run_files(run, cfg, notes)
     else:
         record = {
             "from": str(path),
@@ -298,7 +270,7 @@ def _train_locked(
     sb3_bar = progress and rich_available()
     if progress and not sb3_bar:
         callbacks.append(progress_callback(cfg.total_steps, model.num_timesteps))
-    previous = _sigterm_stops(checkpoint)
+    previous = sigterm_stops(checkpoint)
     try:
         if remaining > 0:
             model.learn(

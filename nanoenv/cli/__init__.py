@@ -36,6 +36,8 @@ from nanoenv.cli.simulate import (
     mean_dissolution_time_h,
     t50_hours,
 )
+from nanoenv.devices import resolve_device
+from nanoenv.threads import configure_threads
 
 __all__ = [
     "EXIT_USAGE",
@@ -97,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         "for designing drug-delivery nanoparticles.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads (default: 1 unless OMP_NUM_THREADS is set; "
+        "see nanoenv.threads)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for name, command in {**SUBCOMMANDS, **extra_subcommands()}.items():
@@ -114,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     try:
+        configure_threads(args.threads)
+        if isinstance(getattr(args, "device", None), str):
+            resolve_device(args.device, "--device")  # every verb's --device, before any work
         return args._run(args)
     except (ValueError, OSError) as exc:
         print(f"{PROG}: error: {one_line(str(exc))}", file=sys.stderr)

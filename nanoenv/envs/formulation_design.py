@@ -16,17 +16,23 @@ from nanoenv.envs.problem import (
     InitialDesigner,
     ProblemSpec,
     action_to_delta,
+    draw_episodes,
     make_infos,
     observation_space,
     observe,
     reset_rows,
     step,
 )
+from nanoenv.envs.target_pool import TargetPool
 from nanoenv.kinetics import SimulatorConstants
 from nanoenv.rewards import RewardModel
 from nanoenv.tasks import Target
+from nanoenv.threads import configure_threads
 
-__all__ = ["FormulationDesignDiscreteEnv", "FormulationDesignEnv"]
+__all__ = ["TARGET_POOL_SIZE", "FormulationDesignDiscreteEnv", "FormulationDesignEnv"]
+
+#: Hidden-design targets a single environment draws at once (nanoenv.envs.target_pool).
+TARGET_POOL_SIZE = 16
 
 
 class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -100,6 +106,7 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     | `success_bonus`  | 1.0            | reward added on success                            |
     | `initial_design` | `"random"`     | `"random"`, `"center"` or an `InitialDesigner`     |
     | `constants`      | family default | `"literature"`, `"calibrated"` or constants (below)|
+    | `num_threads`    | `None`         | torch threads (`None`: 1 unless chosen; nanoenv.threads)|
 
     ## Simulator constants
 
@@ -144,7 +151,9 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         success_bonus: float = 1.0,
         initial_design: str | InitialDesigner = "random",
         constants: SimulatorConstants | str | None = None,
+        num_threads: int | None = None,
     ) -> None:
+        configure_threads(num_threads)
         self.spec_ = ProblemSpec.create(
             task=task,
             reward_model=reward_model,
@@ -168,6 +177,9 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         self._last: Evaluation | None = None
         self._sim_calls = 0
         self._done = False
+        self._pool = TargetPool(
+            self.spec_.family, self.spec_.design_space, self.spec_.constants, TARGET_POOL_SIZE
+        )
 
     def _make_action_space(self) -> spaces.Space:
         dim = self.spec_.design_space.dim
@@ -199,13 +211,16 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
-        target = options.get("target") or self.spec_.family.sample(
-            self.np_random, self.spec_.design_space, self.spec_.constants
-        )
+        self._pool.retain([self.np_random])
+        given = options.get("target")
         z0, extra = options.get("z"), 0
         if z0 is None:
-            z0, calls = self.spec_.initial_designs([target], [self.np_random])
-            extra = int(calls[0])
+            targets, z0, calls = draw_episodes(
+                self.spec_, self._pool, [self.np_random], None if given is None else [given]
+            )
+            target, extra = targets[0], int(calls[0])
+        else:
+            target = given or self._pool.draw([self.np_random])[0]
         self._state, ev = reset_rows(self.spec_, None, None, [target], z0)
         self._sim_calls = 1 + extra
         self._last = ev

@@ -33,6 +33,8 @@ import torch
 from gymnasium import spaces
 
 from nanoenv.design_space import DesignSpace
+from nanoenv.devices import resolve_device
+from nanoenv.envs.target_pool import TargetPool
 from nanoenv.kinetics import (
     DEFAULT_CONSTANTS,
     Formulation,
@@ -55,11 +57,13 @@ __all__ = [
     "ProblemSpec",
     "Transition",
     "action_to_delta",
+    "draw_episodes",
     "evaluate",
     "make_infos",
     "observation_size",
     "observation_space",
     "observe",
+    "place_rows",
     "reset_rows",
     "step",
 ]
@@ -164,8 +168,7 @@ class ProblemSpec:
                 f"task {task!r} designs {family.carrier.name.lower()} carriers; the design "
                 f"space given is for {space.carrier.name.lower()}"
             )
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(device)  # one line, before any work, for a missing GPU
         return cls(
             family=family,
             design_space=space,
@@ -180,7 +183,7 @@ class ProblemSpec:
             constants=(
                 family.default_constants() if constants is None else resolve_constants(constants)
             ),
-            device=torch.device(device),
+            device=device,
         )
 
     def initial_z(self, rng: np.random.Generator) -> np.ndarray:
@@ -283,6 +286,22 @@ def target_batch(spec: ProblemSpec, targets: Sequence[Target]) -> TargetBatch:
     return TargetBatch.from_targets(targets, MAX_SEGMENTS).to(spec.device, torch.float32)
 
 
+def draw_episodes(
+    spec: ProblemSpec,
+    pool: TargetPool,
+    rngs: Sequence[np.random.Generator],
+    targets: Sequence[Target] | None = None,
+) -> tuple[list[Target], np.ndarray, np.ndarray]:
+    """What new episodes start from: ``(targets, z, extra_calls)`` for environments with
+    generators ``rngs`` (one each, distinct): targets from ``pool`` (hidden-design targets
+    drawn ahead in bulk, :mod:`nanoenv.envs.target_pool`) unless ``targets`` are given,
+    then the first designs of :meth:`ProblemSpec.initial_designs`, from the same
+    generators in the order a single environment draws them."""
+    chosen = list(targets) if targets is not None else pool.draw(rngs)
+    z, extra = spec.initial_designs(chosen, rngs)
+    return chosen, z, extra
+
+
 def reset_rows(
     spec: ProblemSpec,
     state: DesignState | None,
@@ -317,6 +336,29 @@ def reset_rows(
         put(state.edits, edits),
     )
     return new, ev
+
+
+def place_rows(
+    spec: ProblemSpec,
+    state: DesignState,
+    rows: Sequence[int],
+    targets: Sequence[Target],
+    z: np.ndarray | torch.Tensor,
+) -> DesignState:
+    """Put new episodes' ``targets`` and first designs ``z`` in ``rows`` of ``state``
+    without simulating them, for next-step autoreset: a :func:`step` with zero edit (and
+    no stop) on those rows then simulates the first designs in the same batch as the other
+    rows' edits (one simulation per step). Their edits are set to ``-1`` so that step counts
+    the evaluation as edit 0; their score and curve are the old episode's until then."""
+    batch = target_batch(spec, targets)
+    z_t = z if isinstance(z, torch.Tensor) else torch.as_tensor(np.asarray(z, np.float32))
+    z_t = z_t.to(device=spec.device, dtype=torch.float32).reshape(len(targets), -1)
+    index = torch.as_tensor(list(rows), dtype=torch.long, device=spec.device)
+    new_z, edits = state.z.clone(), state.edits.clone()
+    new_z[index], edits[index] = z_t, -1
+    return DesignState(
+        state.targets.replace(index, batch), new_z, state.release, state.score, state.f2, edits
+    )
 
 
 def observe(spec: ProblemSpec, state: DesignState) -> torch.Tensor:

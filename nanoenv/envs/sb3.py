@@ -7,6 +7,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
@@ -20,7 +21,8 @@ class SB3VecEnvAdapter(VecEnv):
 
     SB3 wants ``done = terminated or truncated``, the first observation of the
     next episode in place of the last one, the last one in
-    ``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"]``
+    ``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"]`` (and
+    a finished environment's info its last step's, from ``final_info``)
     so that truncated episodes are bootstrapped — exactly what the native
     environment's same-step autoreset provides. Seeds given with ``seed()`` and
     options with ``set_options()`` apply at the next ``reset()``, as in SB3.
@@ -31,6 +33,11 @@ class SB3VecEnvAdapter(VecEnv):
     def __init__(self, env: FormulationDesignVectorEnv) -> None:
         if env.return_torch:
             raise ValueError("SB3VecEnvAdapter needs a vector env with return_torch=False")
+        if env.autoreset_mode is not AutoresetMode.SAME_STEP:
+            raise ValueError(
+                "SB3VecEnvAdapter needs a vector env with autoreset_mode="
+                "'SameStep' (SB3's VecEnv semantics)"
+            )
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -50,7 +57,9 @@ class SB3VecEnvAdapter(VecEnv):
         obs, rewards, terminated, truncated, infos = self.env.step(self._actions)
         dones = terminated | truncated
         per_env = self._split(infos)
+        final = self._split(infos["final_info"]) if dones.any() else per_env
         for i in np.flatnonzero(dones):
+            per_env[i] = final[i]  # SB3: a finished environment's info is its last step's
             per_env[i]["terminal_observation"] = infos["final_obs"][i]
             per_env[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, rewards.astype(np.float32), dones, per_env

@@ -20,15 +20,19 @@ from nanoenv.envs.problem import (
     InitialDesigner,
     ProblemSpec,
     action_to_delta,
+    draw_episodes,
     make_infos,
     observation_space,
     observe,
+    place_rows,
     reset_rows,
     step,
 )
+from nanoenv.envs.target_pool import TargetPool
 from nanoenv.kinetics import PARAMETER_NAMES, SimulatorConstants
 from nanoenv.rewards import RewardModel
 from nanoenv.tasks import Target
+from nanoenv.threads import configure_threads
 
 __all__ = ["FormulationDesignVectorEnv"]
 
@@ -65,15 +69,24 @@ class FormulationDesignVectorEnv(VectorEnv):
     ## Episode End
 
     Terminated at ``f2 ≥ success_f2`` (or on the stop action), truncated after
-    ``max_edits``. Autoreset mode is ``SAME_STEP``: the observation returned for an
-    environment that ended is the first of its next episode, and
-    ``infos["final_obs"][i]`` / ``infos["final_info"]`` hold the last ones.
+    ``max_edits``. ``autoreset_mode`` (``gymnasium.vector.AutoresetMode`` or its value):
+
+    * ``NEXT_STEP`` (default, as Gymnasium's own vector environments and wrappers
+      expect): the step that ends an episode returns its last observation; the next
+      step ignores that environment's action and returns the first observation of a new
+      episode with reward 0 and ``terminated = truncated = False`` (the new first designs
+      are simulated in the same batch as the other environments' edits:
+      :func:`~nanoenv.envs.problem.place_rows`, one simulation per step);
+    * ``SAME_STEP`` (what :class:`~nanoenv.envs.SB3VecEnvAdapter` needs): the
+      observation returned for an environment that ended is the first of its next
+      episode, and ``infos["final_obs"][i]`` / ``infos["final_info"]`` hold the last ones.
 
     ## Arguments
 
     The single environment's keywords, plus ``num_envs``; ``discrete`` (discrete
     edits); ``return_torch`` (observations, rewards and flags as torch tensors on
-    ``device``, for on-device training, instead of numpy arrays).
+    ``device``, for on-device training, instead of numpy arrays); ``autoreset_mode``
+    (above); ``num_threads`` (torch threads, :mod:`nanoenv.threads`).
 
     ``info`` holds per-environment arrays ``f2``, ``rmse``, ``score``, ``cost``,
     ``is_success``, ``sim_calls``, ``release_curve`` ``(N, T)`` and
@@ -91,7 +104,7 @@ class FormulationDesignVectorEnv(VectorEnv):
     * v0: initial version.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}  # the default
 
     def __init__(
         self,
@@ -109,7 +122,18 @@ class FormulationDesignVectorEnv(VectorEnv):
         constants: SimulatorConstants | str | None = None,
         discrete: bool = False,
         return_torch: bool = False,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        num_threads: int | None = None,
     ) -> None:
+        modes = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+        mode = next((m for m in modes if autoreset_mode in (m, m.value)), None)
+        if mode is None:
+            allowed = [m.value for m in modes]
+            raise ValueError(
+                f"autoreset_mode={autoreset_mode!r}; allowed: {allowed} "
+                "(gymnasium.vector.AutoresetMode)"
+            )
+        configure_threads(num_threads)
         if num_envs < 1:
             raise ValueError(f"num_envs={num_envs} must be a positive number of environments")
         if render_mode is not None:
@@ -127,6 +151,8 @@ class FormulationDesignVectorEnv(VectorEnv):
             constants=constants,
         )
         self.num_envs = num_envs
+        self.autoreset_mode = mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         self.discrete = discrete
         self.return_torch = return_torch
         self.render_mode = None
@@ -141,8 +167,14 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator] = [
             seeding.np_random(None)[0] for _ in range(num_envs)
         ]
+        # hidden-design targets drawn ahead in bulk: ~2,048 per refill, at most 16 per env
+        pool_size = max(1, min(16, 2048 // num_envs))
+        self._pool = TargetPool(
+            self.spec_.family, self.spec_.design_space, self.spec_.constants, pool_size
+        )
         self._state: DesignState | None = None
         self._sim_calls = np.zeros(num_envs, dtype=np.int64)
+        self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.spec_.device)
         #: Simulator calls since construction, over every environment (resets, proposers'
         #: screening and steps): the training cost reported beside amortised methods.
         self.total_sim_calls = 0
@@ -157,6 +189,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         for i, s in enumerate(seeds):
             if s is not None:
                 self._rngs[i] = seeding.np_random(s)[0]
+        self._pool.retain(self._rngs)
 
     def _draw(
         self, rows: Sequence[int], options: dict[str, Any]
@@ -165,15 +198,8 @@ class FormulationDesignVectorEnv(VectorEnv):
         ``rows``, each from that environment's generator in the order a single environment
         draws them."""
         given = options.get("targets")
-        if given is not None:
-            targets = [given[i] for i in rows]
-        else:
-            rngs = [self._rngs[i] for i in rows]
-            targets = self.spec_.family.sample_many(
-                rngs, self.spec_.design_space, self.spec_.constants
-            )
-        z, extra = self.spec_.initial_designs(targets, [self._rngs[i] for i in rows])
-        return targets, z, extra
+        chosen = None if given is None else [given[i] for i in rows]
+        return draw_episodes(self.spec_, self._pool, [self._rngs[i] for i in rows], chosen)
 
     def reset(
         self,
@@ -188,6 +214,7 @@ class FormulationDesignVectorEnv(VectorEnv):
         self._state, ev = reset_rows(self.spec_, None, None, targets, z)
         self._sim_calls[:] = 1 + extra
         self.total_sim_calls += int(self._sim_calls.sum())
+        self._autoreset.zero_()
         return self._out(observe(self.spec_, self._state)), self._infos(ev)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -202,6 +229,8 @@ class FormulationDesignVectorEnv(VectorEnv):
                 f"{tuple(actions.shape)}"
             )
         delta, stop = action_to_delta(self.spec_, actions, self.discrete)
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            return self._step_next(delta, stop)
         tr = step(self.spec_, self._state, delta, stop)
         self._sim_calls += 1
         self.total_sim_calls += self.num_envs
@@ -228,13 +257,49 @@ class FormulationDesignVectorEnv(VectorEnv):
             infos,
         )
 
+    def _step_next(
+        self, delta: torch.Tensor, stop: torch.Tensor
+    ) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        """A next-step-autoreset step: rows that ended last step start a new episode (their
+        action is ignored; reward 0, not done) and the others edit, all in one simulation:
+        the new episodes' first designs are put in place of the edits (:func:`place_rows`)."""
+        rows = torch.nonzero(self._autoreset).flatten().tolist()
+        if rows:
+            index = torch.as_tensor(rows, device=self.spec_.device)
+            targets, z, extra = self._draw(rows, {})
+            self._state = place_rows(self.spec_, self._state, rows, targets, z)
+            delta, stop = delta.clone(), stop.clone()
+            delta[index], stop[index] = 0.0, False
+            self._sim_calls[rows] = extra  # + 1 below: the first design's simulation
+            self.total_sim_calls += int(extra.sum())
+        tr = step(self.spec_, self._state, delta, stop)
+        self._sim_calls += 1
+        self.total_sim_calls += self.num_envs
+        self._state = tr.state
+        reward, terminated, truncated = tr.reward, tr.terminated, tr.truncated
+        if rows:
+            reward[index], terminated[index], truncated[index] = 0.0, False, False
+        self._autoreset = terminated | truncated
+        obs = observe(self.spec_, self._state)
+        return (
+            self._out(obs),
+            self._out(reward),
+            self._out(terminated),
+            self._out(truncated),
+            self._infos(tr.evaluation),
+        )
+
     def _reset_rows(self, rows: list[int], infos: dict[str, Any]) -> torch.Tensor:
-        """Start new episodes in ``rows`` (same-step autoreset); the new observations."""
+        """Start new episodes in ``rows`` (same-step autoreset); the new observations. The
+        rows' ``infos`` become the resets' (as ``SyncVectorEnv``'s; ``final_info`` keeps the
+        last step's)."""
         targets, z, extra = self._draw(rows, {})
-        self._state, _ = reset_rows(self.spec_, self._state, rows, targets, z)
+        self._state, ev = reset_rows(self.spec_, self._state, rows, targets, z)
         self._sim_calls[rows] = 1 + extra
         self.total_sim_calls += int(self._sim_calls[rows].sum())
-        infos["sim_calls"][rows] = self._sim_calls[rows]
+        for key, value in make_infos(self.spec_, ev, self._sim_calls[rows]).items():
+            infos[key] = infos[key].copy()
+            infos[key][rows] = value
         return observe(self.spec_, self._state)
 
     # -- outputs ------------------------------------------------------------------------

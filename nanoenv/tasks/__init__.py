@@ -146,9 +146,13 @@ from nanoenv.tasks.hidden import (
 from nanoenv.tasks.measured import dataset, dataset_liposome, measured_targets, microparticle_space
 from nanoenv.tasks.shapes import (
     burst_then_sustained,
+    burst_then_sustained_batch,
     burst_then_sustained_strict,
+    burst_then_sustained_strict_batch,
     sustained,
+    sustained_batch,
     thermal_triggered,
+    thermal_triggered_batch,
 )
 
 __all__ = [
@@ -174,15 +178,18 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
     f.name: f
     for f in (
         TaskFamily("sustained", Carrier.POLYMER, sustained,
-                   "near zero-order release to 7-90 days, burst below 10 %"),
+                   "near zero-order release to 7-90 days, burst below 10 %",
+                   batch_sampler=sustained_batch),
         TaskFamily("ph_triggered", Carrier.POLYMER, ph_triggered,
                    "a hidden design's curve that holds at pH 7.4 and releases after a switch "
                    "to pH 5.0-6.5", batch_sampler=ph_triggered_batch, simulated=True,
                    version=1),
         TaskFamily("thermal_triggered", Carrier.LIPOSOME, thermal_triggered,
-                   "liposomes: hold at 37 degC, release 30-70 % in a 1 h 42 degC pulse"),
+                   "liposomes: hold at 37 degC, release 30-70 % in a 1 h 42 degC pulse",
+                   batch_sampler=thermal_triggered_batch),
         TaskFamily("burst_then_sustained", Carrier.POLYMER, burst_then_sustained,
-                   "20-50 % burst within hours, then zero order for 1-4 weeks"),
+                   "20-50 % burst within hours, then zero order for 1-4 weeks",
+                   batch_sampler=burst_then_sustained_batch),
         TaskFamily("therapeutic_window", Carrier.POLYMER, therapeutic_window,
                    "keep a sampled patient's plasma level between MEC and MTC (a window "
                    "some hidden design serves)", batch_sampler=therapeutic_window_batch,
@@ -202,7 +209,8 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
         TaskFamily("burst_then_sustained_strict", Carrier.POLYMER,
                    burst_then_sustained_strict,
                    "20-50 % burst within hours, then zero order for 2-8 weeks; stable designs "
-                   "only", reward="f2_feasible", tier="hard"),
+                   "only", reward="f2_feasible", tier="hard",
+                   batch_sampler=burst_then_sustained_strict_batch),
     )
 }  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import fields
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from nanoenv.kinetics import (
     SimulatorConstants,
     simulate_release,
 )
+from nanoenv.kinetics.drug import DRUG_FIELDS
 from nanoenv.kinetics.pk import concentration_from_release, smooth_therapeutic_window_time
 from nanoenv.rewards import TherapeuticWindowReward, stability_cost
 from nanoenv.tasks.base import (
@@ -51,6 +53,30 @@ def simulate_each(
     return simulate_release(designs, times_h, conditions, drug, constants=constants, validate=False)
 
 
+def preset_table(
+    presets: tuple[str, ...] = PRESETS, drugs: tuple[str, ...] = DRUGS
+) -> tuple[ReleaseConditions, Drug]:
+    """The preset media ``presets`` (padded to 3 segments) and drugs ``drugs`` stacked once,
+    for :func:`select_presets` (float64, as :meth:`ReleaseConditions.stack` and
+    :meth:`Drug.stack` give them)."""
+    conditions = ReleaseConditions.stack([ReleaseConditions.preset(p) for p in presets], 3)
+    return conditions, Drug.stack([Drug.preset(d) for d in drugs])
+
+
+def select_presets(
+    table: tuple[ReleaseConditions, Drug], preset: torch.Tensor, drug: torch.Tensor
+) -> tuple[ReleaseConditions, Drug]:
+    """Rows ``preset`` (``(N,)`` int64) of the media and ``drug`` of the drugs of ``table``
+    (:func:`preset_table`): the values :func:`simulate_each` stacks from names, gathered by
+    index instead of built one design at a time; the drug in float32, as there."""
+    conditions, drugs = table
+    media = ReleaseConditions(
+        **{f.name: getattr(conditions, f.name)[preset] for f in fields(ReleaseConditions)}
+    )
+    values = {k: getattr(drugs, k)[drug].to(torch.float32) for k in DRUG_FIELDS}
+    return media, Drug("mixed", **values)
+
+
 def realisable_batch(
     rngs: list[np.random.Generator],
     space: DesignSpace,
@@ -62,49 +88,60 @@ def realisable_batch(
     release level in 60-95 %) until one releases that level between 1 h and 90 days
     without starting there; the grid ends where it does. A curve flat near 0 or 1
     would be matched by most random designs. The draws depend on each generator
-    only, so a target is the same whether drawn alone or in a batch.
+    only, so a target is the same whether drawn alone or in a batch. Only the draws loop
+    over generators; the media, drugs, screening and choice are tensor operations.
     """
-    chosen: dict[int, tuple[torch.Tensor, str, str, float]] = {}
-    pending = list(range(len(rngs)))
-    for _ in range(8):
-        if not pending:
+    c, dim, table = _CANDIDATES, space.dim, preset_table()
+    n = len(rngs)
+    z_all = torch.zeros(n, c, dim, dtype=torch.float64)
+    preset_all = torch.zeros(n, c, dtype=torch.long)
+    drug_all = torch.zeros(n, c, dtype=torch.long)
+    horizon = torch.full((n,), 90 * 24.0, dtype=torch.float64)
+    pick = torch.zeros(n, dtype=torch.long)  # the chosen candidate of each generator
+    pending = torch.arange(n)
+    for r in range(8):
+        if not len(pending):
             break
-        z, presets, drugs, levels = [], [], [], []
-        for i in pending:
+        p = len(pending)
+        z, levels = np.empty((p, c, dim)), np.empty((p, c))
+        preset, drug = np.empty((p, c), np.int64), np.empty((p, c), np.int64)
+        for j, i in enumerate(pending.tolist()):  # the generators' own draws, in their order
             rng = rngs[i]
-            z.append(torch.as_tensor(rng.uniform(-1.0, 1.0, size=(_CANDIDATES, space.dim))))
-            presets += [PRESETS[int(k)] for k in rng.integers(3, size=_CANDIDATES)]
-            drugs += [DRUGS[int(rng.integers(len(DRUGS)))] for _ in range(_CANDIDATES)]
-            levels.append(torch.as_tensor(rng.uniform(0.6, 0.95, size=_CANDIDATES)))
-        z_all = torch.cat(z)
-        reached = (
-            simulate_each(space, z_all, presets, drugs, PROBE_H, constants)
-            >= torch.cat(levels)[:, None]
+            z[j] = rng.uniform(-1.0, 1.0, size=(c, dim))
+            preset[j] = rng.integers(3, size=c)
+            drug[j] = [rng.integers(len(DRUGS)) for _ in range(c)]
+            levels[j] = rng.uniform(0.6, 0.95, size=c)
+        z_t, preset_t, drug_t = (torch.from_numpy(a) for a in (z, preset, drug))
+        media, drugs = select_presets(table, preset_t.flatten(), drug_t.flatten())
+        designs = space.to_formulation(z_t.reshape(p * c, dim).to(PROBE_H.dtype), validate=False)
+        curves = simulate_release(
+            designs, PROBE_H, media, drugs, constants=constants, validate=False
         )
-        ok = reached.any(1) & ~reached[:, 0]
-        still = []
-        for j, i in enumerate(pending):
-            rows = slice(j * _CANDIDATES, (j + 1) * _CANDIDATES)
-            hits = torch.nonzero(ok[rows])
-            if len(hits) or _ == 7:
-                k = j * _CANDIDATES + (int(hits[0]) if len(hits) else 0)
-                first = torch.nonzero(reached[k])
-                horizon = float(PROBE_H[int(first[0])]) if len(hits) else 90 * 24.0
-                chosen[i] = (z_all[k], presets[k], drugs[k], horizon)
-            else:
-                still.append(i)
-        pending = still
-    order = range(len(rngs))
-    z = torch.stack([chosen[i][0] for i in order])
-    presets = [chosen[i][1] for i in order]
-    drugs = [chosen[i][2] for i in order]
-    grids = torch.stack([time_grid(chosen[i][3]) for i in order])
-    curves = simulate_each(space, z, presets, drugs, grids, constants)
+        reached = (curves >= torch.from_numpy(levels).reshape(p * c, 1)).reshape(p, c, -1)
+        ok = reached.any(2) & ~reached[:, :, 0]
+        hit = ok.any(1)
+        done = hit | (r == 7)
+        k = torch.where(hit, ok.long().argmax(1), 0)  # the first passing candidate
+        first = reached[torch.arange(p), k].long().argmax(1)  # where it reaches its level
+        rows = pending[done]
+        z_all[rows] = z_t[done]
+        preset_all[rows], drug_all[rows], pick[rows] = preset_t[done], drug_t[done], k[done]
+        horizon[pending[hit]] = PROBE_H[first[hit]].double()
+        pending = pending[~done]
+    index = torch.arange(n)
+    z = z_all[index, pick]
+    preset, drug = preset_all[index, pick], drug_all[index, pick]
+    grids = horizon[:, None] * time_grid(1.0)[None, :]
+    media, drugs = select_presets(table, preset, drug)
+    designs = space.to_formulation(z.to(grids.dtype), validate=False)
+    curves = simulate_release(designs, grids, media, drugs, constants=constants, validate=False)
     hidden = space.to_formulation(z)
+    preset_names = [PRESETS[k] for k in preset.tolist()]
+    drug_names = [DRUGS[k] for k in drug.tolist()]
     return [
-        Target("realisable", grids[i], curves[i], ReleaseConditions.preset(presets[i]),
-               Drug.preset(drugs[i]), space.carrier, formulation=hidden[i])
-        for i in order
+        Target("realisable", grids[i], curves[i], ReleaseConditions.preset(preset_names[i]),
+               Drug.preset(drug_names[i]), space.carrier, formulation=hidden[i])
+        for i in range(n)
     ]  # fmt: skip
 
 
