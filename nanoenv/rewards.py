@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from nanoenv.kinetics import PARAMETER_INDEX, Formulation
+from nanoenv.kinetics import PARAMETER_INDEX, Drug, Formulation, ReleaseConditions
 from nanoenv.kinetics.pk import concentration_from_release, smooth_therapeutic_window_time
 from nanoenv.metrics import f2_similarity, rmse
 
@@ -47,11 +47,16 @@ class TargetBatch:
     :param release: ``(B, T)`` target cumulative fractions.
     :param patient: ``(B, 5)`` dose (mg), clearance (L/h), volume (L), MEC and
         MTC (mg/L) for PK targets, else ``None``.
+    :param conditions: the ``B`` release-medium schedules (reward models that simulate,
+        e.g. ``robust_f2``), or ``None``.
+    :param drug: the ``B`` drugs (batched :class:`~nanoenv.kinetics.Drug`), or ``None``.
     """
 
     times_h: torch.Tensor
     release: torch.Tensor
     patient: torch.Tensor | None = None
+    conditions: ReleaseConditions | None = None
+    drug: Drug | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,18 @@ def _surrogate_reward() -> RewardModel:
     return SurrogateReward()
 
 
+def _delivery(name: str) -> Callable[[], RewardModel]:
+    """A reward model of :mod:`nanoenv.delivery_rewards`, imported on demand (it imports
+    this module)."""
+
+    def make() -> RewardModel:
+        from nanoenv.delivery_rewards import DELIVERY_REWARDS
+
+        return DELIVERY_REWARDS[name]()
+
+    return make
+
+
 #: Built-in reward models by name.
 REWARD_MODELS: dict[str, Callable[[], RewardModel]] = {
     "f2": F2Reward,
@@ -210,6 +227,10 @@ REWARD_MODELS: dict[str, Callable[[], RewardModel]] = {
     "rmse": RMSEReward,
     "therapeutic_window": TherapeuticWindowReward,
     "surrogate": _surrogate_reward,
+    "targeted": _delivery("targeted"),
+    "theranostic": _delivery("theranostic"),
+    "robust_f2": _delivery("robust_f2"),
+    "population_window": _delivery("population_window"),
 }
 
 

@@ -329,7 +329,8 @@ class TargetTable:
         return torch.cat([self.release, self.schedule, self.features], dim=1)
 
     def batch(self) -> TargetBatch:
-        return TargetBatch(self.times_h, self.release, self.patient if self.has_patient else None)
+        patient = self.patient if self.has_patient else None
+        return TargetBatch(self.times_h, self.release, patient, self.conditions, self.drug)
 
 
 @dataclass
