@@ -8,6 +8,7 @@ name            track       what
 ``cmaes``       search      CMA-ES with restarts (the ``cma`` package)
 ``gradient``    search      multi-start Adam through the differentiable simulator
 ``bo``          search      Bayesian optimisation: GP + batch qLogEI (BoTorch), ≤ 100 calls
+``nsga2``       search      NSGA-II over the family's objectives (pymoo; :mod:`agents.nsga2`)
 ``ppo``         amortised   PPO (stable-baselines3) trained on the family's generator
 ``sac``         amortised   SAC (stable-baselines3) trained on the family's generator
 ==============  ==========  ==============================================================
@@ -25,7 +26,9 @@ from typing import Any
 
 from agents.bench.registry import BuildContext, Built, MethodEntry
 
-__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
+__all__ = [
+    "BO", "CMAES", "GRADIENT", "NSGA2", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume",
+]  # fmt: skip
 
 
 def _search(
@@ -118,5 +121,6 @@ GRADIENT = _search("GradientDescent")
 #: BO's GP costs ~3.5 CPU s per target at 100 calls and ~9 s at 1000 (agents.bo): the bench
 #: scores it up to 100 calls, where its sample efficiency matters.
 BO = _search("BayesianOptimization", "agents.bo", max_budget=100)
+NSGA2 = _search("NSGA2", "agents.nsga2")
 PPO = _rl("ppo")
 SAC = _rl("sac")
