@@ -26,6 +26,11 @@ family                             tier      reward                  targets
 ``burst_then_sustained_strict``    hard      ``f2_feasible``         analytic
 =================================  ========  ======================  ======================
 
+Delivery families (issue 15; docs in their modules ``targeted``, ``theranostic``,
+``robust``, ``population``; rewards in :mod:`nanoenv.delivery_rewards`): ``targeted``
+(``targeted``), ``theranostic`` (``theranostic``), ``robust`` (``robust_f2``) and
+``population`` (``population_window``), all standard tier.
+
 ## Description
 
 * ``sustained``: near zero-order release to 7–90 days, burst below 10 %.
