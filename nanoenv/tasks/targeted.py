@@ -16,8 +16,10 @@ conditions, pH 7.4 and 37 °C) drives the physiologically based model of
   volume of distribution (40 L, spread 0.3) — as ``therapeutic_window`` — and ``mec_mg_l``,
   the mean free-drug concentration the tumour needs over the horizon (log-uniform
   0.1-1 mg/L); ``mtc_mg_l`` is 10 × MEC and not scored.
-* ``release``: the zero-order profile to the horizon, a hint only (the score does not
-  use it; ``f2`` in ``info`` is measured against it).
+* ``release``: a hint, not scored (``f2`` in ``info`` is measured against it): constant-rate
+  release of the share of the dose the MEC calls for by the horizon, from 50 % at
+  0.1 mg/L to 100 % at 1 mg/L (log-linear), so the curve tells the agent how demanding
+  the target is (the observation holds the curve, not the MEC).
 * ``drug``: one of the presets; ``conditions``: sink.
 
 ## Reward
@@ -54,7 +56,8 @@ def targeted(rng: np.random.Generator, space: DesignSpace) -> Target:
     mec = log_uniform(rng, 0.1, 1.0)
     drug = random_drug(rng)
     t = time_grid(horizon_h)
-    release = (t / t[-1]).to(torch.float64)
+    level = 0.5 + 0.5 * math.log10(mec / 0.1)
+    release = (level * t / t[-1]).to(torch.float64)
     patient = Patient(100.0, clearance, volume, mec, 10.0 * mec)
     return Target("targeted", t, release, ReleaseConditions.preset("sink"), drug,
                   space.carrier, patient=patient)  # fmt: skip
