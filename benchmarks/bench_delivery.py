@@ -58,7 +58,7 @@ def separation(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def hypervolumes(budget: int, n: int | None) -> dict[str, Any]:
+def hypervolumes(suite_name: str, families: list[str], budget: int) -> dict[str, Any]:
     """Median hypervolume of random search's and NSGA-II's evaluated designs per family."""
     import torch
 
@@ -69,11 +69,11 @@ def hypervolumes(budget: int, n: int | None) -> dict[str, Any]:
     from nanoenv.envs.multi_objective import objective_values
     from nanoenv.envs.problem import TargetTable
 
-    suite = load_suite(SUITE)
+    suite = load_suite(suite_name)
     out: dict[str, Any] = {}
-    for family in FAMILIES:
+    for family in families:
         rows = {"random": [], "nsga2": []}
-        for i, target in enumerate(suite.targets(family, n)):
+        for i, target in enumerate(suite.targets(family)):
             rnd = RandomSearch(batch_size=budget, stop_on_success=False)
             spec = rnd.problem.spec(target)
             z = spec.design_space.sample(budget, generator=torch.Generator().manual_seed(i))
@@ -98,7 +98,7 @@ def hypervolumes(budget: int, n: int | None) -> dict[str, Any]:
     return out
 
 
-def population_spread() -> dict[str, Any]:
+def population_spread(suite_name: str) -> dict[str, Any]:
     """Time-in-window share per virtual patient at each target's reference design."""
     import torch
 
@@ -107,7 +107,7 @@ def population_spread() -> dict[str, Any]:
     from nanoenv.envs.problem import TargetTable
     from nanoenv.kinetics import Formulation, simulate_release
 
-    suite = load_suite(SUITE)
+    suite = load_suite(suite_name)
     reward = PopulationWindowReward()
     lows, highs, means = [], [], []
     for target, ref in zip(suite.targets("population"), suite.references("population"),
@@ -156,6 +156,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"{h['nsga2_better_share']:.0%} of targets |"
         )
     p = result["population_spread"]
+    if p is None:
+        return "\n".join(lines)
     lines += [
         "",
         "## population: spread across the 16 virtual patients (reference designs)",
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--mo-budget", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench_v2_delivery"))
+    parser.add_argument("--suite", default=SUITE, help="suite version or file (tests: a tiny one)")
+    parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
 
     from agents.bench.builtin import NSGA2
@@ -187,9 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     from nanoenv.files import atomic_write
 
     register_method("nsga2", NSGA2)
-    suite = load_suite(SUITE)
+    suite = load_suite(args.suite)
     started = time.perf_counter()
-    settings = SweepSettings(n=None, threads=1, suite=SUITE, budgets=BUDGETS)
+    settings = SweepSettings(n=None, threads=1, suite=args.suite, budgets=BUDGETS)
     jobs = make_jobs(args.methods, args.families, args.seeds)
     out = Path(args.out)
     files = sweep(jobs, settings, out / "jobs", workers=args.workers, progress=True)
@@ -202,18 +206,23 @@ def main(argv: list[str] | None = None) -> None:
              "wall_s": time.perf_counter() - started, "tiers": {f: suite.tier(f)
                                                                  for f in args.families},
              "rows": table}  # fmt: skip
+    bench["jobs_process_s"] = sum(
+        json.loads(f.read_text())["settings"]["timings_s"]["total_s"] for f in files
+    )
     write_outputs(bench, out, files)
     result = {
         "command": " ".join(["python benchmarks/bench_delivery.py", *(argv or sys.argv[1:])]),
         "suite": bench["suite"],
         "separation": separation(table),
         "mo_budget": args.mo_budget,
-        "hypervolume": hypervolumes(args.mo_budget, None),
-        "population_spread": population_spread(),
+        "hypervolume": hypervolumes(args.suite, args.families, args.mo_budget),
+        "population_spread": population_spread(args.suite)
+        if "population" in args.families
+        else None,
         "rows": table,
     }
     result["wall_s"] = time.perf_counter() - started
-    results = ROOT / "benchmarks" / "results"
+    results = Path(args.results)
     atomic_write(results / "bench_v2_delivery.json", json.dumps(result, indent=1))
     atomic_write(results / "bench_v2_delivery.md", markdown(result))
     print(markdown(result))
