@@ -15,7 +15,8 @@ On the families issue 15 adds to ``nanoenv-bench-v2`` (``targeted``, ``theranost
    in the window for each of the 16 virtual patients at the oracle's reference design.
 
 Run: ``python benchmarks/bench_delivery.py [--seeds 0 1 2] [--workers 1]``. Writes
-``benchmarks/results/bench_v2_delivery.{json,md}`` and the bench's plots; job folders go
+``benchmarks/results/bench_v2_delivery.{json,md}``, the Pareto fronts
+(``bench_v2_delivery_fronts.png``) and the bench's plots (in the run folder); job folders go
 to ``runs/bench_v2_delivery`` (a rerun skips finished jobs). ``nsga2`` is registered in
 this process (``--workers 1``), so the script runs before the package is reinstalled
 with its new entry point.
@@ -58,8 +59,11 @@ def separation(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def hypervolumes(suite_name: str, families: list[str], budget: int) -> dict[str, Any]:
-    """Median hypervolume of random search's and NSGA-II's evaluated designs per family."""
+def hypervolumes(
+    suite_name: str, families: list[str], budget: int, plot_path: Path | None = None
+) -> dict[str, Any]:
+    """Median hypervolume of random search's and NSGA-II's evaluated designs per family;
+    with ``plot_path``, the Pareto fronts on each family's first target."""
     import torch
 
     from agents.baselines import RandomSearch
@@ -71,6 +75,7 @@ def hypervolumes(suite_name: str, families: list[str], budget: int) -> dict[str,
 
     suite = load_suite(suite_name)
     out: dict[str, Any] = {}
+    fronts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for family in families:
         rows = {"random": [], "nsga2": []}
         for i, target in enumerate(suite.targets(family)):
@@ -90,12 +95,40 @@ def hypervolumes(suite_name: str, families: list[str], budget: int) -> dict[str,
             nsga = NSGA2(stop_on_success=False)
             nsga.design(target, budget, seed=i)
             rows["nsga2"].append(hypervolume(nsga.last_front[0]))
+            if i == 0:
+                fronts[family] = (f.double().numpy(), nsga.last_front[0])
         out[family] = {m: {"median": float(np.median(v)), "iqr": [float(np.percentile(v, 25)),
                        float(np.percentile(v, 75))]} for m, v in rows.items()}  # fmt: skip
         out[family]["nsga2_better_share"] = float(
             np.mean(np.array(rows["nsga2"]) > np.array(rows["random"]))
         )
+    if plot_path is not None and fronts:
+        plot_fronts(fronts, budget, plot_path)
     return out
+
+
+def plot_fronts(fronts: dict[str, tuple[np.ndarray, np.ndarray]], budget: int, path: Path) -> None:
+    """Random designs' objectives and NSGA-II's non-dominated set, one panel per family."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nanoenv.delivery_rewards import DELIVERY_REWARDS
+    from nanoenv.plotting import save_figure
+    from nanoenv.tasks import get_family
+
+    fig, axes = plt.subplots(1, len(fronts), figsize=(4 * len(fronts), 3.6), squeeze=False)
+    for ax, (family, (rnd, front)) in zip(axes[0], fronts.items(), strict=True):
+        names = DELIVERY_REWARDS[get_family(family).reward].objective_names
+        ax.scatter(rnd[:, 0], rnd[:, 1], s=8, c="0.6", label=f"random ({budget} designs)")
+        order = np.argsort(front[:, 0])
+        ax.plot(front[order, 0], front[order, 1], "o-", c="C3", ms=4, label="NSGA-II front")
+        ax.set(title=f"{family} (target 0)", xlabel=names[0], ylabel=names[1])
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
 
 
 def population_spread(suite_name: str) -> dict[str, Any]:
@@ -215,7 +248,12 @@ def main(argv: list[str] | None = None) -> None:
         "suite": bench["suite"],
         "separation": separation(table),
         "mo_budget": args.mo_budget,
-        "hypervolume": hypervolumes(args.suite, args.families, args.mo_budget),
+        "hypervolume": hypervolumes(
+            args.suite,
+            args.families,
+            args.mo_budget,
+            Path(args.results) / "bench_v2_delivery_fronts.png",
+        ),
         "population_spread": population_spread(args.suite)
         if "population" in args.families
         else None,
