@@ -313,9 +313,9 @@ def simulate_biodistribution(
     steps = torch.linalg.matrix_exp(
         (m[:, None] + slope[..., None, None] * s[:, None]) * dt[..., None, None]
     )  # (B, T-1, N, N)
+    # all particles in plasma; a release at t = 0 (burst) puts its drug in plasma
     x = torch.zeros(b, _N, dtype=dtype, device=device)
-    x = x.index_put((torch.arange(b, device=device), torch.zeros(b, dtype=torch.long,
-                     device=device)), torch.ones(b, dtype=dtype, device=device))  # fmt: skip
+    x[:, 0] = 1.0
     x = x + torch.nn.functional.pad(release[:, :1], (_NP, _N - _NP - 1))
     states = [x]
     for k in range(n_t - 1):
