@@ -40,3 +40,27 @@ def test_delivery_references_beat_their_floors(v2, family):
     assert len(refs) == len(v2.targets(family)) == 16
     assert all(r.score > r.floor for r in refs), family
     assert all(0.0 <= r.floor and r.score <= 1.0 for r in refs), family
+
+
+def test_carry_references_keeps_identical_families_and_leaves_changed_ones(tmp_path):
+    from agents.bench.build import carry_references
+    from nanoenv.bench import Reference, Suite
+
+    old = Suite.generate("x-v1", ["sustained", "burst_then_sustained"], 2, 7)
+    ref = Reference(0.9, 90.0, 0.1, 10.0, {}, [0.0], 10, 5)
+    for family in old.family_names:
+        old = old.with_references(family, [ref, ref])
+    new = Suite.generate("x-v2", ["sustained", "burst_then_sustained", "realisable"], 2, 7)
+    # round-off in a stored curve still counts as the same target; a real change does not
+    fams = dict(new.families)
+    rows = [dict(r) for r in fams["burst_then_sustained"]["targets"]]
+    rows[0]["release"] = [v + 0.01 for v in rows[0]["release"]]
+    fams["burst_then_sustained"] = {**fams["burst_then_sustained"], "targets": rows}
+    rows = [dict(r) for r in fams["sustained"]["targets"]]
+    rows[1]["release"] = [v + 1e-12 for v in rows[1]["release"]]
+    fams["sustained"] = {**fams["sustained"], "targets": rows}
+    out = carry_references(Suite("x-v2", fams, new.meta), old, tmp_path / "x-v2.json")
+    assert out.families["sustained"] == old.families["sustained"]
+    assert not out.has_references("burst_then_sustained") and not out.has_references("realisable")
+    assert out.meta["references_from"] == {"suite": "x-v1", "families": ["sustained"]}
+    assert load_suite(tmp_path / "x-v2.json").content_hash == out.content_hash
