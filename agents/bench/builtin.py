@@ -8,6 +8,7 @@ name            track       what
 ``cmaes``       search      CMA-ES with restarts (the ``cma`` package)
 ``gradient``    search      multi-start Adam through the differentiable simulator
 ``bo``          search      Bayesian optimisation: GP + batch qLogEI (BoTorch), ≤ 100 calls
+``nsga2``       search      NSGA-II over the family's objectives (pymoo; :mod:`agents.nsga2`)
 ``ppo``         amortised   PPO (stable-baselines3) trained on the family's generator
 ``sac``         amortised   SAC (stable-baselines3) trained on the family's generator
 ==============  ==========  ==============================================================
@@ -25,6 +26,7 @@ from pathlib import Path
 from agents import baselines
 from agents.bench.registry import BuildContext, Built, MethodEntry
 from agents.bo import BayesianOptimization
+from agents.nsga2 import NSGA2 as NSGA2Search
 from agents.rl import (
     FINAL_MODEL,
     TrainConfig,
@@ -35,7 +37,7 @@ from agents.rl import (
     training_cost,
 )
 
-__all__ = ["BO", "CMAES", "GRADIENT", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
+__all__ = ["BO", "CMAES", "GRADIENT", "NSGA2", "PPO", "RANDOM", "SAC", "rl_config", "run_or_resume"]
 
 
 def _search(cls: type, max_budget: int | None = None) -> MethodEntry:
@@ -114,5 +116,6 @@ GRADIENT = _search(baselines.GradientDescent)
 #: BO's GP costs ~3.5 CPU s per target at 100 calls and ~9 s at 1000 (agents.bo): the bench
 #: scores it up to 100 calls, where its sample efficiency matters.
 BO = _search(BayesianOptimization, max_budget=100)
+NSGA2 = _search(NSGA2Search)
 PPO = _rl("ppo")
 SAC = _rl("sac")
