@@ -42,8 +42,9 @@ class NSGA2(SearchMethod):
     def __init__(self, pop_size: int = 20, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(pop_size, bool) or int(pop_size) != pop_size or pop_size < 4:
-            raise ValueError(f"pop_size={pop_size!r} must be an integer >= 4 (designs per "
-                             "generation)")  # fmt: skip
+            raise ValueError(
+                f"pop_size={pop_size!r} must be an integer >= 4 (designs per generation)"
+            )
         self.pop_size = int(pop_size)
         #: ``(objectives (n, m), z (n, dim))`` of the non-dominated designs of the last run.
         self.last_front: tuple[np.ndarray, np.ndarray] | None = None

@@ -157,9 +157,15 @@ def train_family_prior(
     pair_seconds = round(time.perf_counter() - start, 2)
     space = ProblemSpec.create(task=family, device=device).design_space
     prior = train_prior(
-        "cvae", epochs=epochs, device=device, progress=progress, seed=seed,
-        carrier=space.carrier.name.lower(), pairs=(z, cond), design_space=space,
-    )  # fmt: skip
+        "cvae",
+        epochs=epochs,
+        device=device,
+        progress=progress,
+        seed=seed,
+        carrier=space.carrier.name.lower(),
+        pairs=(z, cond),
+        design_space=space,
+    )
     prior.meta.update(
         family=family,
         n_targets=n_targets,
@@ -240,20 +246,27 @@ class FamilyPriorScreen(SearchMethod):
 
 def _build(ctx: BuildContext) -> Built:
     designer = FamilyPriorScreen(
-        m=16 if ctx.stop_on_success else None, device=ctx.device, success_f2=ctx.success_f2,
-        stop_on_success=ctx.stop_on_success, constants=ctx.constants,
-    )  # fmt: skip
+        m=16 if ctx.stop_on_success else None,
+        device=ctx.device,
+        success_f2=ctx.success_f2,
+        stop_on_success=ctx.stop_on_success,
+        constants=ctx.constants,
+    )
     designer.name = ctx.method
     meta = designer.prior(ctx.family).meta
-    return Built(designer, 16, {"train_sim_calls": meta.get("train_sim_calls"),
-                                "weights": weights_path(ctx.family).name})  # fmt: skip
+    return Built(
+        designer,
+        16,
+        {"train_sim_calls": meta.get("train_sim_calls"), "weights": weights_path(ctx.family).name},
+    )
 
 
 #: Bench entry ``prior-family``: amortised, one-shot screening of the family prior.
 FAMILY_PRIOR = MethodEntry(
-    _build, track="amortised",
+    _build,
+    track="amortised",
     description="best of K samples of a cVAE trained on reward-selected designs of the family",
-)  # fmt: skip
+)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -111,8 +111,10 @@ class MOFormulationDesignEnv(FormulationDesignEnv):
         self.reward_space = spaces.Box(low, high, (self.reward_dim,), dtype=np.float32)
         self.random_weights = isinstance(weights, str)
         if self.random_weights and weights != "random":
-            raise ValueError(f"weights={weights!r}; allowed: None, 'random' or {self.reward_dim} "
-                             "non-negative numbers")  # fmt: skip
+            raise ValueError(
+                f"weights={weights!r}; allowed: None, 'random' or {self.reward_dim} "
+                "non-negative numbers"
+            )
         if weights is None or self.random_weights:
             w = np.full(self.reward_dim, 1.0 / self.reward_dim)
         else:
@@ -152,8 +154,11 @@ class MOFormulationDesignEnv(FormulationDesignEnv):
             self.weights = self.np_random.dirichlet(np.ones(self.reward_dim)).astype(np.float32)
         self._objectives = self._current_objectives()
         self._episode_over = False
-        info.update(objectives=self._objectives.astype(np.float32),
-                    objective_names=self.objective_names, weights=self.weights.copy())  # fmt: skip
+        info.update(
+            objectives=self._objectives.astype(np.float32),
+            objective_names=self.objective_names,
+            weights=self.weights.copy(),
+        )
         return self._observe(obs), info
 
     def step(self, action: Any) -> tuple[np.ndarray, Any, bool, bool, dict[str, Any]]:
@@ -164,8 +169,12 @@ class MOFormulationDesignEnv(FormulationDesignEnv):
         self._objectives = now
         self._episode_over = bool(terminated or truncated)
         vector = vector.astype(np.float32)
-        info.update(objectives=now.astype(np.float32), objective_names=self.objective_names,
-                    weights=self.weights.copy(), scalar_reward=scalar,
-                    vector_reward=vector)  # fmt: skip
+        info.update(
+            objectives=now.astype(np.float32),
+            objective_names=self.objective_names,
+            weights=self.weights.copy(),
+            scalar_reward=scalar,
+            vector_reward=vector,
+        )
         reward: Any = float(self.weights @ vector) if self.scalarize else vector
         return self._observe(obs), reward, terminated, truncated, info

@@ -109,16 +109,21 @@ class TargetedDeliveryReward:
         """``(B, 2)`` efficacy and selectivity, each in ``[0, 1]``."""
         patient = _patient(targets, "targeted")
         dose, clearance, volume, mec = (
-            getattr(patient, k).to(release) for k in ("dose_mg", "clearance_l_h", "volume_l",
-                                                      "mec_mg_l")
-        )  # fmt: skip
+            getattr(patient, k).to(release)
+            for k in ("dose_mg", "clearance_l_h", "volume_l", "mec_mg_l")
+        )
         times = targets.times_h.to(release.dtype)
         bio = simulate_biodistribution(
-            times, release.clamp(0.0, 1.0), _col(formulation, "radius_nm").to(release.dtype),
+            times,
+            release.clamp(0.0, 1.0),
+            _col(formulation, "radius_nm").to(release.dtype),
             _col(formulation, "peg_fraction").to(release.dtype),
-            _col(formulation, "zeta_mv").to(release.dtype), clearance, volume,
-            physiology=self.physiology, validate=False,
-        )  # fmt: skip
+            _col(formulation, "zeta_mv").to(release.dtype),
+            clearance,
+            volume,
+            physiology=self.physiology,
+            validate=False,
+        )
         a_plasma, a_tumour, a_healthy, _ = bio.exposure.unbind(1)
         horizon = times[:, -1] - times[:, 0]
         efficacy = -torch.expm1(-dose * a_tumour / horizon / mec)
@@ -162,8 +167,11 @@ class TheranosticReward:
     def __init__(
         self, dose_mg: float = 100.0, imaging_h: float = 24.0, echo_time_s: float = 0.01
     ) -> None:
-        for key, value in (("dose_mg", dose_mg), ("imaging_h", imaging_h),
-                           ("echo_time_s", echo_time_s)):  # fmt: skip
+        for key, value in (
+            ("dose_mg", dose_mg),
+            ("imaging_h", imaging_h),
+            ("echo_time_s", echo_time_s),
+        ):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{key}={value!r} must be positive and finite")
         self.dose_mg, self.imaging_h, self.echo_time_s = dose_mg, imaging_h, echo_time_s
@@ -177,12 +185,23 @@ class TheranosticReward:
         b = radius.shape[0]
         times = torch.linspace(0.0, self.imaging_h, 4, dtype=radius.dtype, device=radius.device)
         bio = simulate_biodistribution(
-            times, torch.zeros(b, 4, dtype=radius.dtype, device=radius.device), radius,
-            _col(formulation, "peg_fraction"), _col(formulation, "zeta_mv"), validate=False,
-        )  # fmt: skip
+            times,
+            torch.zeros(b, 4, dtype=radius.dtype, device=radius.device),
+            radius,
+            _col(formulation, "peg_fraction"),
+            _col(formulation, "zeta_mv"),
+            validate=False,
+        )
         in_tumour = bio.particles[:, -1, 1]
-        iron_mm = (in_tumour * self.dose_mg / loading * phi * FE_PER_MAGNETITE_MASS / 55.845
-                   / self.physiology.tumour_volume_l)  # fmt: skip
+        iron_mm = (
+            in_tumour
+            * self.dose_mg
+            / loading
+            * phi
+            * FE_PER_MAGNETITE_MASS
+            / 55.845
+            / self.physiology.tumour_volume_l
+        )
         return -torch.expm1(-self.echo_time_s * t2_relaxivity(radius, phi) * iron_mm)
 
     def objectives(self, release: Tensor, targets: TargetBatch, formulation: Formulation) -> Tensor:
@@ -194,10 +213,15 @@ class TheranosticReward:
         self, release: Tensor, targets: TargetBatch, formulation: Formulation
     ) -> RewardOutput:
         obj = self.objectives(release, targets, formulation)
-        crowded = torch.relu(
-            _col(formulation, "drug_loading") + _col(formulation, "magnetic_core_fraction")
-            + _col(formulation, "peg_fraction") - 0.7
-        ) / 0.3  # fmt: skip
+        crowded = (
+            torch.relu(
+                _col(formulation, "drug_loading")
+                + _col(formulation, "magnetic_core_fraction")
+                + _col(formulation, "peg_fraction")
+                - 0.7
+            )
+            / 0.3
+        )
         return RewardOutput(obj.prod(1), stability_cost(formulation) + crowded.to(obj.dtype))
 
 
@@ -264,9 +288,13 @@ class RobustF2Reward:
         gen = torch.Generator().manual_seed(seed)
         eps = torch.randn(self.draws, 3, generator=gen, dtype=torch.float64)
         self._factors = torch.stack(
-            [torch.exp(size_cv * eps[:, 0]), pdi_sd * eps[:, 1].abs(),
-             torch.exp(loading_cv * eps[:, 2])], 1,
-        )  # fmt: skip
+            [
+                torch.exp(size_cv * eps[:, 0]),
+                pdi_sd * eps[:, 1].abs(),
+                torch.exp(loading_cv * eps[:, 2]),
+            ],
+            1,
+        )
 
     def batches(self, formulation: Formulation) -> Formulation:
         """The ``B·draws`` manufactured batches (design-major order)."""
@@ -275,8 +303,11 @@ class RobustF2Reward:
         rep = v.repeat_interleave(self.draws, 0)
         tile = f.repeat(v.shape[0], 1)
         cols = [PARAMETER_INDEX[k] for k in ("radius_nm", "pdi", "drug_loading")]
-        new = [rep[:, cols[0]] * tile[:, 0], rep[:, cols[1]] + tile[:, 1],
-               rep[:, cols[2]] * tile[:, 2]]  # fmt: skip
+        new = [
+            rep[:, cols[0]] * tile[:, 0],
+            rep[:, cols[1]] + tile[:, 1],
+            rep[:, cols[2]] * tile[:, 2],
+        ]
         for k, c in enumerate(cols):
             spec = PARAMETERS[c]
             new[k] = new[k].clamp(spec.low, spec.high)
@@ -290,8 +321,14 @@ class RobustF2Reward:
         dtype = formulation.values.dtype
         rows = torch.arange(b, device=targets.release.device).repeat_interleave(n)
         rep = targets.select(rows).to(formulation.values.device, dtype)
-        curves = simulate_release(self.batches(formulation), rep.times_h, rep.conditions, rep.drug,
-                                  constants=self.constants, validate=False)  # fmt: skip
+        curves = simulate_release(
+            self.batches(formulation),
+            rep.times_h,
+            rep.conditions,
+            rep.drug,
+            constants=self.constants,
+            validate=False,
+        )
         return (f2_similarity(curves, rep.release, validate=False) / 100.0).reshape(b, n)
 
     def objectives(self, release: Tensor, targets: TargetBatch, formulation: Formulation) -> Tensor:
@@ -394,8 +431,9 @@ class PopulationWindowReward:
         vol = (volume[:, None] * self._v.to(release)).reshape(-1)
         times = targets.times_h.to(release.dtype).repeat_interleave(n, 0)
         rep = release.repeat_interleave(n, 0)
-        conc = concentration_from_release(times, rep, dose.repeat_interleave(n), cl, vol,
-                                          validate=False)  # fmt: skip
+        conc = concentration_from_release(
+            times, rep, dose.repeat_interleave(n), cl, vol, validate=False
+        )
         mec_r, mtc_r = mec.repeat_interleave(n), mtc.repeat_interleave(n)
         window = smooth_therapeutic_window_time(
             times, conc, mec_r, mtc_r, mec_r * self.sharpness_fraction, validate=False

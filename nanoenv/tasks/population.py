@@ -51,8 +51,10 @@ def population_batch(
 ) -> list[Target]:
     """``population`` targets: :func:`~nanoenv.tasks.hidden.therapeutic_window_batch`,
     relabelled."""
-    return [dataclasses.replace(t, family="population")
-            for t in therapeutic_window_batch(rngs, space, constants)]  # fmt: skip
+    return [
+        dataclasses.replace(t, family="population")
+        for t in therapeutic_window_batch(rngs, space, constants)
+    ]
 
 
 def population(

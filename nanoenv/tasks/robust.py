@@ -47,8 +47,9 @@ def robust_batch(
     constants: SimulatorConstants = DEFAULT_CONSTANTS,
 ) -> list[Target]:
     """``robust`` targets: :func:`~nanoenv.tasks.hidden.realisable_batch`, relabelled."""
-    return [dataclasses.replace(t, family="robust")
-            for t in realisable_batch(rngs, space, constants)]  # fmt: skip
+    return [
+        dataclasses.replace(t, family="robust") for t in realisable_batch(rngs, space, constants)
+    ]
 
 
 def robust(

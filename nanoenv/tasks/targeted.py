@@ -60,5 +60,12 @@ def targeted(rng: np.random.Generator, space: DesignSpace) -> Target:
     level = 0.5 + 0.5 * math.log10(mec / 0.1)
     release = (level * t / t[-1]).to(torch.float64)
     patient = Patient(100.0, clearance, volume, mec, 10.0 * mec)
-    return Target("targeted", t, release, ReleaseConditions.preset("sink"), drug,
-                  space.carrier, patient=patient)  # fmt: skip
+    return Target(
+        "targeted",
+        t,
+        release,
+        ReleaseConditions.preset("sink"),
+        drug,
+        space.carrier,
+        patient=patient,
+    )

@@ -52,8 +52,10 @@ def theranostic_batch(
 ) -> list[Target]:
     """``theranostic`` targets: :func:`~nanoenv.tasks.hidden.realisable_batch` in the
     family's space, relabelled."""
-    return [dataclasses.replace(t, family="theranostic")
-            for t in realisable_batch(rngs, space, constants)]  # fmt: skip
+    return [
+        dataclasses.replace(t, family="theranostic")
+        for t in realisable_batch(rngs, space, constants)
+    ]
 
 
 def theranostic(
