@@ -201,7 +201,9 @@ BATCHED = sorted(n for n, f in TASK_FAMILIES.items() if f.batch_sampler is not N
 @pytest.mark.parametrize("family", BATCHED)
 def test_batch_samplers_draw_what_the_single_sampler_draws(family):
     """Each family's batch sampler gives every generator the target its single sampler
-    gives, bit for bit, and leaves the generator in the same state (same draws)."""
+    gives (the same grid, medium, drug and hidden design bit for bit; the simulated curve
+    to round-off, since a batched simulation may reduce in another order) and leaves the
+    generator in the same state (same draws)."""
     fam = TASK_FAMILIES[family]
     n = 3 if fam.simulated else 16
     single = [np.random.default_rng(s) for s in range(n)]
@@ -211,7 +213,8 @@ def test_batch_samplers_draw_what_the_single_sampler_draws(family):
     assert [r.bit_generator.state for r in single] == [r.bit_generator.state for r in batched]
     assert len({float(t.release.sum()) for t in many}) == n  # distinct targets per generator
     for a, b in zip(one, many, strict=True):
-        assert torch.equal(a.times_h, b.times_h) and torch.equal(a.release, b.release)
+        assert torch.equal(a.times_h, b.times_h)
+        torch.testing.assert_close(a.release, b.release, rtol=0.0, atol=1e-12)
         assert a.drug == b.drug and a.family == b.family == family
         assert torch.equal(a.conditions.ph, b.conditions.ph)
         assert torch.equal(a.conditions.temperature_c, b.conditions.temperature_c)

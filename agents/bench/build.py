@@ -18,7 +18,7 @@ from typing import Any
 from agents.bench.references import OracleSettings, build_reference
 from nanoenv.bench import Reference, Suite, shipped_suite_path
 
-__all__ = ["freeze_suite", "rebuild_references"]
+__all__ = ["carry_references", "freeze_suite", "rebuild_references"]
 
 
 def _write(suite: Suite, path: Path) -> None:
@@ -111,4 +111,49 @@ def rebuild_references(
         bar.close()
         suite = suite.with_references(family, refs)
         _write(suite, out)
+    return suite
+
+
+def _same_targets(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> bool:
+    """Both lists hold the same targets up to round-off (1e-9; the tripwire test's tolerance):
+    same grid, curve, medium, drug and patient."""
+    import math
+
+    def close(x: Any, y: Any) -> bool:
+        if isinstance(x, dict) and isinstance(y, dict):
+            return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
+        if isinstance(x, list) and isinstance(y, list):
+            return len(x) == len(y) and all(close(u, v) for u, v in zip(x, y, strict=True))
+        if isinstance(x, int | float) and isinstance(y, int | float):
+            return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+        return x == y
+
+    keys = ("family", "carrier", "times_h", "release", "conditions", "drug", "patient")
+    return len(a) == len(b) and all(
+        close({k: s.get(k) for k in keys}, {k: t.get(k) for k in keys})
+        for s, t in zip(a, b, strict=True)
+    )
+
+
+def carry_references(suite: Suite, source: Suite, out: Path) -> Suite:
+    """Take ``source``'s entry (targets and references, verbatim) for every family whose
+    tier, version, constants and reward are those of ``suite`` and whose targets are the
+    same up to round-off — a new suite version that adds families keeps the old families
+    as they were frozen instead of rebuilding their references; writes ``out`` and returns
+    the new suite. Families that differ are left as they are."""
+    carried = []
+    families = dict(suite.families)
+    for family, new in suite.families.items():
+        old = source.families.get(family)
+        if not old or not old.get("references"):
+            continue
+        same = all(new.get(k) == old.get(k) for k in ("tier", "version", "constants", "reward"))
+        if same and _same_targets(new["targets"], old["targets"]):
+            families[family] = old
+            carried.append(family)
+    meta = {**suite.meta, "references_from": {"suite": source.version, "families": carried}}
+    if "oracle" in source.meta:
+        meta["oracle"] = source.meta["oracle"]
+    suite = Suite(suite.version, families, meta)
+    _write(suite, out)
     return suite

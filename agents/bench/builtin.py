@@ -8,6 +8,7 @@ name            track       what
 ``cmaes``       search      CMA-ES with restarts (the ``cma`` package)
 ``gradient``    search      multi-start Adam through the differentiable simulator
 ``bo``          search      Bayesian optimisation: GP + batch qLogEI (BoTorch), ≤ 100 calls
+``nsga2``       search      NSGA-II over the family's objectives (pymoo; :mod:`agents.nsga2`)
 ``ppo``         amortised   PPO (stable-baselines3) trained on the family's generator
 ``sac``         amortised   SAC (stable-baselines3) trained on the family's generator
 ``ppo-torch``   amortised   torch-native PPO (``agents/rl/ppo_torch.py``), same configs
@@ -26,6 +27,7 @@ from pathlib import Path
 from agents import baselines
 from agents.bench.registry import BuildContext, Built, MethodEntry
 from agents.bo import BayesianOptimization
+from agents.nsga2 import NSGA2 as NSGA2Search
 from agents.rl import (
     FINAL_MODEL,
     TrainConfig,
@@ -40,6 +42,7 @@ __all__ = [
     "BO",
     "CMAES",
     "GRADIENT",
+    "NSGA2",
     "PPO",
     "PPO_TORCH",
     "RANDOM",
@@ -137,6 +140,7 @@ GRADIENT = _search(baselines.GradientDescent)
 #: BO's GP costs ~3.5 CPU s per target at 100 calls and ~9 s at 1000 (agents.bo): the bench
 #: scores it up to 100 calls, where its sample efficiency matters.
 BO = _search(BayesianOptimization, max_budget=100)
+NSGA2 = _search(NSGA2Search)
 PPO = _rl("ppo")
 SAC = _rl("sac")
 PPO_TORCH = _rl("ppo-torch")

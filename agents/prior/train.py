@@ -92,6 +92,7 @@ def train_prior(
     pairs: tuple[torch.Tensor, torch.Tensor] | None = None,
     model_kwargs: dict[str, Any] | None = None,
     pair_kwargs: dict[str, Any] | None = None,
+    design_space: DesignSpace | None = None,
 ) -> GenerativePrior:
     """Train a conditional generative prior and return it (eval mode, on ``device``).
 
@@ -110,6 +111,8 @@ def train_prior(
     :param pairs: ``(designs, conditions)`` to train on instead of simulated pairs.
     :param model_kwargs: extra constructor arguments of the model (``latent``, ``hidden``…).
     :param pair_kwargs: extra arguments of :func:`make_training_pairs`.
+    :param design_space: the space of the designs in ``pairs`` (default: the carrier's
+        default space; a family's own, e.g. with a magnetic core, for family priors).
     """
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
         raise ValueError(f"epochs={epochs!r} must be a positive number of passes")
@@ -122,10 +125,10 @@ def train_prior(
         pairs = make_training_pairs(n_pairs, seed=seed, device=dev, carrier=carrier,
                                     **(pair_kwargs or {}))  # fmt: skip
     z_all, c_all = (t.to(dev, torch.float32) for t in pairs)
-    dim = DesignSpace.for_carrier(carrier).dim
+    dim = (design_space or DesignSpace.for_carrier(carrier)).dim
     if z_all.dim() != 2 or z_all.shape[1] != dim or c_all.shape[0] != z_all.shape[0]:
         raise ValueError(
-            f"pairs must be designs (n, {dim}) for the {carrier} space and conditions (n, 81); "
+            f"pairs must be designs (n, {dim}) of the design space and conditions (n, 81); "
             f"got {tuple(z_all.shape)} and {tuple(c_all.shape)}"
         )
     pair_seconds = time.perf_counter() - start

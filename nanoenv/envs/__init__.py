@@ -5,7 +5,9 @@ Registered ids (``import nanoenv`` registers them):
 * ``nanoenv/FormulationDesign-v0`` — continuous edits (:class:`FormulationDesignEnv`);
   ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` gives the
   native batched :class:`FormulationDesignVectorEnv`;
-* ``nanoenv/FormulationDesignDiscrete-v0`` — raise/lower one parameter or stop.
+* ``nanoenv/FormulationDesignDiscrete-v0`` — raise/lower one parameter or stop;
+* ``nanoenv/MOFormulationDesign-v0`` — vector rewards, MO-Gymnasium's conventions
+  (:mod:`nanoenv.envs.multi_objective`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ def register_envs() -> None:
         "nanoenv/FormulationDesignDiscrete-v0": (
             "nanoenv.envs:FormulationDesignDiscreteEnv",
             "nanoenv.envs:make_discrete_vector_env",
+        ),
+        "nanoenv/MOFormulationDesign-v0": (
+            "nanoenv.envs.multi_objective:MOFormulationDesignEnv",
+            None,
         ),
     }
     for env_id, (entry, vector_entry) in ids.items():

@@ -201,6 +201,14 @@ class FormulationDesignEnv(gym.Env[np.ndarray, np.ndarray]):
         return torch.as_tensor(a.astype(np.float32)[None], device=self.spec_.device)
 
     @property
+    def state(self) -> DesignState:
+        """The current :class:`~nanoenv.envs.problem.DesignState` (a batch of one: target,
+        design ``z``, its curve, score, f2 and edits used)."""
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before reading the state")
+        return self._state
+
+    @property
     def target(self) -> Target:
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before reading the target")

@@ -9,6 +9,9 @@ potential: bounded above, larger when closer to the goal.
 * :mod:`nanoenv.rewards.base`: the protocol, :class:`RewardOutput`, the registry;
 * :mod:`nanoenv.rewards.builtin`: ``f2``, ``f2_feasible``, ``rmse``,
   ``therapeutic_window`` and :func:`stability_cost`;
+* :mod:`nanoenv.rewards.delivery`: ``targeted``, ``theranostic``, ``robust_f2``,
+  ``population_window`` (the delivery task families; each also returns an objective
+  vector for multi-objective agents);
 * :mod:`nanoenv.rewards.surrogate`: ``surrogate``, a reward from a release model trained
   on measured curves (imported when first used).
 
@@ -35,19 +38,35 @@ from nanoenv.rewards.builtin import (
     TherapeuticWindowReward,
     stability_cost,
 )
+from nanoenv.rewards.delivery import (
+    DELIVERY_REWARDS,
+    PopulationWindowReward,
+    RobustF2Reward,
+    TargetedDeliveryReward,
+    TheranosticReward,
+    VirtualPopulation,
+    manufacturability_cost,
+)
 from nanoenv.targets import TargetBatch
 
 __all__ = [
+    "DELIVERY_REWARDS",
     "REWARD_MODELS",
     "F2Reward",
     "FeasibleF2Reward",
+    "PopulationWindowReward",
     "RMSEReward",
     "RewardModel",
     "RewardOutput",
+    "RobustF2Reward",
     "TargetBatch",
+    "TargetedDeliveryReward",
+    "TheranosticReward",
     "TherapeuticWindowReward",
+    "VirtualPopulation",
     "evaluate_reward",
     "make_reward_model",
+    "manufacturability_cost",
     "register_reward_model",
     "stability_cost",
 ]

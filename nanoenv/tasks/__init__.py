@@ -26,6 +26,11 @@ family                             tier      reward                  targets
 ``burst_then_sustained_strict``    hard      ``f2_feasible``         analytic
 =================================  ========  ======================  ======================
 
+Delivery families (issue 15; docs in their modules ``targeted``, ``theranostic``,
+``robust``, ``population``; rewards in :mod:`nanoenv.rewards.delivery`): ``targeted``
+(``targeted``), ``theranostic`` (``theranostic``), ``robust`` (``robust_f2``) and
+``population`` (``population_window``), all standard tier.
+
 ## Description
 
 * ``sustained``: near zero-order release to 7–90 days, burst below 10 %.
@@ -144,6 +149,8 @@ from nanoenv.tasks.hidden import (
     therapeutic_window_batch,
 )
 from nanoenv.tasks.measured import dataset, dataset_liposome, measured_targets, microparticle_space
+from nanoenv.tasks.population import population, population_batch
+from nanoenv.tasks.robust import robust, robust_batch
 from nanoenv.tasks.shapes import (
     burst_then_sustained,
     burst_then_sustained_batch,
@@ -154,6 +161,8 @@ from nanoenv.tasks.shapes import (
     thermal_triggered,
     thermal_triggered_batch,
 )
+from nanoenv.tasks.targeted import targeted
+from nanoenv.tasks.theranostic import theranostic, theranostic_batch, theranostic_space
 
 __all__ = [
     "N_TIMES",
@@ -211,6 +220,18 @@ TASK_FAMILIES: dict[str, TaskFamily] = {
                    "20-50 % burst within hours, then zero order for 2-8 weeks; stable designs "
                    "only", reward="f2_feasible", tier="hard",
                    batch_sampler=burst_then_sustained_strict_batch),
+        # issue 15: delivery families (docs in their modules)
+        TaskFamily("targeted", Carrier.POLYMER, targeted, "release in the tumour, not in "
+                   "healthy tissue: biodistribution by size, PEG and zeta", reward="targeted"),
+        TaskFamily("theranostic", Carrier.POLYMER, theranostic, "a hidden design's curve by a "
+                   "particle visible on T2 MRI (magnetic core)", batch_sampler=theranostic_batch,
+                   space_factory=theranostic_space, simulated=True, reward="theranostic"),
+        TaskFamily("robust", Carrier.POLYMER, robust, "a hidden design's curve, robust to "
+                   "batch variability in size, PDI and loading", batch_sampler=robust_batch,
+                   simulated=True, reward="robust_f2"),
+        TaskFamily("population", Carrier.POLYMER, population, "one design keeping 16 virtual "
+                   "patients (weight, renal function) in the window",
+                   batch_sampler=population_batch, simulated=True, reward="population_window"),
     )
 }  # fmt: skip
 
