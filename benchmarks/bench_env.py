@@ -416,7 +416,8 @@ def markdown(result: dict) -> str:
         "Random actions uniform in [−1, 1], drawn with a seeded generator before timing; "
         f"every env reset with seed {SEED} (vector envs: env i gets seed {SEED} + i). "
         "Autoresets are included: the single env is reset whenever an episode ends, the "
-        "vector envs autoreset in the same step (default `max_edits=20`, success at "
+        "SyncVectorEnv and the SB3 adapter autoreset in the same step, the native vector "
+        "env in the next step (its default; default `max_edits=20`, success at "
         "f2 ≥ 50); the last column is the share of env steps that ended an episode. "
         f"Single env: {result['config']['single_steps']} steps per window after 50 warm-up "
         f"steps. Vector envs: windows of {WINDOW} vector steps (one episode length, so each "
@@ -458,6 +459,42 @@ def profile(task: str, n: int = 4096, top: int = 10) -> str:
     )
 
 
+def compare_checks(task: str, n: int = 4096, repeats: int = 6) -> str:
+    """Same-process A/B of the autoreset path (:func:`~nanoenv.envs.problem.place_rows`
+    for ~6 % of ``n`` rows, what one step resets on average at ``max_edits = 20``): rows
+    of validated targets rebuilt through ``from_validated`` (what the envs do) against
+    the checking constructors (what they did before issue 13's speed work), alternated,
+    median CPU time (``time.process_time``, less sensitive to other processes)."""
+    from nanoenv.envs.problem import place_rows
+    from nanoenv.kinetics import Drug, ReleaseConditions
+
+    fast = {cls: cls.__dict__["from_validated"] for cls in (ReleaseConditions, Drug)}
+    checked = classmethod(lambda cls, **values: cls(**values))
+    env = FormulationDesignVectorEnv(num_envs=n, task=task)
+    env.reset(seed=SEED)
+    rows = list(range(0, n, 17))
+    targets = [env.targets[i] for i in rows]
+    z = np.zeros((len(rows), env.spec_.design_space.dim), dtype=np.float32)
+    times: dict[str, list[float]] = {"checked": [], "from_validated": []}
+    try:
+        for _ in range(repeats):
+            for mode in times:
+                for cls, method in fast.items():
+                    cls.from_validated = checked if mode == "checked" else method
+                start = time.process_time()
+                for _ in range(10):
+                    place_rows(env.spec_, env._state, rows, targets, z)
+                times[mode].append((time.process_time() - start) / 10)
+    finally:
+        for cls, method in fast.items():
+            cls.from_validated = method
+    ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    return (
+        f"{task}: place_rows of {len(rows)} of {n} rows, CPU ms per call: checking "
+        f"constructors {ms['checked']:.2f}, from_validated {ms['from_validated']:.2f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter run (< 1 min)")
@@ -472,6 +509,9 @@ def main(argv: list[str] | None = None) -> dict | None:
                         help="torch.set_num_threads (default: torch's default)")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of native steps at 4096 envs and exit")  # fmt: skip
+    parser.add_argument("--compare-checks", action="store_true",
+                        help="print a same-process A/B of the reset path with and without "
+                        "re-validating targets, and exit")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -480,6 +520,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     if args.profile:
         for t in tasks:
             print(profile(t))
+        return None
+    if args.compare_checks:
+        for t in tasks:
+            print(compare_checks(t), flush=True)
         return None
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: CUDA is not available")

@@ -149,7 +149,16 @@ class PatientBatch:
 def _map_tensors(obj: Any, fn: Any) -> Any:
     """A copy of dataclass ``obj`` with ``fn`` applied to each tensor field (by name)."""
     values = {f.name: getattr(obj, f.name) for f in fields(obj)}
-    return type(obj)(**{k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+    return _rebuild(
+        obj, {k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+    )
+
+
+def _rebuild(like: Any, values: dict[str, Any]) -> Any:
+    """An instance of ``like``'s dataclass from ``values`` (rows of validated instances):
+    schedules and drugs are not validated again (``from_validated``)."""
+    build = getattr(type(like), "from_validated", type(like))
+    return build(**values)
 
 
 def _put(value: torch.Tensor, rows: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
@@ -162,11 +171,12 @@ def _put(value: torch.Tensor, rows: torch.Tensor, new: torch.Tensor) -> torch.Te
 def _merge_rows(base: Any, rows: torch.Tensor, other: Any) -> Any:
     """A copy of dataclass ``base`` whose tensor fields hold ``other``'s in ``rows``."""
     values = {f.name: getattr(base, f.name) for f in fields(base)}
-    return type(base)(
-        **{
+    return _rebuild(
+        base,
+        {
             k: _put(v, rows, getattr(other, k)) if isinstance(v, torch.Tensor) else v
             for k, v in values.items()
-        }
+        },
     )
 
 

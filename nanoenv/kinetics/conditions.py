@@ -228,14 +228,27 @@ class ReleaseConditions:
             raise ValueError("stack expects unbatched schedules of shape (K,)")
         stacked = torch.stack([c.padded(k) for c in conditions])
         names = [f.name for f in fields(ReleaseConditions)]  # padded() rows, in this order
-        return cls(**dict(zip(names, stacked.unbind(1), strict=True)))
+        # rows of validated schedules, padded by repeating their last values: still valid
+        return cls.from_validated(**dict(zip(names, stacked.unbind(1), strict=True)))
+
+    @classmethod
+    def from_validated(cls, **values: torch.Tensor) -> ReleaseConditions:
+        """A schedule from fields taken from validated schedules (every field given, in the
+        shapes :meth:`__post_init__` leaves them), without checking them again: for internal
+        paths that move, stack, select or merge rows of schedules once validated (the
+        environments do so on every reset). Anything else must use the constructor."""
+        out = cls.__new__(cls)
+        for f in fields(cls):
+            object.__setattr__(out, f.name, values[f.name])
+        return out
 
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> ReleaseConditions:
         """This schedule with every field on ``device`` with ``dtype`` (``None``: kept);
-        shapes kept."""
-        return ReleaseConditions(
+        shapes kept. Values were checked when this schedule was built and are not checked
+        again."""
+        return ReleaseConditions.from_validated(
             **{f.name: getattr(self, f.name).to(device=device, dtype=dtype) for f in fields(self)}
         )
 

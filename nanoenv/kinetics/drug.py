@@ -8,7 +8,8 @@ physiological pH, aqueous solubility at 25 °C of the form usually loaded).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 
@@ -82,10 +83,22 @@ class Drug:
         values = torch.tensor(
             [[float(getattr(d, k)) for k in DRUG_FIELDS] for d in drugs], dtype=torch.float64
         )
-        return cls(
+        # the drugs were validated when built: their values are not checked again
+        return cls.from_validated(
             name=names.pop() if len(names) == 1 else "mixed",
             **dict(zip(DRUG_FIELDS, values.unbind(1), strict=True)),
         )
+
+    @classmethod
+    def from_validated(cls, **values: Any) -> Drug:
+        """A drug from fields taken from validated drugs (``name`` and every numeric field),
+        without checking them again: for internal paths that move, stack, select or merge
+        validated drugs (the environments do so on every reset). Anything else must use the
+        constructor."""
+        out = cls.__new__(cls)
+        for f in fields(cls):
+            object.__setattr__(out, f.name, values[f.name])
+        return out
 
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
@@ -97,7 +110,9 @@ class Drug:
             keep = value.dtype if isinstance(value, torch.Tensor) else torch.float64
             return torch.as_tensor(value, device=device, dtype=dtype or keep)
 
-        return Drug(self.name, **{k: move(getattr(self, k)) for k in DRUG_FIELDS})
+        return Drug.from_validated(
+            name=self.name, **{k: move(getattr(self, k)) for k in DRUG_FIELDS}
+        )
 
     def tensors(
         self, device: torch.device | None = None, dtype: torch.dtype | None = None
