@@ -179,8 +179,9 @@ class BayesianOptimization(SearchMethod):
             )
         _positive_int("max_train", max_train, "designs the GP is trained on")
         if max_train < 2:
-            raise ValueError(f"max_train={max_train} must be an integer in [2, ∞) (designs "
-                             "the GP is trained on)")  # fmt: skip
+            raise ValueError(
+                f"max_train={max_train} must be an integer in [2, ∞) (designs the GP is trained on)"
+            )
         _positive_int("raw_samples", raw_samples, "random starts scored")
         _positive_int("num_restarts", num_restarts, "L-BFGS-B starts")
         _positive_int("maxiter", maxiter, "L-BFGS-B iterations")
@@ -270,9 +271,11 @@ class BayesianOptimization(SearchMethod):
         best = int(torch.argmax(y))
         keep = self._training_set(x, y, best)
         model = SingleTaskGP(
-            x[keep], y[keep], input_transform=Normalize(dim, bounds=box),
+            x[keep],
+            y[keep],
+            input_transform=Normalize(dim, bounds=box),
             outcome_transform=Standardize(1),
-        )  # fmt: skip
+        )
         if previous is not None:  # warm start from the last round's hyperparameters
             model.covar_module.load_state_dict(previous.covar_module.state_dict())
             model.likelihood.load_state_dict(previous.likelihood.state_dict())
@@ -293,9 +296,13 @@ class BayesianOptimization(SearchMethod):
         sampler = SobolQMCNormalSampler(torch.Size([self.mc_samples]))
         acquisition = qLogExpectedImprovement(model, best_f=y.max(), sampler=sampler)
         z, _ = optimize_acqf(
-            acquisition, bounds, q=q, num_restarts=self.num_restarts,
-            raw_samples=self._raw_samples(q), options={"maxiter": self.maxiter},
-        )  # fmt: skip
+            acquisition,
+            bounds,
+            q=q,
+            num_restarts=self.num_restarts,
+            raw_samples=self._raw_samples(q),
+            options={"maxiter": self.maxiter},
+        )
         return z.detach(), model
 
     def _raw_samples(self, q: int) -> int:

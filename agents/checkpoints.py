@@ -50,12 +50,27 @@ __all__ = [
 
 #: ``:serialized:`` entries of an SB3 model zip that are rebuilt from the run's config
 #: (or reset, like the last observation) and never decoded.
-REBUILT_ENTRIES = frozenset({
-    "policy_class", "observation_space", "action_space", "lr_schedule", "clip_range",
-    "clip_range_vf", "rollout_buffer_class", "replay_buffer_class", "train_freq",
-    "action_noise", "_last_obs", "_last_episode_starts", "_last_original_obs",
-    "ep_info_buffer", "ep_success_buffer", "env", "policy_kwargs",
-})  # fmt: skip
+REBUILT_ENTRIES = frozenset(
+    {
+        "policy_class",
+        "observation_space",
+        "action_space",
+        "lr_schedule",
+        "clip_range",
+        "clip_range_vf",
+        "rollout_buffer_class",
+        "replay_buffer_class",
+        "train_freq",
+        "action_noise",
+        "_last_obs",
+        "_last_episode_starts",
+        "_last_original_obs",
+        "ep_info_buffer",
+        "ep_success_buffer",
+        "env",
+        "policy_kwargs",
+    }
+)
 #: Counters taken from the zip's JSON ``data`` (non-negative integers).
 RESTORED_COUNTERS = ("num_timesteps", "_n_updates", "_episode_num")
 #: Arrays of a replay buffer file (``next_observations`` is absent with
@@ -98,8 +113,9 @@ def _read_zip(path: Path, device: str) -> tuple[dict[str, int], dict[str, Any]]:
         for key in RESTORED_COUNTERS:
             value = data.get(key, 0)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"model file {str(path)!r}: {key}={value!r} must be a "
-                                 "non-negative integer")  # fmt: skip
+                raise ValueError(
+                    f"model file {str(path)!r}: {key}={value!r} must be a non-negative integer"
+                )
             counters[key] = value
         tensors: dict[str, Any] = {}
         for name in names:
@@ -137,9 +153,11 @@ def load_model_file(model: Any, path: str | os.PathLike[str]) -> Any:
             f"with this config has {sorted(state_names)}"
         )
     if not isinstance(variables, dict) or set(variables) != set(variable_names):
-        raise ValueError(f"model file {str(path)!r}: pytorch_variables holds "
-                         f"{sorted(variables) if isinstance(variables, dict) else variables!r}, "
-                         f"expected {sorted(variable_names)}")  # fmt: skip
+        raise ValueError(
+            f"model file {str(path)!r}: pytorch_variables holds "
+            f"{sorted(variables) if isinstance(variables, dict) else variables!r}, "
+            f"expected {sorted(variable_names)}"
+        )
     try:
         model.set_parameters(tensors, exact_match=True, device=device)
         for name in variable_names:
@@ -163,8 +181,11 @@ def save_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> Path:
     """Write the filled part of an SB3 ``ReplayBuffer`` as an ``.npz`` of plain arrays
     (atomically)."""
     filled = buffer.buffer_size if buffer.full else buffer.pos
-    arrays = {name: getattr(buffer, name)[:filled] for name in BUFFER_ARRAYS
-              if getattr(buffer, name, None) is not None}  # fmt: skip
+    arrays = {
+        name: getattr(buffer, name)[:filled]
+        for name in BUFFER_ARRAYS
+        if getattr(buffer, name, None) is not None
+    }
     arrays["pos"] = np.array(buffer.pos, dtype=np.int64)
     arrays["full"] = np.array(bool(buffer.full))
     arrays["buffer_size"] = np.array(buffer.buffer_size, dtype=np.int64)
@@ -191,11 +212,12 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> int:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         reason = " ".join(str(exc).split())
-        raise ValueError(f"replay buffer file {str(path)!r} cannot be read as plain arrays "
-                         f"(pickles are refused): {reason}") from None  # fmt: skip
+        raise ValueError(
+            f"replay buffer file {str(path)!r} cannot be read as plain arrays "
+            f"(pickles are refused): {reason}"
+        ) from None
     if not isinstance(archive, NpzFile):
-        raise ValueError(f"replay buffer file {str(path)!r} is a single array, not an .npz "
-                         "archive")  # fmt: skip
+        raise ValueError(f"replay buffer file {str(path)!r} is a single array, not an .npz archive")
     with archive:
         try:
             size = int(archive["buffer_size"])
@@ -204,8 +226,10 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> int:
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"replay buffer file {str(path)!r} lacks an entry: {exc}") from None
     if size != buffer.buffer_size:
-        raise ValueError(f"replay buffer file {str(path)!r} holds a buffer of {size} slots; "
-                         f"the config's buffer has {buffer.buffer_size}")  # fmt: skip
+        raise ValueError(
+            f"replay buffer file {str(path)!r} holds a buffer of {size} slots; "
+            f"the config's buffer has {buffer.buffer_size}"
+        )
     if not 0 <= pos < size:
         raise ValueError(f"replay buffer file {str(path)!r}: pos={pos} outside [0, {size})")
     filled = size if full else pos
@@ -217,11 +241,15 @@ def load_replay_buffer(buffer: Any, path: str | os.PathLike[str]) -> int:
             raise ValueError(f"replay buffer file {str(path)!r} has no {name!r} array")
         expected = (filled, *target.shape[1:])
         if arrays[name].shape != expected:
-            raise ValueError(f"replay buffer file {str(path)!r}: {name} has shape "
-                             f"{arrays[name].shape}, expected {expected}")  # fmt: skip
+            raise ValueError(
+                f"replay buffer file {str(path)!r}: {name} has shape "
+                f"{arrays[name].shape}, expected {expected}"
+            )
         if arrays[name].dtype.kind not in "fiub":
-            raise ValueError(f"replay buffer file {str(path)!r}: {name} has dtype "
-                             f"{arrays[name].dtype}, expected numbers")  # fmt: skip
+            raise ValueError(
+                f"replay buffer file {str(path)!r}: {name} has dtype "
+                f"{arrays[name].dtype}, expected numbers"
+            )
         if arrays[name].dtype.kind == "f" and not np.isfinite(arrays[name]).all():
             raise ValueError(f"replay buffer file {str(path)!r}: {name} holds NaN or inf")
         target[:filled] = arrays[name]
@@ -273,4 +301,3 @@ def run_lock(run: str | os.PathLike[str]) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-

@@ -63,8 +63,10 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.resume is not None and args.seed is not None:
         raise ValueError("--seed cannot change when resuming a run")
     if args.resume is not None and not (Path(args.resume) / "config.yaml").is_file():
-        raise ValueError(f"--resume {args.resume!r} is not a run folder (no config.yaml): a "
-                         "run stopped before it saved anything; start it again with --config")
+        raise ValueError(
+            f"--resume {args.resume!r} is not a run folder (no config.yaml): a "
+            "run stopped before it saved anything; start it again with --config"
+        )
     source = args.config if args.config is not None else Path(args.resume) / "config.yaml"
     cfg = load_config(source)
     cfg = cfg.replace(seed=args.seed, device=args.device, total_steps=args.total_steps)
@@ -118,8 +120,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     check_evaluation_size(args.n, args.budget)
     if args.run is not None and args.constants is not None:
-        raise ValueError("--constants applies to --method designers; a run evaluates with "
-                         "its config's env.constants")  # fmt: skip
+        raise ValueError(
+            "--constants applies to --method designers; a run evaluates with "
+            "its config's env.constants"
+        )
     progress = not args.no_progress
     if args.run is not None:
         folder = evaluate_run(

@@ -50,8 +50,12 @@ BUDGETS = (1, 3, 10, 30, 100)
 #: The budget of the headline column.
 HEADLINE = 10
 FAMILY = "realisable"
-_PRETTY = {"random": "random search", "cmaes": "CMA-ES", "ppo": "PPO",
-           "prior": "the generative prior"}  # fmt: skip
+_PRETTY = {
+    "random": "random search",
+    "cmaes": "CMA-ES",
+    "ppo": "PPO",
+    "prior": "the generative prior",
+}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -97,17 +101,26 @@ def format_table(summary: dict[str, dict[str, Any]]) -> str:
     """A box-drawn table: one line per method (normalised score at :data:`HEADLINE` calls
     and at the largest budget, IQM with its 95 % interval; success at ``HEADLINE``; the
     simulator calls its training took)."""
-    head = ["method", "track", f"score @ {HEADLINE} calls [95% CI]", "score @ max [95% CI]",
-            f"f2 ≥ 50 @ {HEADLINE}", "training calls"]  # fmt: skip
+    head = [
+        "method",
+        "track",
+        f"score @ {HEADLINE} calls [95% CI]",
+        "score @ max [95% CI]",
+        f"f2 ≥ 50 @ {HEADLINE}",
+        "training calls",
+    ]
     lines = []
     for method, s in summary.items():
-        lines.append([
-            method, s["track"],
-            f"{s['score']:.2f} [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]",
-            f"{s['score_max']:.2f} [{s['ci_max'][0]:.2f}, {s['ci_max'][1]:.2f}]",
-            f"{s['success']:.0%}",
-            "–" if s["train_sim_calls"] is None else f"{s['train_sim_calls']:,}",
-        ])  # fmt: skip
+        lines.append(
+            [
+                method,
+                s["track"],
+                f"{s['score']:.2f} [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]",
+                f"{s['score_max']:.2f} [{s['ci_max'][0]:.2f}, {s['ci_max'][1]:.2f}]",
+                f"{s['success']:.0%}",
+                "–" if s["train_sim_calls"] is None else f"{s['train_sim_calls']:,}",
+            ]
+        )
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
@@ -187,8 +200,10 @@ def run_demo(
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    echo(f"nanoenv demo: PPO against the generative prior, random search and CMA-ES on the "
-         f"{FAMILY!r} task family")  # fmt: skip
+    echo(
+        f"nanoenv demo: PPO against the generative prior, random search and CMA-ES on the "
+        f"{FAMILY!r} task family"
+    )
     echo(f"run folder: {run}\n")
     thread_note = f", {threads} torch thread" if threads else ""
     echo(
@@ -212,26 +227,44 @@ def run_demo(
     prior_calls = getattr(load_default_prior("polymer", "cvae"), "meta", {}).get("n_pairs")
     common = {"device": device, "stop_on_success": False}
     methods = [
-        (PolicyRollout(model, env_kwargs, device=device, name="ppo", repeat=True,
-                       stop_on_success=False), True, "amortised"),
+        (
+            PolicyRollout(
+                model, env_kwargs, device=device, name="ppo", repeat=True, stop_on_success=False
+            ),
+            True,
+            "amortised",
+        ),
         (PriorScreen(m=None, device=device, name="prior"), False, "amortised"),
         (RandomSearch(**common), False, "search"),
         (CMAES(**common), False, "search"),
-    ]  # fmt: skip
+    ]
     mseed = method_seed(int(suite.families[FAMILY]["seed"]), seed)
-    echo(f"[2/3] Designing for {n_targets} held-out targets: the first {n_targets} "
-         f"{FAMILY!r} targets of {suite.version} [{suite.content_hash[:12]}]")  # fmt: skip
-    echo(f"      every method: {budget} simulator calls per target, scored on its best design "
-         f"after {', '.join(map(str, budgets))} calls")  # fmt: skip
-    echo(f"      ppo: episodes of <= {cfg.env.max_edits} edits from new starts; prior: samples "
-         "of the pretrained conditional VAE; random search; CMA-ES")  # fmt: skip
+    echo(
+        f"[2/3] Designing for {n_targets} held-out targets: the first {n_targets} "
+        f"{FAMILY!r} targets of {suite.version} [{suite.content_hash[:12]}]"
+    )
+    echo(
+        f"      every method: {budget} simulator calls per target, scored on its best design "
+        f"after {', '.join(map(str, budgets))} calls"
+    )
+    echo(
+        f"      ppo: episodes of <= {cfg.env.max_edits} edits from new starts; prior: samples "
+        "of the pretrained conditional VAE; random search; CMA-ES"
+    )
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with _torch_threads(threads):
         for method, trains, track in methods:
-            new = score_designer(method, targets, seed=mseed, budgets=budgets,
-                                 references=references, trains=trains, progress=progress,
-                                 desc=f"      {method.name:7s}")  # fmt: skip
+            new = score_designer(
+                method,
+                targets,
+                seed=mseed,
+                budgets=budgets,
+                references=references,
+                trains=trains,
+                progress=progress,
+                desc=f"      {method.name:7s}",
+            )
             for r in new:
                 r.update(seed=seed, track=track)
             rows += new
@@ -246,11 +279,14 @@ def run_demo(
         score, lo, hi = iqm_ci([[r["normalized_at"][head]] for r in mine])
         smax, lmax, hmax = iqm_ci([[r["normalized_at"][-1]] for r in mine])
         summary[method.name] = {
-            "track": track, "score": score, "ci": [lo, hi], "score_max": smax,
+            "track": track,
+            "score": score,
+            "ci": [lo, hi],
+            "score_max": smax,
             "ci_max": [lmax, hmax],
             "success": sum(r["success_f2_50_at"][head] for r in mine) / len(mine),
             "train_sim_calls": {"ppo": train_calls, "prior": prior_calls}.get(method.name),
-        }  # fmt: skip
+        }
     settings = {
         "family": FAMILY,
         "suite": {"version": suite.version, "content_hash": suite.content_hash},
@@ -268,7 +304,6 @@ def run_demo(
     report = write_report([run / "results.json"], run, title="nanoenv demo")
     timings["total_s"] = time.perf_counter() - started
     save_results(run, rows, settings)
-
 
     k = budgets[head]
     echo(

@@ -62,25 +62,33 @@ def check_ray_options(
     :param cpus_per_job: CPUs each task reserves, > 0 (a fraction packs several per CPU).
     :param gpus_per_job: GPUs each task reserves, >= 0 (a fraction shares a GPU).
     """
-    for name, value, low_ok in (("cpus_per_job", cpus_per_job, False),
-                                ("gpus_per_job", gpus_per_job, True)):  # fmt: skip
+    for name, value, low_ok in (
+        ("cpus_per_job", cpus_per_job, False),
+        ("gpus_per_job", gpus_per_job, True),
+    ):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if not ok or not math.isfinite(value) or value < 0 or (value == 0 and not low_ok):
             allowed = "a finite number >= 0" if low_ok else "a finite number > 0"
             raise ValueError(f"{name}={value!r}; allowed: {allowed} (resources per Ray task)")
     if address is not None and (not isinstance(address, str) or not address.strip()):
-        raise ValueError(f"address={address!r}; allowed: 'auto', '<host>:<port>' or "
-                         "'ray://<host>:<port>' of a running Ray cluster")  # fmt: skip
+        raise ValueError(
+            f"address={address!r}; allowed: 'auto', '<host>:<port>' or "
+            "'ray://<host>:<port>' of a running Ray cluster"
+        )
     if address is None:
         if cpus_per_job > workers:
-            raise ValueError(f"cpus_per_job={cpus_per_job:g} is more than the local Ray "
-                             f"instance's workers={workers} CPUs; no job could start")  # fmt: skip
+            raise ValueError(
+                f"cpus_per_job={cpus_per_job:g} is more than the local Ray "
+                f"instance's workers={workers} CPUs; no job could start"
+            )
         if gpus_per_job > 0:
             import torch
 
             if not torch.cuda.is_available():
-                raise ValueError(f"gpus_per_job={gpus_per_job:g} but torch finds no CUDA "
-                                 "device here for the local Ray instance; allowed: 0")  # fmt: skip
+                raise ValueError(
+                    f"gpus_per_job={gpus_per_job:g} but torch finds no CUDA "
+                    "device here for the local Ray instance; allowed: 0"
+                )
 
 
 def _source_root() -> str | None:
@@ -107,12 +115,16 @@ def ray_session(
     started = _connect(ray, workers, address)
     try:
         have = ray.cluster_resources()
-        for key, need, flag in (("CPU", cpus_per_job, "cpus_per_job"),
-                                ("GPU", gpus_per_job, "gpus_per_job")):  # fmt: skip
+        for key, need, flag in (
+            ("CPU", cpus_per_job, "cpus_per_job"),
+            ("GPU", gpus_per_job, "gpus_per_job"),
+        ):
             if need > 0 and have.get(key, 0.0) < need:
-                raise ValueError(f"{flag}={need:g} but the Ray cluster has "
-                                 f"{have.get(key, 0.0):g} {key}(s) in all; no job could "
-                                 "start")  # fmt: skip
+                raise ValueError(
+                    f"{flag}={need:g} but the Ray cluster has "
+                    f"{have.get(key, 0.0):g} {key}(s) in all; no job could "
+                    "start"
+                )
         yield
     finally:
         if started:
@@ -126,13 +138,17 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
 
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise ValueError(f"address={address!r}; allowed: 'auto', '<host>:<port>' or "
-                         "'ray://<host>:<port>' of a running Ray cluster")  # fmt: skip
+        raise ValueError(
+            f"address={address!r}; allowed: 'auto', '<host>:<port>' or "
+            "'ray://<host>:<port>' of a running Ray cluster"
+        )
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise ValueError(f"address={address!r}: no Ray cluster answers there ({exc}); start "
-                         "one with `ray start --head` or give its address") from None  # fmt: skip
+        raise ValueError(
+            f"address={address!r}: no Ray cluster answers there ({exc}); start "
+            "one with `ray start --head` or give its address"
+        ) from None
 
 
 def _connect(ray: Any, workers: int, address: str | None) -> bool:
@@ -153,8 +169,9 @@ def _connect(ray: Any, workers: int, address: str | None) -> bool:
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError) as exc:
-        raise ValueError(f"address={address!r}: cannot connect to a Ray cluster: "
-                         f"{' '.join(str(exc).split())}") from None  # fmt: skip
+        raise ValueError(
+            f"address={address!r}: cannot connect to a Ray cluster: {' '.join(str(exc).split())}"
+        ) from None
     return True
 
 
@@ -180,9 +197,12 @@ def run_on_ray(
     check_ray_options(workers, address, cpus_per_job, gpus_per_job)
     with ray_session(workers, address, cpus_per_job, gpus_per_job):
         task = ray.remote(run_job).options(
-            num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=MAX_RETRIES,
-            retry_exceptions=False, name="nanoenv-sweep-job",
-        )  # fmt: skip
+            num_cpus=cpus_per_job,
+            num_gpus=gpus_per_job,
+            max_retries=MAX_RETRIES,
+            retry_exceptions=False,
+            name="nanoenv-sweep-job",
+        )
         target = str(Path(out).resolve())
         pending = {task.remote(job, settings, target): job for job in jobs}
         while pending:

@@ -94,8 +94,10 @@ class SweepSettings:
     def __post_init__(self) -> None:
         from agents.rl import MAX_EVAL_BUDGET, MAX_EVAL_TARGETS
 
-        for name, value, high in (("n", self.n, MAX_EVAL_TARGETS),
-                                  ("budget", self.budget, MAX_EVAL_BUDGET)):  # fmt: skip
+        for name, value, high in (
+            ("n", self.n, MAX_EVAL_TARGETS),
+            ("budget", self.budget, MAX_EVAL_BUDGET),
+        ):
             if value is None and name == "n" and self.suite is not None:
                 continue
             if isinstance(value, bool) or value is None or int(value) != value or value < 1:
@@ -187,17 +189,26 @@ def run_job(job: Job, settings: SweepSettings, out: str | os.PathLike[str]) -> P
     started = time.perf_counter()
     entry = get_method(job.method)
     targets, refs, suite_seed, suite_identity = _targets(job, settings)
-    ctx = BuildContext(job.method, job.family, job.seed, job_dir, settings.device,
-                       settings.success_f2, settings.stop_on_success, dict(settings.steps),
-                       settings.configs_dir)  # fmt: skip
+    ctx = BuildContext(
+        job.method,
+        job.family,
+        job.seed,
+        job_dir,
+        settings.device,
+        settings.success_f2,
+        settings.stop_on_success,
+        dict(settings.steps),
+        settings.configs_dir,
+    )
     built = entry.build(ctx)
     budgets = settings.budgets or (built.budget or settings.budget,)
     if settings.budgets is not None and entry.max_budget is not None:
         budgets = tuple(b for b in budgets if b <= entry.max_budget) or (entry.max_budget,)
     seed = method_seed(suite_seed, job.seed)
     t0 = time.perf_counter()
-    rows = score_designer(built.designer, targets, seed=seed, budgets=budgets, references=refs,
-                          trains=entry.trains)  # fmt: skip
+    rows = score_designer(
+        built.designer, targets, seed=seed, budgets=budgets, references=refs, trains=entry.trains
+    )
     eval_s = time.perf_counter() - t0
     for row in rows:
         row["method"] = job.method
@@ -251,9 +262,11 @@ def check_backend(
         import_ray()
         check_ray_options(workers, address, cpus_per_job, gpus_per_job)
     elif (address, cpus_per_job, gpus_per_job) != (None, 1.0, 0.0):
-        raise ValueError(f"address={address!r}, cpus_per_job={cpus_per_job!r} and "
-                         f"gpus_per_job={gpus_per_job!r} apply to backend='ray' only; "
-                         "the local pool runs one job per process")  # fmt: skip
+        raise ValueError(
+            f"address={address!r}, cpus_per_job={cpus_per_job!r} and "
+            f"gpus_per_job={gpus_per_job!r} apply to backend='ray' only; "
+            "the local pool runs one job per process"
+        )
 
 
 def sweep(
@@ -298,8 +311,13 @@ def sweep(
         session = ray_session(workers, address, cpus_per_job, gpus_per_job)
     with session:
         out.mkdir(parents=True, exist_ok=True)
-        where = {"name": backend, "workers": workers, "address": address,
-                 "cpus_per_job": cpus_per_job, "gpus_per_job": gpus_per_job}  # fmt: skip
+        where = {
+            "name": backend,
+            "workers": workers,
+            "address": address,
+            "cpus_per_job": cpus_per_job,
+            "gpus_per_job": gpus_per_job,
+        }
         record = {"settings": asdict(settings), "jobs": [asdict(j) for j in jobs], "backend": where}
         atomic_write(out / "sweep.json", json.dumps(record, indent=1))
         if len(todo) < len(jobs):
@@ -322,8 +340,17 @@ def sweep(
         if backend == "ray" and todo:
             from agents.ray_backend import run_on_ray
 
-            run_on_ray(run_job, todo, settings, out, finished, workers=workers, address=address,
-                       cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)  # fmt: skip
+            run_on_ray(
+                run_job,
+                todo,
+                settings,
+                out,
+                finished,
+                workers=workers,
+                address=address,
+                cpus_per_job=cpus_per_job,
+                gpus_per_job=gpus_per_job,
+            )
         elif workers == 1:
             for job in todo:
                 try:
@@ -333,8 +360,9 @@ def sweep(
                     finished(job, exc)
         else:
             ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                        initargs=(settings.threads,)) as pool:  # fmt: skip
+            with cf.ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(settings.threads,)
+            ) as pool:
                 futures = {pool.submit(run_job, j, settings, out): j for j in todo}
                 for future in cf.as_completed(futures):
                     finished(futures[future], future.exception())
@@ -351,19 +379,34 @@ def sweep(
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """``--backend``, ``--address``, ``--cpus-per-job`` and ``--gpus-per-job``, the same
     in every script that runs a sweep; read them back with :func:`backend_options`."""
-    parser.add_argument("--backend", default="local", choices=BACKENDS,
-                        help="local: a process pool on this machine; ray: Ray tasks "
-                        "(pip install -e '.[ray]')")  # fmt: skip
-    parser.add_argument("--address", default=None,
-                        help="Ray cluster to join: auto or HOST:PORT (shared filesystem "
-                        "assumed); default: start a local Ray instance with --workers CPUs")
-    parser.add_argument("--cpus-per-job", type=float, default=1.0,
-                        help="Ray: CPUs reserved per job")  # fmt: skip
-    parser.add_argument("--gpus-per-job", type=float, default=0.0,
-                        help="Ray: GPUs reserved per job (a fraction shares one)")  # fmt: skip
+    parser.add_argument(
+        "--backend",
+        default="local",
+        choices=BACKENDS,
+        help="local: a process pool on this machine; ray: Ray tasks (pip install -e '.[ray]')",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: auto or HOST:PORT (shared filesystem "
+        "assumed); default: start a local Ray instance with --workers CPUs",
+    )
+    parser.add_argument(
+        "--cpus-per-job", type=float, default=1.0, help="Ray: CPUs reserved per job"
+    )
+    parser.add_argument(
+        "--gpus-per-job",
+        type=float,
+        default=0.0,
+        help="Ray: GPUs reserved per job (a fraction shares one)",
+    )
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`sweep` keywords of :func:`add_backend_arguments`'s flags."""
-    return {"backend": args.backend, "address": args.address,
-            "cpus_per_job": args.cpus_per_job, "gpus_per_job": args.gpus_per_job}  # fmt: skip
+    return {
+        "backend": args.backend,
+        "address": args.address,
+        "cpus_per_job": args.cpus_per_job,
+        "gpus_per_job": args.gpus_per_job,
+    }

@@ -125,8 +125,10 @@ def trial_config(base: Any, hp: dict[str, Any], total_steps: int) -> Any:
 
     data = base.to_dict()
     merged = {**data["hyperparameters"], **hp}
-    merged["policy_kwargs"] = {**data["hyperparameters"].get("policy_kwargs", {}),
-                               **hp.get("policy_kwargs", {})}  # fmt: skip
+    merged["policy_kwargs"] = {
+        **data["hyperparameters"].get("policy_kwargs", {}),
+        **hp.get("policy_kwargs", {}),
+    }
     data.update(hyperparameters=merged, total_steps=total_steps)
     return TrainConfig.from_dict(data)
 
@@ -143,16 +145,23 @@ def _score(run: Path, cfg: Any, targets: list[Any], budget: int, seed: int) -> d
     from agents.rl import load_model
 
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "device"}
-    designer = PolicyRollout(load_model(run, device=cfg.device), env_kwargs,
-                             device=cfg.env.device, name=cfg.algo, repeat=True,
-                             stop_on_success=False)  # fmt: skip
+    designer = PolicyRollout(
+        load_model(run, device=cfg.device),
+        env_kwargs,
+        device=cfg.env.device,
+        name=cfg.algo,
+        repeat=True,
+        stop_on_success=False,
+    )
     rows = score_designer(designer, targets, seed=seed, budgets=(budget,), trains=True)
     scores = [r["score_at"][0] for r in rows]
     if any(s is None for s in scores):
         raise RuntimeError(f"a non-finite score on {scores.count(None)} target(s)")
     f2 = [r["f2_at"][0] for r in rows]
-    return {"score": float(sum(scores) / len(scores)),
-            "f2": float(sum(x for x in f2 if x is not None) / len(f2))}  # fmt: skip
+    return {
+        "score": float(sum(scores) / len(scores)),
+        "f2": float(sum(x for x in f2 if x is not None) / len(f2)),
+    }
 
 
 def tune(
@@ -219,36 +228,61 @@ def tune(
         raise ValueError(f"--out {str(out)!r} is the --config file")
     base = load_config(config)
     base = base.replace(
-        task=family, device=device, seed=seed, total_steps=steps,
+        task=family,
+        device=device,
+        seed=seed,
+        total_steps=steps,
         eval={**base.to_dict()["eval"], "at_end": False},
-    )  # fmt: skip
+    )
     budget = budget if budget is not None else 1 + base.env.max_edits
-    settings = {"config": str(Path(config).resolve()), "algo": base.algo, "task": base.task,
-                "steps": steps, "rungs": rungs, "n": n, "suite_seed": suite_seed,
-                "budget": budget, "seed": seed, "prune": prune}  # fmt: skip
+    settings = {
+        "config": str(Path(config).resolve()),
+        "algo": base.algo,
+        "task": base.task,
+        "steps": steps,
+        "rungs": rungs,
+        "n": n,
+        "suite_seed": suite_seed,
+        "budget": budget,
+        "seed": seed,
+        "prune": prune,
+    }
     targets = benchmark_suite(base.task, n, suite_seed)  # also checks the family's targets
 
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.8
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = optuna.storages.RDBStorage(
-            f"sqlite:///{out.resolve() / 'study.db'}", heartbeat_interval=60, grace_period=180,
+            f"sqlite:///{out.resolve() / 'study.db'}",
+            heartbeat_interval=60,
+            grace_period=180,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=1),
-        )  # fmt: skip
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0) if prune
-              else optuna.pruners.NopPruner())  # fmt: skip
+                max_retry=1
+            ),
+        )
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+        if prune
+        else optuna.pruners.NopPruner()
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
-                                pruner=pruner, load_if_exists=True)  # fmt: skip
+    study = optuna.create_study(
+        study_name=STUDY_NAME,
+        storage=storage,
+        direction="maximize",
+        pruner=pruner,
+        load_if_exists=True,
+    )
     earlier = study.user_attrs.get("settings")
     if earlier is None:
         study.set_user_attr("settings", settings)
     elif earlier != settings:
         diff = sorted(k for k in settings if earlier.get(k) != settings[k])
-        raise ValueError(f"--out {str(out)!r} holds a study with other settings ({diff[0]}: "
-                         f"{earlier.get(diff[0])!r}, now {settings[diff[0]]!r}); use a new "
-                         "--out or the same settings")  # fmt: skip
+        raise ValueError(
+            f"--out {str(out)!r} holds a study with other settings ({diff[0]}: "
+            f"{earlier.get(diff[0])!r}, now {settings[diff[0]]!r}); use a new "
+            "--out or the same settings"
+        )
     # a resumed study must not replay the first trials' draws: seed by the trials so far
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     rollout_seed = method_seed(suite_seed, seed)
@@ -273,8 +307,10 @@ def tune(
                 echo(f"tune: trial {trial.number} pruned at {total} steps (score {value:.4g})")
                 raise optuna.TrialPruned()
         trial.set_user_attr("train_eval_s", time.perf_counter() - t0)
-        echo(f"tune: trial {trial.number} score {value:.4g} (mean f2 {result['f2']:.1f}) "
-             f"in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+        echo(
+            f"tune: trial {trial.number} score {value:.4g} (mean f2 {result['f2']:.1f}) "
+            f"in {time.perf_counter() - t0:.0f} s"
+        )
         return value
 
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -286,66 +322,110 @@ def tune(
     return _write_summary(study, base, out, settings, optuna, atomic_write)
 
 
-def _write_summary(study: Any, base: Any, out: Path, settings: dict[str, Any], optuna: Any,
-                   atomic_write: Callable[..., Any]) -> dict[str, Any]:  # fmt: skip
+def _write_summary(
+    study: Any,
+    base: Any,
+    out: Path,
+    settings: dict[str, Any],
+    optuna: Any,
+    atomic_write: Callable[..., Any],
+) -> dict[str, Any]:
     """``tune.json`` and, once a trial completed, ``best_config.yaml``."""
     import yaml
 
-    rows = [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-             "f2": t.user_attrs.get("f2"), "intermediate": t.intermediate_values}
-            for t in study.get_trials(deepcopy=False)]  # fmt: skip
+    rows = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value,
+            "params": t.params,
+            "f2": t.user_attrs.get("f2"),
+            "intermediate": t.intermediate_values,
+        }
+        for t in study.get_trials(deepcopy=False)
+    ]
     summary: dict[str, Any] = {"settings": settings, "trials": rows, "best": None}
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if complete:
         best = study.best_trial
-        hp = sample_hyperparameters(optuna.trial.FixedTrial(best.params), base.algo,
-                                    base.num_envs)  # fmt: skip
+        hp = sample_hyperparameters(optuna.trial.FixedTrial(best.params), base.algo, base.num_envs)
         cfg = trial_config(base, hp, settings["steps"]).to_dict()
         cfg["eval"]["at_end"] = True
-        text = (f"# nanoenv tune: best of {len(complete)} complete trial(s), trial "
-                f"{best.number}, mean best score {best.value:.6g} at {settings['budget']} "
-                f"calls on benchmark_suite({base.task!r}, {settings['n']}, "
-                f"{settings['suite_seed']})\n" + yaml.safe_dump(cfg, sort_keys=False))
+        text = (
+            f"# nanoenv tune: best of {len(complete)} complete trial(s), trial "
+            f"{best.number}, mean best score {best.value:.6g} at {settings['budget']} "
+            f"calls on benchmark_suite({base.task!r}, {settings['n']}, "
+            f"{settings['suite_seed']})\n" + yaml.safe_dump(cfg, sort_keys=False)
+        )
         atomic_write(out / "best_config.yaml", text)
-        summary["best"] = {"number": best.number, "value": best.value, "params": best.params,
-                           "config": str(out / "best_config.yaml")}  # fmt: skip
+        summary["best"] = {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "config": str(out / "best_config.yaml"),
+        }
     atomic_write(out / "tune.json", json.dumps(summary, indent=1, default=str))
     return summary
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, metavar="FILE",
-                        help="base YAML training config (experiments/configs/)")  # fmt: skip
+    parser.add_argument(
+        "--config",
+        required=True,
+        metavar="FILE",
+        help="base YAML training config (experiments/configs/)",
+    )
     parser.add_argument("--trials", type=int, default=20, help="trials to finish in all")
     parser.add_argument("--steps", type=int, default=20_000, help="environment steps per trial")
-    parser.add_argument("--rungs", type=int, default=4,
-                        help="parts of training, each scored for the pruner")  # fmt: skip
+    parser.add_argument(
+        "--rungs", type=int, default=4, help="parts of training, each scored for the pruner"
+    )
     parser.add_argument("--n", type=int, default=8, help="held-out targets")
-    parser.add_argument("--suite-seed", type=int, default=VALIDATION_SEED,
-                        help="seed of those targets (default: validation targets, not the "
-                        "evaluation suite's seed 1000)")  # fmt: skip
-    parser.add_argument("--budget", type=int, default=None,
-                        help="simulator calls per target (default 1 + max_edits)")  # fmt: skip
+    parser.add_argument(
+        "--suite-seed",
+        type=int,
+        default=VALIDATION_SEED,
+        help="seed of those targets (default: validation targets, not the "
+        "evaluation suite's seed 1000)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="simulator calls per target (default 1 + max_edits)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampler and training seed")
     parser.add_argument("--family", default=None, help="default: the config's task")
     parser.add_argument("--device", default=None, choices=["cpu", "cuda", "auto"])
     parser.add_argument("--no-prune", action="store_true", help="no median pruning")
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="study folder (study.db, trials/, best_config.yaml); a rerun "
-                        "continues the study")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="study folder (study.db, trials/, best_config.yaml); a rerun continues the study",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
-    summary = tune(args.config, args.out, trials=args.trials, steps=args.steps,
-                   rungs=args.rungs, n=args.n, suite_seed=args.suite_seed, budget=args.budget,
-                   seed=args.seed, family=args.family, device=args.device,
-                   prune=not args.no_prune)  # fmt: skip
+    summary = tune(
+        args.config,
+        args.out,
+        trials=args.trials,
+        steps=args.steps,
+        rungs=args.rungs,
+        n=args.n,
+        suite_seed=args.suite_seed,
+        budget=args.budget,
+        seed=args.seed,
+        family=args.family,
+        device=args.device,
+        prune=not args.no_prune,
+    )
     best = summary["best"]
     if best is None:
         print(f"tune: no trial completed; see {Path(args.out) / 'tune.json'}")
         return 1
-    print(f"best: trial {best['number']}, mean best score {best['value']:.4g}; "
-          f"{best['params']}")
+    print(f"best: trial {best['number']}, mean best score {best['value']:.4g}; {best['params']}")
     print(f"wrote {best['config']} (train it: nanoenv train --config {best['config']})")
     return 0
 

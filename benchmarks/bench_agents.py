@@ -63,12 +63,19 @@ def check_goals(result: dict[str, Any]) -> dict[str, Any]:
             continue
         best = max(cells, key=lambda r: r["score"])
         rnd = at[("random", f)]
-        disc.append({"family": f, "best": best["method"],
-                     "best_ci": [best["ci_low"], best["ci_high"]],
-                     "random_ci": [rnd["ci_low"], rnd["ci_high"]],
-                     "separated": best["ci_low"] > rnd["ci_high"]})  # fmt: skip
-    goals["discrimination"] = {"met": bool(disc) and all(d["separated"] for d in disc),
-                               "families": disc}  # fmt: skip
+        disc.append(
+            {
+                "family": f,
+                "best": best["method"],
+                "best_ci": [best["ci_low"], best["ci_high"]],
+                "random_ci": [rnd["ci_low"], rnd["ci_high"]],
+                "separated": best["ci_low"] > rnd["ci_high"],
+            }
+        )
+    goals["discrimination"] = {
+        "met": bool(disc) and all(d["separated"] for d in disc),
+        "families": disc,
+    }
 
     best_method = None
     for m in methods:
@@ -82,7 +89,8 @@ def check_goals(result: dict[str, Any]) -> dict[str, Any]:
         if best_method is None or mean > best_method["standard_mean"]:
             best_method = cand
     goals["best_method"] = {
-        "met": best_method is not None and best_method["realisable"] >= 0.9
+        "met": best_method is not None
+        and best_method["realisable"] >= 0.9
         and best_method["standard_mean"] >= 0.8,
         **(best_method or {}),
     }
@@ -93,18 +101,25 @@ def check_goals(result: dict[str, Any]) -> dict[str, Any]:
         for b in budgets:
             here = _at(rows, b)
             search = [here[(s, f)]["score"] for s in SEARCHES if (s, f) in here]
-            amortised = [(r["score"], r["method"]) for (m, fam), r in here.items()
-                         if fam == f and r["track"] == "amortised"]  # fmt: skip
+            amortised = [
+                (r["score"], r["method"])
+                for (m, fam), r in here.items()
+                if fam == f and r["track"] == "amortised"
+            ]
             if search and amortised:
                 score, m = max(amortised)
                 if score - max(search) >= 0.1:
-                    wins.append({"family": f, "budget": b, "method": m,
-                                 "margin": score - max(search)})  # fmt: skip
+                    wins.append(
+                        {"family": f, "budget": b, "method": m, "margin": score - max(search)}
+                    )
                     break
     goals["amortisation"] = {"met": len({w["family"] for w in wins}) >= 3, "wins": wins}
 
-    over = [{"method": m, "family": f, "score": r["score"]}
-            for (m, f), r in at.items() if f in hard and r["score"] > 0.8]  # fmt: skip
+    over = [
+        {"method": m, "family": f, "score": r["score"]}
+        for (m, f), r in at.items()
+        if f in hard and r["score"] > 0.8
+    ]
     goals["headroom"] = {"met": bool(hard) and not over, "hard_families": hard, "over": over}
     goals["time"] = {"met": result["wall_s"] <= TIME_GOAL_S, "wall_s": result["wall_s"]}
     return goals
@@ -112,22 +127,38 @@ def check_goals(result: dict[str, Any]) -> dict[str, Any]:
 
 def goals_markdown(goals: dict[str, Any]) -> str:
     yes = {True: "met", False: "**not met**"}
-    d, b, a, h, t = (goals[k] for k in ("discrimination", "best_method", "amortisation",
-                                         "headroom", "time"))  # fmt: skip
+    d, b, a, h, t = (
+        goals[k] for k in ("discrimination", "best_method", "amortisation", "headroom", "time")
+    )
     lines = ["## Goals (K = 10)", ""]
-    lines.append(f"* Discrimination ({yes[d['met']]}): " + "; ".join(
-        f"{x['family']}: {x['best']} [{x['best_ci'][0]:.2f}, {x['best_ci'][1]:.2f}] vs random "
-        f"[{x['random_ci'][0]:.2f}, {x['random_ci'][1]:.2f}]" for x in d["families"]))
+    lines.append(
+        f"* Discrimination ({yes[d['met']]}): "
+        + "; ".join(
+            f"{x['family']}: {x['best']} [{x['best_ci'][0]:.2f}, {x['best_ci'][1]:.2f}] vs random "
+            f"[{x['random_ci'][0]:.2f}, {x['random_ci'][1]:.2f}]"
+            for x in d["families"]
+        )
+    )
     if b.get("method"):
-        lines.append(f"* Best method ({yes[b['met']]}): {b['method']}, realisable "
-                     f"{b['realisable']:.2f} (≥ 0.9), standard-tier mean {b['standard_mean']:.2f} "
-                     "(≥ 0.8)")  # fmt: skip
-    lines.append(f"* Amortisation pays ({yes[a['met']]}): " + (", ".join(
-        f"{w['family']} at K={w['budget']}: {w['method']} +{w['margin']:.2f}" for w in a["wins"])
-        or "no family"))
-    lines.append(f"* Headroom ({yes[h['met']]}): hard tier {h['hard_families']}; above 0.8: "
-                 + (", ".join(f"{o['method']}/{o['family']} {o['score']:.2f}" for o in h["over"])
-                    or "none"))  # fmt: skip
+        lines.append(
+            f"* Best method ({yes[b['met']]}): {b['method']}, realisable "
+            f"{b['realisable']:.2f} (≥ 0.9), standard-tier mean {b['standard_mean']:.2f} "
+            "(≥ 0.8)"
+        )
+    lines.append(
+        f"* Amortisation pays ({yes[a['met']]}): "
+        + (
+            ", ".join(
+                f"{w['family']} at K={w['budget']}: {w['method']} +{w['margin']:.2f}"
+                for w in a["wins"]
+            )
+            or "no family"
+        )
+    )
+    lines.append(
+        f"* Headroom ({yes[h['met']]}): hard tier {h['hard_families']}; above 0.8: "
+        + (", ".join(f"{o['method']}/{o['family']} {o['score']:.2f}" for o in h["over"]) or "none")
+    )
     lines.append(f"* Time ({yes[t['met']]}): {t['wall_s'] / 60:.1f} min (≤ 60)")
     return "\n".join(lines) + "\n"
 
@@ -149,12 +180,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs = Path(args.runs or ROOT / "runs" / f"bench_v1{tag}")
     if args.fresh and runs.exists():
         shutil.rmtree(runs)
-    result = run_bench(args.suite, args.methods, args.families, args.seeds, runs,
-                       workers=args.workers, quick=args.quick,
-                       configs_dir=str(ROOT / "experiments" / "configs"),
-                       **backend_options(args))  # fmt: skip
+    result = run_bench(
+        args.suite,
+        args.methods,
+        args.families,
+        args.seeds,
+        runs,
+        workers=args.workers,
+        quick=args.quick,
+        configs_dir=str(ROOT / "experiments" / "configs"),
+        **backend_options(args),
+    )
     result["settings"]["command"] = "python benchmarks/bench_agents.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
+        argv if argv is not None else sys.argv[1:]
+    )
     result["settings"]["machine"]["cpu"] = cpu_model()
     result["goals"] = check_goals(result)
     out = Path(args.out)
@@ -165,8 +204,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         shutil.copyfile(p, dest)
         plots[name] = str(dest.relative_to(ROOT)) if dest.is_relative_to(ROOT) else str(dest)
     result["plots"] = plots
-    md = markdown(result).replace("## Normalised score", goals_markdown(result["goals"])
-                                  + "\n## Normalised score", 1)  # fmt: skip
+    md = markdown(result).replace(
+        "## Normalised score", goals_markdown(result["goals"]) + "\n## Normalised score", 1
+    )
     md = md.replace("# nanoenv-bench:", f"# nanoenv-bench ({result['settings']['command']}):", 1)
     atomic_write(out / f"{stem}.json", json.dumps(result, indent=1))
     atomic_write(out / f"{stem}.md", md)

@@ -328,16 +328,31 @@ def learning_curve(
             for seed in seeds:
                 t0 = time.perf_counter()
                 r = cross_validate(
-                    curves, method, n_splits=settings["n_splits"], seed=seed,  # type: ignore[arg-type]
-                    steps=settings["steps"], correction_steps=settings["correction_steps"],
-                    members=settings["members"], train_group_share=share,
-                )  # fmt: skip
+                    curves,
+                    method,
+                    n_splits=settings["n_splits"],
+                    seed=seed,  # type: ignore[arg-type]
+                    steps=settings["steps"],
+                    correction_steps=settings["correction_steps"],
+                    members=settings["members"],
+                    train_group_share=share,
+                )
                 groups = float(np.mean([f["n_train_groups"] for f in r.folds]))
-                rows.append({"method": method, "share": share, "seed": seed,
-                             "train_groups": groups, **r.overall})  # fmt: skip
-                print(f"{curves.name} {method:22s} share={share:.2f} seed={seed} "
-                      f"groups={groups:.1f} MAE={r.overall['mae']:.3f} "
-                      f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+                rows.append(
+                    {
+                        "method": method,
+                        "share": share,
+                        "seed": seed,
+                        "train_groups": groups,
+                        **r.overall,
+                    }
+                )
+                print(
+                    f"{curves.name} {method:22s} share={share:.2f} seed={seed} "
+                    f"groups={groups:.1f} MAE={r.overall['mae']:.3f} "
+                    f"({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
     return rows
 
 
@@ -389,21 +404,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help="output directory")
     parser.add_argument("--datasets", default="plai,liposome", help="comma-separated")
     parser.add_argument(
-        "--methods", default=None,
+        "--methods",
+        default=None,
         help="comma-separated (default: every method of nanoenv.calibration.METHODS, the "
         "tree not for few-shot; the historical rows, e.g. 'calibrated [previous: unbounded]' "
         "or 'calibrated [no size term]', on request; with --learning-curve: "
         "calibrated+correction,tree)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--splits", default=",".join(SPLITS),
+        "--splits",
+        default=",".join(SPLITS),
         help=f"comma-separated validation schemes among {list(SPLITS)} (default: all)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--learning-curve", metavar="SHARES", default=None,
+        "--learning-curve",
+        metavar="SHARES",
+        default=None,
         help="instead of the table: MAE vs share of training groups, e.g. 0.25,0.5,0.75,1 "
         "(methods default to calibrated+correction,tree; writes calibration_learning_curve.md)",
-    )  # fmt: skip
+    )
     parser.add_argument("--seeds", default="0,1,2", help="learning-curve seeds (comma-separated)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
@@ -417,9 +436,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.datasets.split(","):
             rows = learning_curve(_load(name), methods, shares, seeds, settings)
             lc_stem = f"{stem}_learning_curve" + ("" if name == "plai" else f"_{name}")
-            command = ("python benchmarks/bench_calibration.py --datasets " + name +
-                       f" --learning-curve {args.learning_curve} --seeds {args.seeds}" +
-                       (" --quick" if args.quick else ""))  # fmt: skip
+            command = (
+                "python benchmarks/bench_calibration.py --datasets "
+                + name
+                + f" --learning-curve {args.learning_curve} --seeds {args.seeds}"
+                + (" --quick" if args.quick else "")
+            )
             text = _learning_markdown(name, rows, time.perf_counter() - start, command)
             atomic_write(args.out_dir / f"{lc_stem}.md", text)
             atomic_write(

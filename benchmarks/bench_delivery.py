@@ -99,8 +99,13 @@ def hypervolumes(
             rows["nsga2"].append(hypervolume(nsga.last_front[0]))
             if i == 0:
                 fronts[family] = (f.double().numpy(), nsga.last_front[0])
-        out[family] = {m: {"median": float(np.median(v)), "iqr": [float(np.percentile(v, 25)),
-                       float(np.percentile(v, 75))]} for m, v in rows.items()}  # fmt: skip
+        out[family] = {
+            m: {
+                "median": float(np.median(v)),
+                "iqr": [float(np.percentile(v, 25)), float(np.percentile(v, 75))],
+            }
+            for m, v in rows.items()
+        }
         out[family]["nsga2_better_share"] = float(
             np.mean(np.array(rows["nsga2"]) > np.array(rows["random"]))
         )
@@ -145,18 +150,22 @@ def population_spread(suite_name: str) -> dict[str, Any]:
     suite = load_suite(suite_name)
     reward = PopulationWindowReward()
     lows, highs, means = [], [], []
-    for target, ref in zip(suite.targets("population"), suite.references("population"),
-                           strict=True):  # fmt: skip
+    for target, ref in zip(
+        suite.targets("population"), suite.references("population"), strict=True
+    ):
         design = Formulation.from_dict(ref.design, dtype=torch.float64)
         release = simulate_release(design, target.times_h, target.conditions, target.drug)
         shares = reward.shares(release, TargetBatch.from_targets([target]))[0]
         lows.append(float(shares.min()))
         highs.append(float(shares.max()))
         means.append(float(shares.mean()))
-    return {"targets": len(means), "median_mean_share": float(np.median(means)),
-            "median_worst_patient": float(np.median(lows)),
-            "median_best_patient": float(np.median(highs)),
-            "median_spread": float(np.median(np.array(highs) - np.array(lows)))}  # fmt: skip
+    return {
+        "targets": len(means),
+        "median_mean_share": float(np.median(means)),
+        "median_worst_patient": float(np.median(lows)),
+        "median_best_patient": float(np.median(highs)),
+        "median_spread": float(np.median(np.array(highs) - np.array(lows))),
+    }
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -203,7 +212,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{p['median_spread']:.2f})",
         "",
     ]
-    return "\n".join(lines)  # fmt: skip
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -239,14 +248,23 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     files = sweep(jobs, settings, out / "jobs", workers=args.workers, progress=True)
     table = aggregate(files, {f: suite.tier(f) for f in args.families})
-    bench = {"suite": {"version": suite.version, "content_hash": suite.content_hash},
-             "settings": {"methods": args.methods, "families": args.families,
-                          "seeds": args.seeds, "budgets": list(BUDGETS), "workers": args.workers,
-                          "quick": False, "steps": {}, "device": "cpu",
-                          "targets_per_family": len(suite.targets(args.families[0]))},
-             "wall_s": time.perf_counter() - started, "tiers": {f: suite.tier(f)
-                                                                 for f in args.families},
-             "rows": table}  # fmt: skip
+    bench = {
+        "suite": {"version": suite.version, "content_hash": suite.content_hash},
+        "settings": {
+            "methods": args.methods,
+            "families": args.families,
+            "seeds": args.seeds,
+            "budgets": list(BUDGETS),
+            "workers": args.workers,
+            "quick": False,
+            "steps": {},
+            "device": "cpu",
+            "targets_per_family": len(suite.targets(args.families[0])),
+        },
+        "wall_s": time.perf_counter() - started,
+        "tiers": {f: suite.tier(f) for f in args.families},
+        "rows": table,
+    }
     bench["jobs_process_s"] = sum(
         json.loads(f.read_text())["settings"]["timings_s"]["total_s"] for f in files
     )

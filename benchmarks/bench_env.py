@@ -271,8 +271,13 @@ def bench_task(task: str, quick: bool, devices: list[torch.device]) -> list[dict
                     )
 
                 repeats = native_repeats(n, quick)
-                add("native vector", n, bench_vector(make_native, n, repeats, device),
-                    device.type, out)  # fmt: skip
+                add(
+                    "native vector",
+                    n,
+                    bench_vector(make_native, n, repeats, device),
+                    device.type,
+                    out,
+                )
 
     for n in [64, 4096]:
 
@@ -290,8 +295,12 @@ def summary(rows: list[dict], task: str) -> dict:
     def rate(kind: str, n: int, device: str = "cpu", outputs: str = "numpy") -> float | None:
         for r in rows:
             if (r["task"], r["env"], r["num_envs"], r["device"], r["outputs"]) == (
-                task, kind, n, device, outputs,
-            ):  # fmt: skip
+                task,
+                kind,
+                n,
+                device,
+                outputs,
+            ):
                 return r["env_steps_per_s"]
         return None
 
@@ -330,14 +339,28 @@ def summary(rows: list[dict], task: str) -> dict:
     }
     ratio = out["native_4096_vs_sync"]
     out["goals"] = [
-        {"goal": "single env (gym.make), env steps/s", "measured": single,
-         "target": GOAL_SINGLE, "unit": "", "met": single >= GOAL_SINGLE},
-        {"goal": "native vector env, 4096 envs, CPU, env steps/s", "measured": native,
-         "target": GOAL_NATIVE_4096, "unit": "", "met": native >= GOAL_NATIVE_4096},
-        {"goal": f"native(4096) / SyncVectorEnv (per-env throughput at {sync_ref_n} envs)",
-         "measured": ratio, "target": GOAL_NATIVE_VS_SYNC, "unit": "×",
-         "met": ratio >= GOAL_NATIVE_VS_SYNC},
-    ]  # fmt: skip
+        {
+            "goal": "single env (gym.make), env steps/s",
+            "measured": single,
+            "target": GOAL_SINGLE,
+            "unit": "",
+            "met": single >= GOAL_SINGLE,
+        },
+        {
+            "goal": "native vector env, 4096 envs, CPU, env steps/s",
+            "measured": native,
+            "target": GOAL_NATIVE_4096,
+            "unit": "",
+            "met": native >= GOAL_NATIVE_4096,
+        },
+        {
+            "goal": f"native(4096) / SyncVectorEnv (per-env throughput at {sync_ref_n} envs)",
+            "measured": ratio,
+            "target": GOAL_NATIVE_VS_SYNC,
+            "unit": "×",
+            "met": ratio >= GOAL_NATIVE_VS_SYNC,
+        },
+    ]
     if rate("native vector", 4096, "cuda", "torch") is not None:
         out["cuda_torch_4096_env_steps_per_s"] = rate("native vector", 4096, "cuda", "torch")
     return out
@@ -383,8 +406,13 @@ def markdown(result: dict) -> str:
         )
     for task, s in result["summary"].items():
         ref = s["sync_reference_num_envs"]
-        lines += ["", f"## {task}: ratios and goals", "", "| metric | measured | goal | met |",
-                  "|---|---:|---:|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"## {task}: ratios and goals",
+            "",
+            "| metric | measured | goal | met |",
+            "|---|---:|---:|---|",
+        ]
         for g in s["goals"]:
             unit = g["unit"]
             lines.append(
@@ -500,18 +528,27 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--quick", action="store_true", help="shorter run (< 1 min)")
     parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"])
     parser.add_argument(
-        "--task", default=None, choices=["all", *TASK_FAMILIES],
+        "--task",
+        default=None,
+        choices=["all", *TASK_FAMILIES],
         help="task family, or all = realisable and sustained (default: realisable with "
         "--quick, all otherwise)",
-    )  # fmt: skip
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's default)")  # fmt: skip
-    parser.add_argument("--profile", action="store_true",
-                        help="print a cProfile of native steps at 4096 envs and exit")  # fmt: skip
-    parser.add_argument("--compare-checks", action="store_true",
-                        help="print a same-process A/B of the reset path with and without "
-                        "re-validating targets, and exit")  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print a cProfile of native steps at 4096 envs and exit",
+    )
+    parser.add_argument(
+        "--compare-checks",
+        action="store_true",
+        help="print a same-process A/B of the reset path with and without "
+        "re-validating targets, and exit",
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -533,8 +570,11 @@ def main(argv: list[str] | None = None) -> dict | None:
 
     start, load_before = time.perf_counter(), load_average()
     if load_before and load_before[0] >= BUSY_LOAD:
-        print(f"warning: load average {load_before} before the run: other processes share "
-              "the CPU and will slow every row", flush=True)  # fmt: skip
+        print(
+            f"warning: load average {load_before} before the run: other processes share "
+            "the CPU and will slow every row",
+            flush=True,
+        )
     rows = []
     for t in tasks:
         rows += bench_task(t, args.quick, devices)

@@ -39,16 +39,20 @@ from agents.sweep import SweepSettings, make_jobs, sweep  # noqa: E402
 from benchmarks.machine_info import cpu_model  # noqa: E402
 from nanoenv.files import atomic_write  # noqa: E402
 
-FAMILIES = ("realisable", "sustained", "ph_triggered", "thermal_triggered",
-            "burst_then_sustained")  # fmt: skip
+FAMILIES = ("realisable", "sustained", "ph_triggered", "thermal_triggered", "burst_then_sustained")
 
 
 def _measure(files: list[Path], wall_s: float, workers: int) -> dict[str, Any]:
     job_s = sum(json.loads(f.read_text())["settings"]["timings_s"]["total_s"] for f in files)
     n = len(files)
-    return {"wall_s": wall_s, "job_s": job_s, "jobs": n, "wall_per_job_s": wall_s / n,
-            "job_per_job_s": job_s / n,
-            "overhead_per_job_s": (workers * wall_s - job_s) / n}  # fmt: skip
+    return {
+        "wall_s": wall_s,
+        "job_s": job_s,
+        "jobs": n,
+        "wall_per_job_s": wall_s / n,
+        "job_per_job_s": job_s / n,
+        "overhead_per_job_s": (workers * wall_s - job_s) / n,
+    }
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -70,8 +74,10 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for name in ("local", "ray"):
         m = result[name]
-        lines.append(f"| {name} | {m['wall_s']:.1f} | {m['wall_per_job_s']:.3f} | "
-                     f"{m['job_per_job_s']:.3f} | {m['overhead_per_job_s']:.3f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {m['wall_s']:.1f} | {m['wall_per_job_s']:.3f} | "
+            f"{m['job_per_job_s']:.3f} | {m['overhead_per_job_s']:.3f} |"
+        )
     lines += [
         "",
         f"Ray start-up (`ray.init`, not in the table): {result['ray_init_s']:.1f} s. "
@@ -95,8 +101,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
 
-    settings = SweepSettings(n=args.n, budget=args.budget, threads=1,
-                             configs_dir=str(ROOT / "experiments" / "configs"))  # fmt: skip
+    settings = SweepSettings(
+        n=args.n, budget=args.budget, threads=1, configs_dir=str(ROOT / "experiments" / "configs")
+    )
     jobs = make_jobs(["random"], args.families, list(range(args.seeds)))
     work = Path(tempfile.mkdtemp(prefix="bench_ray_"))
     try:
@@ -105,26 +112,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         local_wall = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        ray.init(address="local", num_cpus=args.workers, include_dashboard=False,
-                 log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})  # fmt: skip
+        ray.init(
+            address="local",
+            num_cpus=args.workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        )
         ray_init = time.perf_counter() - t0
         try:
             t0 = time.perf_counter()
-            on_ray = sweep(jobs, settings, work / "ray", workers=args.workers, progress=False,
-                           backend="ray")  # fmt: skip
+            on_ray = sweep(
+                jobs, settings, work / "ray", workers=args.workers, progress=False, backend="ray"
+            )
             ray_wall = time.perf_counter() - t0
         finally:
             ray.shutdown()
         rows = [[json.loads(f.read_text())["rows"] for f in files] for files in (local, on_ray)]
         command = "python benchmarks/bench_ray.py " + " ".join(
-            argv if argv is not None else sys.argv[1:])
-        machine = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
-                   "ray": ray.__version__, "python": platform.python_version()}  # fmt: skip
+            argv if argv is not None else sys.argv[1:]
+        )
+        machine = {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "ray": ray.__version__,
+            "python": platform.python_version(),
+        }
         result = {
-            "settings": {"command": command.strip(), "families": args.families,
-                         "seeds": list(range(args.seeds)), "workers": args.workers,
-                         "budget": args.budget, "n": args.n, "machine": machine},
+            "settings": {
+                "command": command.strip(),
+                "families": args.families,
+                "seeds": list(range(args.seeds)),
+                "workers": args.workers,
+                "budget": args.budget,
+                "n": args.n,
+                "machine": machine,
+            },
             "jobs": len(jobs),
             "identical_rows": rows[0] == rows[1],
             "ray_init_s": ray_init,

@@ -78,9 +78,11 @@ def expected_best_of(scores: torch.Tensor, k: int) -> float:
     i = torch.arange(1, n + 1, dtype=torch.float64)
     # lgamma is +inf at 0, -1, ...: the weight of i < k is exactly 0
     log_w = (
-        torch.lgamma(i) - torch.lgamma(i - k + 1) - math.lgamma(k)
+        torch.lgamma(i)
+        - torch.lgamma(i - k + 1)
+        - math.lgamma(k)
         - (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1))
-    )  # fmt: skip
+    )
     return float((torch.exp(log_w) * s).sum())
 
 
@@ -97,15 +99,20 @@ def reach(family: str, n: int, budget: int, oracle_starts: int, oracle_budget: i
         best = max(best_random, float(result.score))
         floor = float(scores.median())
         k_small = expected_best_of(scores, K_SMALL)
-        rows.append({
-            "random_best": best_random,
-            "random_best_f2": float(f2.max()),
-            "floor": floor,
-            "gradient": float(result.score),
-            "oracle": best,
-            "random_k10": k_small,
-            "random_k10_normalised": (k_small - floor) / (best - floor) if best > floor else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "random_best": best_random,
+                "random_best_f2": float(f2.max()),
+                "floor": floor,
+                "gradient": float(result.score),
+                "oracle": best,
+                "random_k10": k_small,
+                "random_k10_normalised": (k_small - floor) / (best - floor)
+                if best > floor
+                else None,
+            }
+        )
+
     def med(key: str) -> float:
         values = [r[key] for r in rows if r[key] is not None]
         return statistics.median(values) if values else math.nan
@@ -165,14 +172,28 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=16, help="targets per family (default 16)")
-    parser.add_argument("--budget", type=int, default=4096,
-                        help="random designs per target (default 4096)")  # fmt: skip
-    parser.add_argument("--oracle-starts", type=int, default=16,
-                        help="gradient-ascent starts per target (default 16)")  # fmt: skip
-    parser.add_argument("--oracle-budget", type=int, default=1600,
-                        help="gradient-ascent calls per target (default 1600)")  # fmt: skip
-    parser.add_argument("--families", nargs="+", default=list(TASK_FAMILIES),
-                        choices=list(TASK_FAMILIES), metavar="FAMILY")  # fmt: skip
+    parser.add_argument(
+        "--budget", type=int, default=4096, help="random designs per target (default 4096)"
+    )
+    parser.add_argument(
+        "--oracle-starts",
+        type=int,
+        default=16,
+        help="gradient-ascent starts per target (default 16)",
+    )
+    parser.add_argument(
+        "--oracle-budget",
+        type=int,
+        default=1600,
+        help="gradient-ascent calls per target (default 1600)",
+    )
+    parser.add_argument(
+        "--families",
+        nargs="+",
+        default=list(TASK_FAMILIES),
+        choices=list(TASK_FAMILIES),
+        metavar="FAMILY",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--name", default="tasks", help="output file stem (default tasks)")
     args = parser.parse_args(argv)
@@ -191,11 +212,14 @@ def main(argv: list[str] | None = None) -> dict:
         for family in families:
             row = reach(family, args.n, args.budget, args.oracle_starts, args.oracle_budget)
             rows.append(row)
-            print(f"{family:28s} {row['tier']:8s} random best {row['median_random_best']:.3f}  "
-                  f"floor {row['median_floor']:.3f}  oracle {row['median_oracle']:.3f}  "
-                  f"K=10 norm {row['median_random_k10_normalised']:.2f}  "
-                  f"random>=0.5 {row['random_reached_half']:4.0%}  "
-                  f"oracle>=0.5 {row['oracle_reached_half']:4.0%}", flush=True)  # fmt: skip
+            print(
+                f"{family:28s} {row['tier']:8s} random best {row['median_random_best']:.3f}  "
+                f"floor {row['median_floor']:.3f}  oracle {row['median_oracle']:.3f}  "
+                f"K=10 norm {row['median_random_k10_normalised']:.2f}  "
+                f"random>=0.5 {row['random_reached_half']:4.0%}  "
+                f"oracle>=0.5 {row['oracle_reached_half']:4.0%}",
+                flush=True,
+            )
     result = {
         "config": {
             "n": args.n,

@@ -58,8 +58,9 @@ def main() -> int:
         while not (ckpt.is_dir() and len(list(ckpt.glob("model_*_steps.zip"))) >= 2):
             time.sleep(0.2)
         ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-        pids = [int(line.split()[0]) for line in ps.splitlines()
-                if "ray::nanoenv-sweep-job" in line]  # fmt: skip
+        pids = [
+            int(line.split()[0]) for line in ps.splitlines() if "ray::nanoenv-sweep-job" in line
+        ]
         at_kill["newest"] = max(_steps(p) for p in ckpt.glob("model_*_steps.zip"))
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -69,12 +70,19 @@ def main() -> int:
     (results,) = sweep(jobs, settings, out, workers=2, progress=False, backend="ray")
     resumed = [json.loads(p.read_text()) for p in run.glob("logs/*/resume.json")]
     steps = load_model(run).num_timesteps
-    ok = (results.is_file() and bool(at_kill.get("pids")) and len(resumed) == 1
-          and resumed[0]["steps"] >= at_kill["newest"] and steps == TOTAL_STEPS)  # fmt: skip
-    print(f"killed worker(s) {at_kill.get('pids')} with the newest checkpoint at "
-          f"{at_kill.get('newest')} steps; resumed from {[r['steps'] for r in resumed]}; "
-          f"final model {steps} steps; results.json {results.is_file()}: "
-          f"{'PASS' if ok else 'FAIL'}")
+    ok = (
+        results.is_file()
+        and bool(at_kill.get("pids"))
+        and len(resumed) == 1
+        and resumed[0]["steps"] >= at_kill["newest"]
+        and steps == TOTAL_STEPS
+    )
+    print(
+        f"killed worker(s) {at_kill.get('pids')} with the newest checkpoint at "
+        f"{at_kill.get('newest')} steps; resumed from {[r['steps'] for r in resumed]}; "
+        f"final model {steps} steps; results.json {results.is_file()}: "
+        f"{'PASS' if ok else 'FAIL'}"
+    )
     return 0 if ok else 1
 
 

@@ -56,17 +56,39 @@ from nanoenv.files import atomic_write  # noqa: E402
 
 #: Tiny configs: a few seconds of training, a checkpoint every ``checkpoint_every`` steps.
 CONFIGS: dict[str, dict[str, Any]] = {
-    "ppo": {"algo": "ppo", "task": "realisable", "total_steps": 4096, "num_envs": 2, "seed": 0,
-            "env": {"max_edits": 5},
-            "hyperparameters": {"n_steps": 32, "batch_size": 32, "n_epochs": 2,
-                                "policy_kwargs": {"net_arch": [32, 32]}},
-            "checkpoint_every": 256, "eval": {"at_end": False}},
-    "sac": {"algo": "sac", "task": "realisable", "total_steps": 768, "num_envs": 2, "seed": 0,
-            "env": {"max_edits": 5},
-            "hyperparameters": {"buffer_size": 100_000, "learning_starts": 16, "batch_size": 32,
-                                "policy_kwargs": {"net_arch": [32, 32]}},
-            "checkpoint_every": 32, "eval": {"at_end": False}},
-}  # fmt: skip
+    "ppo": {
+        "algo": "ppo",
+        "task": "realisable",
+        "total_steps": 4096,
+        "num_envs": 2,
+        "seed": 0,
+        "env": {"max_edits": 5},
+        "hyperparameters": {
+            "n_steps": 32,
+            "batch_size": 32,
+            "n_epochs": 2,
+            "policy_kwargs": {"net_arch": [32, 32]},
+        },
+        "checkpoint_every": 256,
+        "eval": {"at_end": False},
+    },
+    "sac": {
+        "algo": "sac",
+        "task": "realisable",
+        "total_steps": 768,
+        "num_envs": 2,
+        "seed": 0,
+        "env": {"max_edits": 5},
+        "hyperparameters": {
+            "buffer_size": 100_000,
+            "learning_starts": 16,
+            "batch_size": 32,
+            "policy_kwargs": {"net_arch": [32, 32]},
+        },
+        "checkpoint_every": 32,
+        "eval": {"at_end": False},
+    },
+}
 
 
 #: The sweep of ``--algos sweep``: the two RL configs above (shorter) and random search.
@@ -76,10 +98,28 @@ SWEEP_STEPS = {"ppo": 1024, "sac": 384}
 
 def _command(*args: str) -> list[str]:
     if args[0] == "sweep":
-        return [sys.executable, str(ROOT / "experiments" / "sweep.py"), "--methods",
-                *SWEEP_METHODS, "--families", "realisable", "--seeds", "0", "--workers", "1",
-                "--n", "2", "--budget", "16", "--ppo-steps", str(SWEEP_STEPS["ppo"]),
-                "--sac-steps", str(SWEEP_STEPS["sac"]), *args[1:], "--no-progress"]  # fmt: skip
+        return [
+            sys.executable,
+            str(ROOT / "experiments" / "sweep.py"),
+            "--methods",
+            *SWEEP_METHODS,
+            "--families",
+            "realisable",
+            "--seeds",
+            "0",
+            "--workers",
+            "1",
+            "--n",
+            "2",
+            "--budget",
+            "16",
+            "--ppo-steps",
+            str(SWEEP_STEPS["ppo"]),
+            "--sac-steps",
+            str(SWEEP_STEPS["sac"]),
+            *args[1:],
+            "--no-progress",
+        ]
     return [sys.executable, "-m", "nanoenv", *args, "--no-progress"]
 
 
@@ -146,14 +186,19 @@ def sweep_trial(work: Path, index: int, rng: random.Random) -> dict[str, Any]:
     out = work / f"sweep_trial{index}"
     total = sum(SWEEP_STEPS[m] // CONFIGS[m]["checkpoint_every"] for m in SWEEP_STEPS)
     after, delay = rng.randint(1, total - 1), rng.uniform(0.0, 1.5)
-    proc = subprocess.Popen(_command(*_sweep_args(work, out)), env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        _command(*_sweep_args(work, out)),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     start = time.monotonic()
     seen_at = None
     while proc.poll() is None:
         if seen_at is None and sum(len(_checkpoint_steps(r)) for r in _rl_runs(out).values()) >= (
-                after):  # fmt: skip
+            after
+        ):
             seen_at = time.monotonic()
         if seen_at is not None and time.monotonic() - seen_at >= delay:
             break
@@ -168,22 +213,25 @@ def sweep_trial(work: Path, index: int, rng: random.Random) -> dict[str, Any]:
     done_at_kill = {m: (r.parent / "results.json").is_file() for m, r in runs.items()}
     buffers = {"sac": _buffer_count(runs["sac"])}
     record: dict[str, Any] = {
-        "trial": index, "kill_at_s": round(kill_at_s, 2), "after_checkpoint": after,
-        "delay_s": round(delay, 2), "finished_before_kill": finished_before_kill,
+        "trial": index,
+        "kill_at_s": round(kill_at_s, 2),
+        "after_checkpoint": after,
+        "delay_s": round(delay, 2),
+        "finished_before_kill": finished_before_kill,
         "checkpoints_at_kill": at_kill,
         "temporaries_left": len(list(out.rglob("*.tmp"))) if out.exists() else 0,
-    }  # fmt: skip
+    }
     if finished_before_kill:
         record.update(outcome="finished before the kill", failed=False)
         return record
-    rerun = subprocess.run(_command(*_sweep_args(work, out)), env=_env(), capture_output=True,
-                           text=True)  # fmt: skip
+    rerun = subprocess.run(
+        _command(*_sweep_args(work, out)), env=_env(), capture_output=True, text=True
+    )
     record["resume_rc"] = rerun.returncode
     failed = rerun.returncode != 0
     if failed:
         record["resume_error"] = rerun.stderr.strip().splitlines()[-3:]
-    jobs_done = all((out / f"{m}_realisable_s0" / "results.json").is_file()
-                    for m in SWEEP_METHODS)  # fmt: skip
+    jobs_done = all((out / f"{m}_realisable_s0" / "results.json").is_file() for m in SWEEP_METHODS)
     record["all_jobs_done"] = jobs_done
     failed = failed or not jobs_done
     lost = False
@@ -198,7 +246,8 @@ def sweep_trial(work: Path, index: int, rng: random.Random) -> dict[str, Any]:
             new = (SWEEP_STEPS["sac"] - resumed) // CONFIGS["sac"]["num_envs"]
             held = _buffer_count(run)
             record["buffer_restored"] = buffers["sac"] is not None and held == (
-                buffers["sac"] + new)  # fmt: skip
+                buffers["sac"] + new
+            )
             failed = failed or not record["buffer_restored"]
     record["lost_more_than_one_interval"] = lost
     record["failed"] = failed or lost
@@ -218,8 +267,7 @@ def trial(
     after = rng.randint(1, cfg["total_steps"] // cfg["checkpoint_every"] - 1)
     delay = rng.uniform(0.0, 2.0 * interval_s)
     argv = _command("train", "--config", str(config), "--run-dir", str(run))
-    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(argv, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     start = time.monotonic()
     seen_at = None
     while proc.poll() is None:
@@ -235,14 +283,21 @@ def trial(
         proc.wait()
     on_disk = _checkpoint_steps(run)
     temporaries = len(list(run.rglob("*.tmp"))) if run.exists() else 0
-    buffers_on_disk = len(list((run / "checkpoints").glob("*_replay_buffer_*"))) if (
-        run / "checkpoints").is_dir() else 0  # fmt: skip
+    buffers_on_disk = (
+        len(list((run / "checkpoints").glob("*_replay_buffer_*")))
+        if (run / "checkpoints").is_dir()
+        else 0
+    )
     record: dict[str, Any] = {
-        "trial": index, "kill_at_s": round(kill_at_s, 2), "after_checkpoint": after,
-        "delay_s": round(delay, 3), "finished_before_kill": finished_before_kill,
-        "checkpoints_at_kill": on_disk, "temporaries_left": temporaries,
+        "trial": index,
+        "kill_at_s": round(kill_at_s, 2),
+        "after_checkpoint": after,
+        "delay_s": round(delay, 3),
+        "finished_before_kill": finished_before_kill,
+        "checkpoints_at_kill": on_disk,
+        "temporaries_left": temporaries,
         "buffers_on_disk": buffers_on_disk,
-    }  # fmt: skip
+    }
     if finished_before_kill:
         record["outcome"] = "finished before the kill"
         record["failed"] = False
@@ -256,17 +311,21 @@ def trial(
             with np.load(buffer, allow_pickle=False) as b:
                 at_checkpoint = int(b["buffer_size"]) if bool(b["full"]) else int(b["pos"])
     record["buffer_at_checkpoint"] = at_checkpoint
-    resume = subprocess.run(_command("train", "--resume", str(run)), env=_env(),
-                            capture_output=True, text=True)  # fmt: skip
+    resume = subprocess.run(
+        _command("train", "--resume", str(run)), env=_env(), capture_output=True, text=True
+    )
     record["resume_rc"] = resume.returncode
     if resume.returncode != 0:
-        no_checkpoint = any(text in resume.stderr for text in (
-            "no checkpoint to resume from", "is not a run folder"))  # fmt: skip
+        no_checkpoint = any(
+            text in resume.stderr
+            for text in ("no checkpoint to resume from", "is not a run folder")
+        )
         record["resume_error"] = resume.stderr.strip().splitlines()[-1:] if resume.stderr else []
         # killed before the first checkpoint: nothing to resume, at most one interval lost
         record["failed"] = not (no_checkpoint and not on_disk)
-        record["outcome"] = "killed before the first checkpoint" if not record["failed"] else (
-            "resume failed")  # fmt: skip
+        record["outcome"] = (
+            "killed before the first checkpoint" if not record["failed"] else ("resume failed")
+        )
         return record
     sessions = sorted((run / "logs").glob("*/resume.json"))
     resumed = json.loads(sessions[-1].read_text())
@@ -292,8 +351,11 @@ def trial(
 
 
 def markdown(result: dict[str, Any]) -> str:
-    what = ("a sweep (`experiments/sweep.py`), then the same sweep again"
-            if "sweep" in result["summary"] else "`nanoenv train`, then `--resume`")
+    what = (
+        "a sweep (`experiments/sweep.py`), then the same sweep again"
+        if "sweep" in result["summary"]
+        else "`nanoenv train`, then `--resume`"
+    )
     lines = [
         f"# kill -9 during {what}\n",
         f"Command: `{result['command']}`\n",
@@ -308,9 +370,11 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['buffer_not_restored']} | {s['resume_failed']} | {s['temporaries_left']} |"
         )
     lines.append("")
-    lines.append("Temporary files left by a kill (a writer's `.name.<random>.tmp`; the "
-                 "target file itself is never truncated) are deleted when the run is resumed "
-                 "(under the run lock) or the sweep job rerun.")  # fmt: skip
+    lines.append(
+        "Temporary files left by a kill (a writer's `.name.<random>.tmp`; the "
+        "target file itself is never truncated) are deleted when the run is resumed "
+        "(under the run lock) or the sweep job rerun."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -331,8 +395,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rng = random.Random(args.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="kill_resume_"))
     work.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "configs": CONFIGS,
-                              "reference": {}, "trials": {}, "summary": {}}  # fmt: skip
+    result: dict[str, Any] = {
+        "command": " ".join(["python", *sys.argv]),
+        "configs": CONFIGS,
+        "reference": {},
+        "trials": {},
+        "summary": {},
+    }
     (work / "configs").mkdir(exist_ok=True)
     for name, cfg in CONFIGS.items():
         (work / "configs" / f"{name}_realisable.yaml").write_text(yaml.safe_dump(cfg))
@@ -342,8 +411,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ref = reference_run(algo, work) if algo != "sweep" else {}
         result["reference"][algo] = ref
         if ref:
-            print(f"{algo}: reference run {ref['end_s']:.1f} s, first checkpoint at "
-                  f"{ref['first_checkpoint_s']:.1f} s", flush=True)  # fmt: skip
+            print(
+                f"{algo}: reference run {ref['end_s']:.1f} s, first checkpoint at "
+                f"{ref['first_checkpoint_s']:.1f} s",
+                flush=True,
+            )
         records = []
         for i in range(args.trials):
             if algo == "sweep":
@@ -354,12 +426,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 record = trial(algo, work, i, rng, interval)
             kill_at = record["kill_at_s"]
             records.append(record)
-            details = {k: record.get(k) for k in (
-                "checkpoints_at_kill", "resumed_from", "ppo_resumed_from", "sac_resumed_from",
-                "buffer_at_checkpoint", "buffer_transitions_per_env", "buffer_restored")
-                if record.get(k) is not None}  # fmt: skip
-            print(f"{algo} trial {i}: kill at {kill_at:.1f} s -> {record['outcome']} {details}",
-                  flush=True)  # fmt: skip
+            details = {
+                k: record.get(k)
+                for k in (
+                    "checkpoints_at_kill",
+                    "resumed_from",
+                    "ppo_resumed_from",
+                    "sac_resumed_from",
+                    "buffer_at_checkpoint",
+                    "buffer_transitions_per_env",
+                    "buffer_restored",
+                )
+                if record.get(k) is not None
+            }
+            print(
+                f"{algo} trial {i}: kill at {kill_at:.1f} s -> {record['outcome']} {details}",
+                flush=True,
+            )
         result["trials"][algo] = records
         killed = [r for r in records if not r["finished_before_kill"]]
         result["summary"][algo] = {
@@ -367,14 +450,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "killed": len(killed),
             "resumed_ok": sum(r["outcome"] == "resumed" for r in killed),
             "before_first_checkpoint": sum(
-                r["outcome"] == "killed before the first checkpoint" for r in killed),
+                r["outcome"] == "killed before the first checkpoint" for r in killed
+            ),
             "lost_more_than_one_interval": sum(
-                bool(r.get("lost_more_than_one_interval")) for r in killed),
+                bool(r.get("lost_more_than_one_interval")) for r in killed
+            ),
             "buffer_not_restored": sum(r.get("buffer_restored") is False for r in killed),
             "resume_failed": sum(r.get("resume_rc", 0) != 0 and r["failed"] for r in killed),
             "temporaries_left": sum(r["temporaries_left"] > 0 for r in killed),
             "failed": sum(r["failed"] for r in records),
-        }  # fmt: skip
+        }
     stem = "kill_resume" + ("_sweep" if algos == ["sweep"] else "")
     atomic_write(args.out / f"{stem}.json", json.dumps(result, indent=1))
     text = markdown(result)

@@ -63,8 +63,9 @@ class Args:
 
 
 def make_envs(args: Args) -> gym.vector.VectorEnv:
-    envs = gym.make_vec(args.env_id, num_envs=args.num_envs,
-                        vectorization_mode=args.vectorization_mode)  # fmt: skip
+    envs = gym.make_vec(
+        args.env_id, num_envs=args.num_envs, vectorization_mode=args.vectorization_mode
+    )
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
     envs = gym.wrappers.vector.ClipAction(envs)
     envs = gym.wrappers.vector.NormalizeObservation(envs)
@@ -88,15 +89,19 @@ class Agent(nn.Module):
         obs_dim = int(np.prod(envs.single_observation_space.shape))
         act_dim = int(np.prod(envs.single_action_space.shape))
         self.critic = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 64)), nn.Tanh(),
+            layer_init(nn.Linear(obs_dim, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
             layer_init(nn.Linear(64, 1), std=1.0),
-        )  # fmt: skip
+        )
         self.actor_mean = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 64)), nn.Tanh(),
+            layer_init(nn.Linear(obs_dim, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
             layer_init(nn.Linear(64, act_dim), std=0.01),
-        )  # fmt: skip
+        )
         self.actor_logstd = nn.Parameter(torch.zeros(1, act_dim))
 
     def get_value(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,10 +132,12 @@ def main(args: Args) -> dict[str, list[float]]:
     agent = Agent(envs).to(device)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
 
-    obs = torch.zeros((args.num_steps, args.num_envs, *envs.single_observation_space.shape),
-                      device=device)  # fmt: skip
-    actions = torch.zeros((args.num_steps, args.num_envs, *envs.single_action_space.shape),
-                          device=device)  # fmt: skip
+    obs = torch.zeros(
+        (args.num_steps, args.num_envs, *envs.single_observation_space.shape), device=device
+    )
+    actions = torch.zeros(
+        (args.num_steps, args.num_envs, *envs.single_action_space.shape), device=device
+    )
     logprobs = torch.zeros((args.num_steps, args.num_envs), device=device)
     rewards = torch.zeros((args.num_steps, args.num_envs), device=device)
     dones = torch.zeros((args.num_steps, args.num_envs), device=device)
@@ -209,8 +216,9 @@ def main(args: Args) -> dict[str, list[float]]:
                         mb_advantages.std() + 1e-8
                     )
                 pg_loss1 = -mb_advantages * ratio
-                pg_loss2 = -mb_advantages * torch.clamp(ratio, 1 - args.clip_coef,
-                                                        1 + args.clip_coef)  # fmt: skip
+                pg_loss2 = -mb_advantages * torch.clamp(
+                    ratio, 1 - args.clip_coef, 1 + args.clip_coef
+                )
                 pg_loss = torch.max(pg_loss1, pg_loss2).mean()
                 newvalue = newvalue.view(-1)
                 if args.clip_vloss:
@@ -233,8 +241,10 @@ def main(args: Args) -> dict[str, list[float]]:
 
         sps = int(global_step / (time.time() - start_time))
         recent = float(np.mean(seen["returns"][-100:])) if seen["returns"] else float("nan")
-        print(f"step {global_step}  SPS {sps}  episodes {len(seen['returns'])}  "
-              f"mean return (last 100) {recent:.3f}")  # fmt: skip
+        print(
+            f"step {global_step}  SPS {sps}  episodes {len(seen['returns'])}  "
+            f"mean return (last 100) {recent:.3f}"
+        )
     envs.close()
     return seen
 
@@ -246,8 +256,9 @@ def parse_args(argv: list[str] | None = None) -> Args:
             continue
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"),
-                                default=f.default)  # fmt: skip
+            parser.add_argument(
+                flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=f.default
+            )
         elif f.name == "target_kl":
             parser.add_argument(flag, type=float, default=None)
         else:

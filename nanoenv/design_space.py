@@ -144,9 +144,14 @@ class DesignSpace:
             "thermo_fraction": (0.0, 1.0),
             "lcst_c": (30.0, 50.0),
         }
-        fixed = {"photo_cleavable_fraction": 0.0, "magnetic_core_fraction": 0.0,
-                 "enzyme_cleavable_fraction": 0.0, "photothermal_fraction": 0.0,
-                 "geometry": 0.0, "pdi": 0.0}  # fmt: skip
+        fixed = {
+            "photo_cleavable_fraction": 0.0,
+            "magnetic_core_fraction": 0.0,
+            "enzyme_cleavable_fraction": 0.0,
+            "photothermal_fraction": 0.0,
+            "geometry": 0.0,
+            "pdi": 0.0,
+        }
         return cls._with_overrides(Carrier.POLYMER, bounds, fixed, overrides)
 
     @classmethod
@@ -168,9 +173,14 @@ class DesignSpace:
             "cholesterol_fraction": (0.0, 0.5),
             "lysolipid_fraction": (0.0, 0.15),
         }
-        fixed = {"photo_cleavable_fraction": 0.0, "magnetic_core_fraction": 0.0,
-                 "enzyme_cleavable_fraction": 0.0, "photothermal_fraction": 0.0,
-                 "interior_ph": 7.4, "pdi": 0.0}  # fmt: skip
+        fixed = {
+            "photo_cleavable_fraction": 0.0,
+            "magnetic_core_fraction": 0.0,
+            "enzyme_cleavable_fraction": 0.0,
+            "photothermal_fraction": 0.0,
+            "interior_ph": 7.4,
+            "pdi": 0.0,
+        }
         return cls._with_overrides(Carrier.LIPOSOME, bounds, fixed, overrides)
 
     @classmethod

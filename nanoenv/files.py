@@ -45,9 +45,13 @@ NEW_FILE_MODE = 0o644
 
 
 def _describe(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-             (stat.S_ISSOCK, "a socket"))  # fmt: skip
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
@@ -197,8 +201,13 @@ def atomic_write(
     """Write ``data`` (text or bytes) to ``path`` atomically (see :func:`atomic_open`) and
     return the path written."""
     mode = "wb" if isinstance(data, bytes | bytearray) else "w"
-    with atomic_open(path, mode, encoding=encoding if mode == "w" else None,
-                     follow_symlinks=follow_symlinks, name=name) as handle:  # fmt: skip
+    with atomic_open(
+        path,
+        mode,
+        encoding=encoding if mode == "w" else None,
+        follow_symlinks=follow_symlinks,
+        name=name,
+    ) as handle:
         handle.write(data)
     target = Path(path)
     return Path(os.path.realpath(target)) if follow_symlinks and target.is_symlink() else target

@@ -23,19 +23,27 @@ TINY_PPO: dict[str, Any] = {
     "num_envs": 2,
     "seed": 0,
     "env": {"max_edits": 5},
-    "hyperparameters": {"n_steps": 16, "batch_size": 16, "n_epochs": 1,
-                        "policy_kwargs": {"net_arch": [16]}},
+    "hyperparameters": {
+        "n_steps": 16,
+        "batch_size": 16,
+        "n_epochs": 1,
+        "policy_kwargs": {"net_arch": [16]},
+    },
     "checkpoint_every": 32,
     "eval": {"n": 2, "seed": 1000},
-}  # fmt: skip
+}
 
 TINY_SAC: dict[str, Any] = {
     **TINY_PPO,
     "algo": "sac",
-    "hyperparameters": {"buffer_size": 1000, "learning_starts": 16, "batch_size": 16,
-                        "policy_kwargs": {"net_arch": [16]}},
+    "hyperparameters": {
+        "buffer_size": 1000,
+        "learning_starts": 16,
+        "batch_size": 16,
+        "policy_kwargs": {"net_arch": [16]},
+    },
     "eval": {"at_end": False},
-}  # fmt: skip
+}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -73,12 +81,14 @@ def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ({"eval": {"families": ["thermal_triggered"]}}, ["'eval.families'", "thermal"]),
         ({"hyperparameters": {"n_step": 8}}, ["'hyperparameters.n_step'", "n_steps"]),
         ({"hyperparameters": {"n_steps": 8.5}}, ["'hyperparameters.n_steps'", "integer"]),
-        ({"hyperparameters": {"policy_kwargs": {"layers": [8]}}},
-         ["'hyperparameters.policy_kwargs.layers'", "net_arch"]),
+        (
+            {"hyperparameters": {"policy_kwargs": {"layers": [8]}}},
+            ["'hyperparameters.policy_kwargs.layers'", "net_arch"],
+        ),
         ({"hyperparameters": {"buffer_size": 10}}, ["'hyperparameters.buffer_size'", "ppo"]),
         ({"num_envs": 0}, ["'num_envs'", "positive"]),
     ],
-)  # fmt: skip
+)
 def test_config_errors_name_the_key_and_what_is_allowed(
     tmp_path: Path, change: dict[str, Any], words: list[str]
 ) -> None:
@@ -106,8 +116,12 @@ def test_missing_or_invalid_file_and_yaml_floats(tmp_path: Path) -> None:
 def test_shipped_configs_are_valid() -> None:
     folder = Path(__file__).resolve().parent.parent / "experiments" / "configs"
     names = {p.name for p in folder.glob("*.yaml")}
-    assert {"ppo_realisable.yaml", "ppo_sustained.yaml", "sac_realisable.yaml",
-            "sac_sustained.yaml"} <= names  # fmt: skip
+    assert {
+        "ppo_realisable.yaml",
+        "ppo_sustained.yaml",
+        "sac_realisable.yaml",
+        "sac_sustained.yaml",
+    } <= names
     for path in folder.glob("*.yaml"):
         cfg = load_config(path)
         assert cfg.algo in path.name and cfg.task in path.name
@@ -143,13 +157,18 @@ def test_the_ppo_defaults_are_written_once_and_overridden_not_restated() -> None
 
 def test_defaults_key_merges_mappings_and_rejects_unknown_names(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("defaults: ppo\ntask: sustained\nhyperparameters:\n  n_steps: 64\n"
-                    "  policy_kwargs:\n    net_arch: [32]\n")  # fmt: skip
+    path.write_text(
+        "defaults: ppo\ntask: sustained\nhyperparameters:\n  n_steps: 64\n"
+        "  policy_kwargs:\n    net_arch: [32]\n"
+    )
     cfg = load_config(path)
     assert (cfg.algo, cfg.task, cfg.total_steps) == ("ppo", "sustained", 50_000)
     assert cfg.hyperparameters["n_steps"] == 64 and cfg.hyperparameters["batch_size"] == 256
     assert cfg.hyperparameters["policy_kwargs"] == {
-        "net_arch": [32], "activation_fn": "tanh", "log_std_init": -0.5}  # fmt: skip
+        "net_arch": [32],
+        "activation_fn": "tanh",
+        "log_std_init": -0.5,
+    }
     path.write_text("defaults: a2c\n")
     with pytest.raises(ValueError, match=r"config key 'defaults' is 'a2c'; allowed: \['ppo'"):
         load_config(path)
@@ -165,8 +184,10 @@ def test_bad_config_fails_before_any_run_folder_is_made(
     assert err.startswith("nanoenv: error:") and "'algo'" in err and err.count("\n") == 1
     assert main(["train", "--config", str(tmp_path / "absent.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["train", "--config", str(_write(tmp_path / "ok.yaml", TINY_PPO)),
-                 "--device", "tpu"]) == 2  # fmt: skip
+    assert (
+        main(["train", "--config", str(_write(tmp_path / "ok.yaml", TINY_PPO)), "--device", "tpu"])
+        == 2
+    )
     assert not (tmp_path / "runs").exists()
 
 
@@ -255,8 +276,9 @@ def test_train_model_in_a_run_folder_of_ones_own(tmp_path: Path) -> None:
     run = rl.make_run_folder(tmp_path / "run", cfg.runs_dir, "mine", cfg.seed)
     (run / "extra.json").write_text("{}")  # the caller's own files stay
     proposer = _Centre(get_family(cfg.task).default_space().dim)
-    model = rl.train_model(cfg, run, progress=False, notes=["a note"], initial_design=proposer,
-                           final_checkpoint=False)  # fmt: skip
+    model = rl.train_model(
+        cfg, run, progress=False, notes=["a note"], initial_design=proposer, final_checkpoint=False
+    )
     assert model.num_timesteps == 64 and proposer.proposed > 0
     steps = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("*.zip"))
     assert steps == [24, 48]  # scheduled only: no checkpoint at the last step (64)
@@ -314,8 +336,18 @@ def test_interrupted_run_keeps_its_checkpoints_and_resumes(
 def test_cli_train_resume_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = _write(tmp_path / "tiny.yaml", {**TINY_PPO, "eval": {"at_end": False}})
     run = tmp_path / "run"
-    argv = ["train", "--config", str(cfg), "--run-dir", str(run), "--seed", "3",
-            "--total-steps", "32", "--no-progress"]  # fmt: skip
+    argv = [
+        "train",
+        "--config",
+        str(cfg),
+        "--run-dir",
+        str(run),
+        "--seed",
+        "3",
+        "--total-steps",
+        "32",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     assert load_config(run / "config.yaml").seed == 3
     assert main(["train", "--resume", str(run), "--total-steps", "64", "--no-progress"]) == 0
@@ -329,8 +361,18 @@ def test_cli_train_resume_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFix
     assert {"best_f2", "success", "calls_to_success", "cost"} <= set(rows[0])
     assert all(r["sim_calls"] <= 6 for r in rows)  # one episode of max_edits = 5
     out = tmp_path / "baselines"
-    argv = ["evaluate", "--method", "random", "--n", "2", "--budget", "16", "--out", str(out),
-            "--no-progress"]  # fmt: skip
+    argv = [
+        "evaluate",
+        "--method",
+        "random",
+        "--n",
+        "2",
+        "--budget",
+        "16",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     (folder,) = out.glob("eval_random_*")
     header = (folder / "results.csv").read_text().splitlines()[0]
@@ -345,13 +387,42 @@ def test_cli_train_resume_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFix
     assert "is trained per family" in capsys.readouterr().err
     assert main(["evaluate", "--run", str(run), "--constants", "calibrated"]) == 2
     assert "--constants applies to --method" in capsys.readouterr().err
-    assert main(["evaluate", "--method", "prior", "--n", "2", "--budget", "8", "--out", str(out),
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--method",
+                "prior",
+                "--n",
+                "2",
+                "--budget",
+                "8",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     (folder,) = out.glob("eval_prior_*")
     rows = json.loads((folder / "results.json").read_text())["rows"]
     assert [r["sim_calls"] for r in rows] == [8, 8]
-    argv = ["evaluate", "--method", "random", "--families", "dataset", "--n", "2", "--budget",
-            "8", "--out", str(out), "--constants", "literature", "--no-progress"]  # fmt: skip
+    argv = [
+        "evaluate",
+        "--method",
+        "random",
+        "--families",
+        "dataset",
+        "--n",
+        "2",
+        "--budget",
+        "8",
+        "--out",
+        str(out),
+        "--constants",
+        "literature",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     newest = max(out.glob("eval_random_*"), key=lambda p: p.stat().st_mtime)
     assert json.loads((newest / "results.json").read_text())["settings"]["constants"] == (

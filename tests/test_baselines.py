@@ -153,8 +153,15 @@ def test_suite_table_is_json_serialisable_and_summarised():
     rows = results_table(results)
     assert [r["target"] for r in rows] == [0, 1]
     assert json.loads(json.dumps(rows)) == rows
-    assert set(rows[0]) >= {"target", "family", "best_f2", "success", "calls_to_success",
-                            "sim_calls", "cost"}  # fmt: skip
+    assert set(rows[0]) >= {
+        "target",
+        "family",
+        "best_f2",
+        "success",
+        "calls_to_success",
+        "sim_calls",
+        "cost",
+    }
     summary = summarize(rows)
     assert summary["n"] == 2 and 0.0 <= summary["success_rate"] <= 1.0
 

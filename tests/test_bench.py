@@ -29,8 +29,9 @@ from nanoenv.tasks import TASK_FAMILIES, benchmark_suite
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SMALL_ORACLE = OracleSettings(gradient_calls=160, gradient_starts=8, cmaes_calls=120,
-                              random_calls=128, floor_samples=64)  # fmt: skip
+SMALL_ORACLE = OracleSettings(
+    gradient_calls=160, gradient_starts=8, cmaes_calls=120, random_calls=128, floor_samples=64
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,9 @@ def tiny_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-family suite of 3 targets each with references from a small oracle."""
     path = tmp_path_factory.mktemp("suite") / "tiny-v0.json"
     freeze_suite("tiny-v0", ["realisable", "sustained"], 3, 11, path)
-    rebuild_references(load_suite(path), None, path, settings=SMALL_ORACLE, workers=1,
-                       progress=False)  # fmt: skip
+    rebuild_references(
+        load_suite(path), None, path, settings=SMALL_ORACLE, workers=1, progress=False
+    )
     return path
 
 
@@ -81,8 +83,9 @@ def test_the_shipped_suite_is_what_its_generator_draws():
     suite = load_suite(DEFAULT_SUITE)
     for family in suite.family_names:
         seed = suite.families[family]["seed"]
-        for frozen, fresh in zip(suite.targets(family, 2), benchmark_suite(family, 2, seed),
-                                 strict=True):  # fmt: skip
+        for frozen, fresh in zip(
+            suite.targets(family, 2), benchmark_suite(family, 2, seed), strict=True
+        ):
             assert torch.allclose(frozen.release, fresh.release, atol=1e-9), family
 
 
@@ -233,24 +236,49 @@ def test_a_plug_in_designer_enters_the_table(tiny_suite, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent))  # as an installed package would be
     entry = get_method("test_bench:TinyES")
     assert entry.track == "search" and not entry.trains
-    result = run_bench(str(tiny_suite), ["random", "test_bench:TinyES"], None, [0, 1],
-                       tmp_path / "bench", workers=1, progress=False,
-                       echo=lambda *_: None)  # fmt: skip
+    result = run_bench(
+        str(tiny_suite),
+        ["random", "test_bench:TinyES"],
+        None,
+        [0, 1],
+        tmp_path / "bench",
+        workers=1,
+        progress=False,
+        echo=lambda *_: None,
+    )
     rows = json.loads((tmp_path / "bench" / "bench.json").read_text())["rows"]
     assert rows == json.loads(json.dumps(result["rows"]))
     methods = {r["method"] for r in rows}
     assert methods == {"random", "test_bench:TinyES"}
     cell = next(r for r in rows if r["method"] == "test_bench:TinyES" and r["budget"] == 10)
-    for key in ("track", "family", "budget", "score", "ci_low", "ci_high", "success_f2_50",
-                "success_f2_75", "train_sim_calls", "poi_vs_random"):  # fmt: skip
+    for key in (
+        "track",
+        "family",
+        "budget",
+        "score",
+        "ci_low",
+        "ci_high",
+        "success_f2_50",
+        "success_f2_75",
+        "train_sim_calls",
+        "poi_vs_random",
+    ):
         assert key in cell
     assert cell["ci_low"] <= cell["score"] <= cell["ci_high"]
     md = (tmp_path / "bench" / "bench.md").read_text()
     assert "| test_bench:TinyES | search |" in md
     # a restart skips every finished job
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "bench" / "jobs").rglob("results.json")}
-    run_bench(str(tiny_suite), ["random", "test_bench:TinyES"], None, [0, 1], tmp_path / "bench",
-              workers=1, progress=False, echo=lambda *_: None)  # fmt: skip
+    run_bench(
+        str(tiny_suite),
+        ["random", "test_bench:TinyES"],
+        None,
+        [0, 1],
+        tmp_path / "bench",
+        workers=1,
+        progress=False,
+        echo=lambda *_: None,
+    )
     after = {p: p.stat().st_mtime_ns for p in (tmp_path / "bench" / "jobs").rglob("results.json")}
     assert before == after
 
@@ -267,8 +295,16 @@ def test_aggregate_refuses_results_without_normalised_scores(tmp_path):
 def test_bench_names_a_missing_reference_before_running(tmp_path):
     path = freeze_suite("noref-v0", ["sustained"], 2, 5, tmp_path / "s.json")
     with pytest.raises(ValueError, match=r"no references for \['sustained'\].*bench references"):
-        run_bench(str(path), ["random"], None, [0], tmp_path / "out", workers=1,
-                  progress=False, echo=lambda *_: None)  # fmt: skip
+        run_bench(
+            str(path),
+            ["random"],
+            None,
+            [0],
+            tmp_path / "out",
+            workers=1,
+            progress=False,
+            echo=lambda *_: None,
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -285,8 +321,9 @@ def test_training_configs_take_a_reward_model_by_name_or_module_path():
     from nanoenv.rewards import F2Reward
 
     assert EnvConfig(reward_model="rmse").kwargs()["reward_model"] == "rmse"
-    assert isinstance(EnvConfig(reward_model="nanoenv.rewards:F2Reward").kwargs()["reward_model"],
-                      F2Reward)  # fmt: skip
+    assert isinstance(
+        EnvConfig(reward_model="nanoenv.rewards:F2Reward").kwargs()["reward_model"], F2Reward
+    )
     with pytest.raises(ValueError, match=r"env.reward_model='nope'; allowed: \["):
         EnvConfig(reward_model="nope")
     with pytest.raises(ValueError, match=r"env.reward_model=.no.such:Thing. cannot be loaded"):

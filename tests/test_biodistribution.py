@@ -41,8 +41,9 @@ def test_a_typical_pegylated_particle_delivers_about_one_percent_to_the_tumour()
 
 def test_peg_lengthens_circulation_and_raises_tumour_exposure():
     # Gref et al., Colloids Surf. B 18, 301 (2000); Gabizon et al., Cancer Res. 54, 987 (1994)
-    rates = particle_rates(torch.tensor([50.0, 50.0]), torch.tensor([0.0, 0.2]),
-                           torch.tensor([-10.0, -10.0]))  # fmt: skip
+    rates = particle_rates(
+        torch.tensor([50.0, 50.0]), torch.tensor([0.0, 0.2]), torch.tensor([-10.0, -10.0])
+    )
     half = rates.circulation_half_life_h
     assert half[1] > 5 * half[0]
     out = _run([50.0, 50.0], [0.0, 0.2], [-10.0, -10.0])
@@ -51,8 +52,9 @@ def test_peg_lengthens_circulation_and_raises_tumour_exposure():
 
 def test_cationic_particles_are_cleared_faster():
     # Alexis et al. 2008; Xiao et al., Biomaterials 32, 3435 (2011)
-    rates = particle_rates(torch.tensor([50.0, 50.0]), torch.tensor([0.0, 0.0]),
-                           torch.tensor([-10.0, 30.0]))  # fmt: skip
+    rates = particle_rates(
+        torch.tensor([50.0, 50.0]), torch.tensor([0.0, 0.0]), torch.tensor([-10.0, 30.0])
+    )
     assert rates.mps[1] > 3 * rates.mps[0]
     out = _run([50.0, 50.0], [0.0, 0.0], [-10.0, 30.0])
     assert out.particles[1, -1, 1] < out.particles[0, -1, 1]
@@ -64,8 +66,7 @@ def test_cationic_particles_are_cleared_faster():
 def test_mass_balance_encapsulated_plus_free_is_the_dose():
     out = _run([20.0, 60.0, 200.0], [0.0, 0.1, 0.3], [-40.0, 0.0, 20.0], tau_h=20.0)
     assert torch.allclose(out.total_drug(), torch.ones(3, 24, dtype=torch.float64), atol=1e-10)
-    assert torch.allclose(out.particles.sum(-1), torch.ones(3, 24, dtype=torch.float64),
-                          atol=1e-10)  # fmt: skip
+    assert torch.allclose(out.particles.sum(-1), torch.ones(3, 24, dtype=torch.float64), atol=1e-10)
 
 
 def test_drug_held_in_particles_never_reaches_tissue():
@@ -79,10 +80,15 @@ def test_free_drug_alone_follows_the_one_compartment_limit():
     phys = Physiology(ps_tumour_l_h=1e-9, ps_healthy_l_h=1e-9, ps_liver_l_h=1e-9)
     t = torch.linspace(0.0, 400.0, 400, dtype=torch.float64)
     release = torch.ones(1, 400, dtype=torch.float64)
-    out = simulate_biodistribution(t, release, torch.tensor([50.0], dtype=torch.float64),
-                                   torch.tensor([0.1], dtype=torch.float64),
-                                   torch.tensor([-10.0], dtype=torch.float64),
-                                   clearance_l_h=5.0, physiology=phys)  # fmt: skip
+    out = simulate_biodistribution(
+        t,
+        release,
+        torch.tensor([50.0], dtype=torch.float64),
+        torch.tensor([0.1], dtype=torch.float64),
+        torch.tensor([-10.0], dtype=torch.float64),
+        clearance_l_h=5.0,
+        physiology=phys,
+    )
     assert float(out.exposure[0, 0]) == pytest.approx(1.0 / 5.0, rel=1e-6)  # (mg/L·h per mg)
 
 
@@ -92,30 +98,43 @@ def test_gradcheck_in_float64():
     def f(release, radius, peg, zeta):
         return simulate_biodistribution(T[:8], release, radius, peg, zeta, validate=False).exposure
 
-    args = (release.clone().requires_grad_(), torch.tensor([40.0], dtype=torch.float64,
-            requires_grad=True), torch.tensor([0.1], dtype=torch.float64, requires_grad=True),
-            torch.tensor([-5.0], dtype=torch.float64, requires_grad=True))  # fmt: skip
+    args = (
+        release.clone().requires_grad_(),
+        torch.tensor([40.0], dtype=torch.float64, requires_grad=True),
+        torch.tensor([0.1], dtype=torch.float64, requires_grad=True),
+        torch.tensor([-5.0], dtype=torch.float64, requires_grad=True),
+    )
     assert torch.autograd.gradcheck(f, args)
 
 
 def test_float32_matches_float64():
     out64 = _run([50.0], [0.1], [-10.0])
     rel = (1.0 - torch.exp(-T / 48.0))[None].float()
-    out32 = simulate_biodistribution(T.float(), rel, torch.tensor([50.0]), torch.tensor([0.1]),
-                                     torch.tensor([-10.0]))  # fmt: skip
+    out32 = simulate_biodistribution(
+        T.float(), rel, torch.tensor([50.0]), torch.tensor([0.1]), torch.tensor([-10.0])
+    )
     assert torch.allclose(out32.exposure.double(), out64.exposure, rtol=1e-3)
 
 
 @pytest.mark.parametrize(
     ("kw", "match"),
-    [({"radius_nm": 0.5}, "radius_nm"), ({"peg_fraction": 0.9}, "peg_fraction"),
-     ({"zeta_mv": 300.0}, "zeta_mv"), ({"clearance_l_h": -1.0}, "clearance_l_h")],
-)  # fmt: skip
+    [
+        ({"radius_nm": 0.5}, "radius_nm"),
+        ({"peg_fraction": 0.9}, "peg_fraction"),
+        ({"zeta_mv": 300.0}, "zeta_mv"),
+        ({"clearance_l_h": -1.0}, "clearance_l_h"),
+    ],
+)
 def test_bad_input_names_the_parameter(kw, match):
     args = {"radius_nm": 50.0, "peg_fraction": 0.1, "zeta_mv": -10.0}
     args.update(kw)
     release = (1.0 - torch.exp(-T / 48.0))[None]
     with pytest.raises(ValueError, match=match):
-        simulate_biodistribution(T, release, **{k: torch.tensor([v]) if k in
-                                 ("radius_nm", "peg_fraction", "zeta_mv") else v
-                                 for k, v in args.items()})  # fmt: skip
+        simulate_biodistribution(
+            T,
+            release,
+            **{
+                k: torch.tensor([v]) if k in ("radius_nm", "peg_fraction", "zeta_mv") else v
+                for k, v in args.items()
+            },
+        )

@@ -465,9 +465,7 @@ def test_size_exponent_is_fittable_from_its_fickian_default() -> None:
     truth = dataclasses.replace(ref, diffusivity_radius_exponent=1.5)
     curves = synthetic_curves(24, truth)
     names = ["diffusivity_radius_exponent", "log10_diffusivity_ref"]
-    fit = cal.calibrate_constants(
-        curves, names=names, steps=300, lr=0.1, progress=False, init=ref
-    )
+    fit = cal.calibrate_constants(curves, names=names, steps=300, lr=0.1, progress=False, init=ref)
     assert fit.constants.diffusivity_radius_exponent == pytest.approx(1.5, abs=0.15)
     assert fit.final_loss < 0.05 * fit.initial_loss
     # the literature default (β = 0, on the bound) is the prior centre, not the start

@@ -26,10 +26,24 @@ def _module():
 
 def test_cleanrl_loop_trains_on_the_native_vector_env(capsys):
     exp = _module()
-    args = exp.parse_args(["--total-timesteps", "384", "--num-envs", "8", "--num-steps", "16",
-                           "--num-minibatches", "4", "--update-epochs", "2"])  # fmt: skip
-    assert (args.env_id, args.vectorization_mode) == ("nanoenv/FormulationDesign-v0",
-                                                      "vector_entry_point")  # fmt: skip
+    args = exp.parse_args(
+        [
+            "--total-timesteps",
+            "384",
+            "--num-envs",
+            "8",
+            "--num-steps",
+            "16",
+            "--num-minibatches",
+            "4",
+            "--update-epochs",
+            "2",
+        ]
+    )
+    assert (args.env_id, args.vectorization_mode) == (
+        "nanoenv/FormulationDesign-v0",
+        "vector_entry_point",
+    )
     envs = exp.make_envs(args)
     assert isinstance(envs.unwrapped, FormulationDesignVectorEnv)
     assert isinstance(envs, gym.wrappers.vector.TransformReward)

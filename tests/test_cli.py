@@ -69,10 +69,20 @@ def test_larger_radius_releases_less(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_geometry_flags_shape_the_device(capsys: pytest.CaptureFixture[str]) -> None:
-    times = ("--radius-nm", "100", "--drug-loading", "0.05", "--drug", "dexamethasone",
-             "--times", "0,24")  # fmt: skip
-    outs = {g: _run(capsys, *times, "--geometry", g, "--aspect-ratio", "5") for g in
-            ("sphere", "cylinder", "slab")}  # fmt: skip
+    times = (
+        "--radius-nm",
+        "100",
+        "--drug-loading",
+        "0.05",
+        "--drug",
+        "dexamethasone",
+        "--times",
+        "0,24",
+    )
+    outs = {
+        g: _run(capsys, *times, "--geometry", g, "--aspect-ratio", "5")
+        for g in ("sphere", "cylinder", "slab")
+    }
     assert all(code == 0 for code, _, _ in outs.values())
     released = {g: _released_at(out, 24.0) for g, (_, out, _) in outs.items()}
     # same radius / half-thickness: less surface per volume, slower (10.6, 8.2, 4.4 %)
@@ -84,9 +94,16 @@ def test_geometry_flags_shape_the_device(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_table_matches_simulator(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(
-        capsys, "--zeta-mv", "-10", "--conditions", "tumour", "--drug", "paclitaxel",
-        "--times", "0, 6, 48",
-    )  # fmt: skip
+        capsys,
+        "--zeta-mv",
+        "-10",
+        "--conditions",
+        "tumour",
+        "--drug",
+        "paclitaxel",
+        "--times",
+        "0, 6, 48",
+    )
     assert code == 0
     expected = simulate_release(
         Formulation.from_dict({"zeta_mv": -10.0}, dtype=torch.float64),
@@ -121,9 +138,16 @@ def test_json_and_flag_override(capsys: pytest.CaptureFixture[str], tmp_path) ->
     assert "liposome" in from_json
     _, overridden, _ = _run(capsys, "--json", str(path), "--radius-nm", "60", "--times", "0,24")
     _, flags, _ = _run(
-        capsys, "--carrier", "liposome", "--radius-nm", "60", "--lipid-tm-c", "52",
-        "--times", "0,24",
-    )  # fmt: skip
+        capsys,
+        "--carrier",
+        "liposome",
+        "--radius-nm",
+        "60",
+        "--lipid-tm-c",
+        "52",
+        "--times",
+        "0,24",
+    )
     assert _released_at(overridden, 24.0) == _released_at(flags, 24.0)
     assert _released_at(overridden, 24.0) != _released_at(from_json, 24.0)
 
@@ -154,9 +178,16 @@ def test_t50_interpolation() -> None:
 def test_plot_and_csv(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     png, table = tmp_path / "release.png", tmp_path / "out" / "release.csv"
     code, out, err = _run(
-        capsys, "--conditions", "light_pulse", "--photo-cleavable-fraction", "0.2",
-        "--plot", str(png), "--csv", str(table),
-    )  # fmt: skip
+        capsys,
+        "--conditions",
+        "light_pulse",
+        "--photo-cleavable-fraction",
+        "0.2",
+        "--plot",
+        str(png),
+        "--csv",
+        str(table),
+    )
     assert code == 0, err
     data = png.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 1000

@@ -57,9 +57,7 @@ def test_literature_rates_match_the_previous_law() -> None:
     # k_PLA 0.01, k_75:25 = 0.08 / 8^0.25, k_50:50 0.08, k_PGA 0.04, k(25 % lactide)
     # = 0.08 / 2^0.25 per day (Park 1995; the values the law had before the change)
     la = torch.tensor([1.0, 0.75, 0.5, 0.25, 0.0], dtype=torch.float64)
-    expected = torch.tensor(
-        [0.01, 0.08 / 8**0.25, 0.08, 0.08 / 2**0.25, 0.04], dtype=torch.float64
-    )
+    expected = torch.tensor([0.01, 0.08 / 8**0.25, 0.08, 0.08 / 2**0.25, 0.04], dtype=torch.float64)
     k_day = _rates(DEFAULT_CONSTANTS, la) * 24.0
     torch.testing.assert_close(k_day, expected, rtol=1e-12, atol=0.0)
 
@@ -123,8 +121,12 @@ def test_families_have_their_own_rate() -> None:
     c = DEFAULT_CONSTANTS
     family = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)
     k_day = _rates(c, torch.ones(4, dtype=torch.float64), family) * 24.0
-    expected = [c.hydrolysis_pla_per_day, c.hydrolysis_pcl_per_day,
-                c.hydrolysis_pvl_per_day, c.hydrolysis_pea_per_day]  # fmt: skip
+    expected = [
+        c.hydrolysis_pla_per_day,
+        c.hydrolysis_pcl_per_day,
+        c.hydrolysis_pvl_per_day,
+        c.hydrolysis_pea_per_day,
+    ]
     torch.testing.assert_close(k_day, torch.tensor(expected, dtype=torch.float64))
     # a half code blends the neighbours geometrically
     one = torch.ones(1, dtype=torch.float64)

@@ -17,8 +17,12 @@ from nanoenv.rewards.delivery import (
 from nanoenv.targets import TargetBatch
 from nanoenv.tasks import TASK_FAMILIES, benchmark_suite, get_family
 
-NEW = {"targeted": "targeted", "theranostic": "theranostic", "robust": "robust_f2",
-       "population": "population_window"}  # fmt: skip
+NEW = {
+    "targeted": "targeted",
+    "theranostic": "theranostic",
+    "robust": "robust_f2",
+    "population": "population_window",
+}
 
 
 def _table(target, n):
@@ -44,9 +48,12 @@ def test_targeted_rewards_the_textbook_particle_over_the_bad_one():
     t = target.times_h
     release = torch.stack([1 - torch.exp(-t / 48.0), 1 - torch.exp(-t / 0.5)])
     both = Formulation.from_dicts(
-        [{"radius_nm": 50.0, "peg_fraction": 0.2, "zeta_mv": -10.0},
-         {"radius_nm": 250.0, "peg_fraction": 0.0, "zeta_mv": 30.0}], dtype=torch.float64,
-    )  # fmt: skip
+        [
+            {"radius_nm": 50.0, "peg_fraction": 0.2, "zeta_mv": -10.0},
+            {"radius_nm": 250.0, "peg_fraction": 0.0, "zeta_mv": 30.0},
+        ],
+        dtype=torch.float64,
+    )
     reward = TargetedDeliveryReward()
     obj = reward.objectives(release, _table(target, 2), both)
     assert bool(((obj >= 0) & (obj <= 1)).all())
@@ -58,8 +65,9 @@ def test_targeted_rewards_the_textbook_particle_over_the_bad_one():
 
 def test_targeted_score_is_differentiable_in_the_design():
     target = benchmark_suite("targeted", 1, seed=1)[0]
-    design = Formulation.from_dict({"radius_nm": 60.0, "peg_fraction": 0.1, "zeta_mv": -5.0},
-                                   dtype=torch.float64)  # fmt: skip
+    design = Formulation.from_dict(
+        {"radius_nm": 60.0, "peg_fraction": 0.1, "zeta_mv": -5.0}, dtype=torch.float64
+    )
     values = design.values.clone().requires_grad_()
     release = (1 - torch.exp(-target.times_h / 24.0))[None]
     out = TargetedDeliveryReward()(release, _table(target, 1), Formulation(values, design.carrier))
@@ -70,9 +78,12 @@ def test_targeted_score_is_differentiable_in_the_design():
 def test_theranostic_needs_a_magnetic_core_to_score():
     target = benchmark_suite("theranostic", 1, seed=0)[0]
     designs = Formulation.from_dicts(
-        [{"radius_nm": 60.0, "peg_fraction": 0.1, "magnetic_core_fraction": phi}
-         for phi in (0.0, 0.02, 0.2)], dtype=torch.float64,
-    )  # fmt: skip
+        [
+            {"radius_nm": 60.0, "peg_fraction": 0.1, "magnetic_core_fraction": phi}
+            for phi in (0.0, 0.02, 0.2)
+        ],
+        dtype=torch.float64,
+    )
     release = target.release.expand(3, -1)
     obj = TheranosticReward().objectives(release, _table(target, 3), designs)
     assert torch.allclose(obj[:, 0], torch.ones(3, dtype=torch.float64))  # f2 = 100

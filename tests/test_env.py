@@ -60,8 +60,9 @@ def test_native_vector_env_equals_single_envs_with_autoreset(discrete, task, mod
     n, kwargs = 4, {"task": task, "max_edits": 3}
     env_cls = nanoenv.envs.FormulationDesignDiscreteEnv if discrete else FormulationDesignEnv
     sync = SyncVectorEnv([lambda: env_cls(**kwargs) for _ in range(n)], autoreset_mode=mode)
-    native = FormulationDesignVectorEnv(num_envs=n, discrete=discrete, autoreset_mode=mode,
-                                        **kwargs)  # fmt: skip
+    native = FormulationDesignVectorEnv(
+        num_envs=n, discrete=discrete, autoreset_mode=mode, **kwargs
+    )
     assert native.metadata["autoreset_mode"] is mode
     obs_s, _ = sync.reset(seed=11)
     obs_n, _ = native.reset(seed=11)
@@ -88,8 +89,9 @@ def test_native_vector_env_equals_single_envs_with_autoreset(discrete, task, mod
 
 
 def test_make_vec_builds_the_native_vector_env_and_returns_torch_on_request():
-    venv = gym.make_vec("nanoenv/FormulationDesign-v0", num_envs=3,
-                        vectorization_mode="vector_entry_point")  # fmt: skip
+    venv = gym.make_vec(
+        "nanoenv/FormulationDesign-v0", num_envs=3, vectorization_mode="vector_entry_point"
+    )
     assert isinstance(venv.unwrapped, FormulationDesignVectorEnv)
     assert venv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP  # Gymnasium's default
     torch_env = FormulationDesignVectorEnv(num_envs=3, return_torch=True)
@@ -101,8 +103,9 @@ def test_make_vec_builds_the_native_vector_env_and_returns_torch_on_request():
 def test_sb3_adapter_trains_a_few_ppo_steps():
     from stable_baselines3 import PPO
 
-    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=4, max_edits=4,
-                                                       autoreset_mode="SameStep"))  # fmt: skip
+    venv = SB3VecEnvAdapter(
+        FormulationDesignVectorEnv(num_envs=4, max_edits=4, autoreset_mode="SameStep")
+    )
     venv.seed(0)
     model = PPO("MlpPolicy", venv, n_steps=16, batch_size=32, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=128)
@@ -114,8 +117,11 @@ def test_sb3_adapter_trains_a_few_ppo_steps():
 
 
 def test_sb3_adapter_reports_terminal_observations_and_truncation():
-    venv = SB3VecEnvAdapter(FormulationDesignVectorEnv(num_envs=2, max_edits=2, success_f2=101,
-                                                       autoreset_mode="SameStep"))  # fmt: skip
+    venv = SB3VecEnvAdapter(
+        FormulationDesignVectorEnv(
+            num_envs=2, max_edits=2, success_f2=101, autoreset_mode="SameStep"
+        )
+    )
     venv.seed(1)
     venv.reset()
     zeros = np.zeros((2, venv.action_space.shape[0]), dtype=np.float32)
@@ -144,9 +150,12 @@ def test_each_family_has_its_default_constants_and_names_override_them():
     assert calibrated != DEFAULT_CONSTANTS
     # the measured PLAI family simulates with the calibrated constants, the others with
     # the literature ones (nanoenv.tasks: where the calibration is validated)
-    for task, expected in (("dataset", calibrated), ("realisable", DEFAULT_CONSTANTS),
-                           ("sustained", DEFAULT_CONSTANTS),
-                           ("dataset_liposome", DEFAULT_CONSTANTS)):  # fmt: skip
+    for task, expected in (
+        ("dataset", calibrated),
+        ("realisable", DEFAULT_CONSTANTS),
+        ("sustained", DEFAULT_CONSTANTS),
+        ("dataset_liposome", DEFAULT_CONSTANTS),
+    ):
         assert FormulationDesignEnv(task=task).spec_.constants == expected, task
         venv = FormulationDesignVectorEnv(num_envs=2, task=task)
         assert venv.spec_.constants == expected, task
@@ -309,10 +318,11 @@ def test_dataset_targets_are_the_measured_curves_on_the_task_grid():
     for target in targets:
         assert target.times_h.shape == (24,) and (target.release.diff() >= 0).all()
         row = next(
-            i for i in range(len(curves.curve_ids))
+            i
+            for i in range(len(curves.curve_ids))
             if abs(float(curves.times_h[i][curves.mask[i]][-1]) - target.horizon_h) < 1e-9
             and abs(float(curves.release[i][curves.mask[i]][-1]) - float(target.release[-1])) < 1e-9
-        )  # fmt: skip
+        )
         assert curves.groups[row] == target.drug.name
     env = FormulationDesignEnv(task="dataset")
     # nanoparticles to millimetre implants: the PLAI devices with SA-V in mm⁻¹ (issue 14)
@@ -354,8 +364,9 @@ def test_initial_designer_starts_episodes_and_its_calls_are_counted():
     _, _, _, _, info = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
     assert info["sim_calls"] == 1 + 7 + 1
 
-    venv = FormulationDesignVectorEnv(num_envs=3, task="realisable", initial_design=proposer,
-                                      autoreset_mode="SameStep")  # fmt: skip
+    venv = FormulationDesignVectorEnv(
+        num_envs=3, task="realisable", initial_design=proposer, autoreset_mode="SameStep"
+    )
     _, infos = venv.reset(seed=0)
     assert proposer.seen == 4
     np.testing.assert_array_equal(infos["sim_calls"], [8, 8, 8])
@@ -401,9 +412,23 @@ def test_measured_targets_are_the_dataset_families_curves():
 def test_bench_tasks_reports_reach_floor_and_oracle_per_family_and_tier(tmp_path):
     from benchmarks import bench_tasks
 
-    result = bench_tasks.main(["--n", "2", "--budget", "64", "--oracle-starts", "2",
-                               "--oracle-budget", "8", "--families", "ph_triggered_strict",
-                               "realisable", "--out", str(tmp_path)])  # fmt: skip
+    result = bench_tasks.main(
+        [
+            "--n",
+            "2",
+            "--budget",
+            "64",
+            "--oracle-starts",
+            "2",
+            "--oracle-budget",
+            "8",
+            "--families",
+            "ph_triggered_strict",
+            "realisable",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     rows = {r["family"]: r for r in result["rows"]}
     assert [r["family"] for r in result["rows"]] == ["realisable", "ph_triggered_strict"]
     assert rows["ph_triggered_strict"]["tier"] == "hard"
@@ -413,9 +438,7 @@ def test_bench_tasks_reports_reach_floor_and_oracle_per_family_and_tier(tmp_path
         for t in r["targets"]:
             assert 0.0 <= t["floor"] <= t["random_k10"] <= t["random_best"] <= t["oracle"] <= 1.0
             assert t["oracle"] == max(t["random_best"], t["gradient"])
-        assert r["median_oracle"] == pytest.approx(
-            sum(t["oracle"] for t in r["targets"]) / 2
-        )
+        assert r["median_oracle"] == pytest.approx(sum(t["oracle"] for t in r["targets"]) / 2)
     text = (tmp_path / "tasks.md").read_text()
     assert "| ph_triggered_strict | hard | f2_feasible | 0 |" in text
     with pytest.raises(SystemExit):

@@ -35,8 +35,10 @@ def test_pairs_keep_the_best_candidates_and_are_seeded(family):
     again, _ = family_training_pairs(family, 4, candidates=16, keep=2, seed=5)
     assert torch.equal(z, again)
     # the pairs' conditions are those of the family's targets on the training stream
-    rngs = [np.random.default_rng(np.random.SeedSequence(5, spawn_key=(FAMILY_STREAM, i)))
-            for i in range(4)]  # fmt: skip
+    rngs = [
+        np.random.default_rng(np.random.SeedSequence(5, spawn_key=(FAMILY_STREAM, i)))
+        for i in range(4)
+    ]
     targets = get_family(family).sample_many(rngs, space)
     assert torch.allclose(TargetBatch.from_targets(targets).condition_vector(), cond[::2])
     # the kept designs score above uniform draws on the same targets (selection works)

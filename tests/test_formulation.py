@@ -117,8 +117,11 @@ def test_drug_presets_and_errors():
 def test_conditions_presets_lookup_and_errors():
     tumour = ReleaseConditions.preset("tumor")
     assert tumour.value_at("ph", torch.tensor([0.0, 5.9, 6.0, 30.0])).tolist() == [
-        7.4, 7.4, 6.5, 5.0,
-    ]  # fmt: skip
+        7.4,
+        7.4,
+        6.5,
+        5.0,
+    ]
     heat = ReleaseConditions.preset("hyperthermia")
     assert heat.value_at("temperature_c", torch.tensor([24.5])).item() == 42.0
     stacked = ReleaseConditions.stack([ReleaseConditions.sink(), tumour])

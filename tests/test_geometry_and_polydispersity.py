@@ -51,8 +51,16 @@ def _mol_1d(theta: np.ndarray, exponent: int, cells: int = 400) -> np.ndarray:
     main[-1] -= area[-1] / (1.0 - centres[-1])
     op = sp.diags([off / vol[1:], main / vol, off / vol[:-1]], [-1, 0, 1], format="csc")
     total = vol.sum()
-    sol = solve_ivp(lambda t, c: op @ c, (0.0, float(theta[-1])), np.ones(cells), method="BDF",
-                    t_eval=theta, jac=op, rtol=1e-9, atol=1e-12)  # fmt: skip
+    sol = solve_ivp(
+        lambda t, c: op @ c,
+        (0.0, float(theta[-1])),
+        np.ones(cells),
+        method="BDF",
+        t_eval=theta,
+        jac=op,
+        rtol=1e-9,
+        atol=1e-12,
+    )
     return 1.0 - (vol @ sol.y) / total
 
 
@@ -95,21 +103,37 @@ def test_finite_cylinder_matches_a_two_dimensional_solution():
     k = sp.coo_matrix((vals, (rows, cols)), shape=(nr * nz, nr * nz)).tocsc() + sp.diags(diag_sink)
     op = sp.diags(1.0 / vol.reshape(-1)) @ k
     theta = np.array([0.005, 0.02, 0.06, 0.15, 0.4])
-    sol = solve_ivp(lambda t, c: op @ c, (0.0, theta[-1]), np.ones(nr * nz), method="BDF",
-                    t_eval=theta, jac=op, rtol=1e-8, atol=1e-11)  # fmt: skip
+    sol = solve_ivp(
+        lambda t, c: op @ c,
+        (0.0, theta[-1]),
+        np.ones(nr * nz),
+        method="BDF",
+        t_eval=theta,
+        jac=op,
+        rtol=1e-8,
+        atol=1e-11,
+    )
     numeric = 1.0 - (vol.reshape(-1) @ sol.y) / vol.sum()
     t = torch.tensor(theta, dtype=F64)
     exact = mech.fickian_finite_cylinder_fraction(t, t / half**2).numpy()
     np.testing.assert_allclose(exact, numeric, atol=5e-3)
 
 
-@pytest.mark.parametrize(("fn", "mean_time"), [
-    (mech.fickian_cylinder_fraction, 1.0 / 8.0),  # a²/(8D)
-    (mech.fickian_slab_fraction, 1.0 / 3.0),  # l²/(3D)
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fn", "mean_time"),
+    [
+        (mech.fickian_cylinder_fraction, 1.0 / 8.0),  # a²/(8D)
+        (mech.fickian_slab_fraction, 1.0 / 3.0),  # l²/(3D)
+    ],
+)
 def test_mean_release_times_of_cylinder_and_slab(fn, mean_time):
-    value, _ = integrate.quad(lambda th: 1.0 - fn(torch.tensor(th, dtype=F64)).item(), 0, 60,
-                              limit=400, points=[0.02, 0.05])  # fmt: skip
+    value, _ = integrate.quad(
+        lambda th: 1.0 - fn(torch.tensor(th, dtype=F64)).item(),
+        0,
+        60,
+        limit=400,
+        points=[0.02, 0.05],
+    )
     assert value == pytest.approx(mean_time, rel=1e-6)
 
 
@@ -132,8 +156,9 @@ def test_simulator_uses_crank_for_each_shape_with_the_same_time_change():
         torch.testing.assert_close(curve, release_curve(m, times))
     # same radius/half-thickness, diffusion-controlled (100 nm): more surface per volume
     # releases faster; at one day 10.6 % (sphere), 8.2 % (cylinder, AR 5), 4.4 % (slab)
-    f = Formulation.cat([_shaped(g, radius_nm=100.0, aspect_ratio=5.0) for g in
-                         ("sphere", "cylinder", "slab")])  # fmt: skip
+    f = Formulation.cat(
+        [_shaped(g, radius_nm=100.0, aspect_ratio=5.0) for g in ("sphere", "cylinder", "slab")]
+    )
     day = simulate_release(f, torch.tensor([6.0, 24.0], dtype=F64), conditions, drug)
     assert torch.all(day[0] > day[1] + 0.01) and torch.all(day[1] > day[2] + 0.02)
 
@@ -155,8 +180,9 @@ def test_geometry_is_categorical_in_formulations_and_design_spaces():
         Formulation.from_dict({"geometry": 1.5})
     with pytest.raises(ValueError, match="not a known geometry"):
         Formulation.from_dict({"geometry": "torus"})
-    drawn = Formulation.sample(300, generator=torch.Generator().manual_seed(0),
-                               bounds={"geometry": (0.0, 2.0)}).geometry  # fmt: skip
+    drawn = Formulation.sample(
+        300, generator=torch.Generator().manual_seed(0), bounds={"geometry": (0.0, 2.0)}
+    ).geometry
     assert set(drawn.tolist()) == {0.0, 1.0, 2.0}
     assert torch.all(Formulation.sample(5, fixed={"geometry": "slab"}).geometry == 2.0)
     space = DesignSpace.polymer_nanoparticle().with_geometry("cylinder", aspect_ratio=4.0)
@@ -173,8 +199,9 @@ TIMES = torch.tensor([0.0, 1.0, 6.0, 24.0, 72.0, 168.0, 720.0], dtype=F64)
 
 def _batch(pdi, carrier="polymer"):
     radius = [100.0, 100.0, 3000.0, 60.0][: len(pdi)]
-    return Formulation.from_dict({"radius_nm": radius, "pdi": pdi, "lipid_tm_c": 41.0},
-                                 carrier=carrier, dtype=F64)  # fmt: skip
+    return Formulation.from_dict(
+        {"radius_nm": radius, "pdi": pdi, "lipid_tm_c": 41.0}, carrier=carrier, dtype=F64
+    )
 
 
 @pytest.mark.parametrize("carrier", ["polymer", "liposome"])
@@ -232,8 +259,13 @@ def test_gradcheck_through_polydispersity_float64():
     schedule = ReleaseConditions.tumour()
 
     def run(values):
-        return simulate_release(Formulation(values, f.carrier, validate=False), TIMES[1:-1],
-                                schedule, "doxorubicin", validate=False)  # fmt: skip
+        return simulate_release(
+            Formulation(values, f.carrier, validate=False),
+            TIMES[1:-1],
+            schedule,
+            "doxorubicin",
+            validate=False,
+        )
 
     values = f.values.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)

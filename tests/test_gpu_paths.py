@@ -23,8 +23,7 @@ no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CU
 def test_gpu_commands_without_cuda_exit_2_in_one_line_and_write_nothing(tmp_path, command):
     command = [str(tmp_path / "out") if c == "OUT" else c for c in command]
     env = {"PYTHON": sys.executable, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert "CUDA" in lines[-1] and "Traceback" not in done.stderr
@@ -37,11 +36,13 @@ def test_gpu_check_measures_on_any_device(tmp_path):
 
     cpu = torch.device("cpu")
     result = {
-        "gpu": "cpu (test)", "torch": torch.__version__, "total_s": 0.0,
+        "gpu": "cpu (test)",
+        "torch": torch.__version__,
+        "total_s": 0.0,
         "simulator": gpu_check.simulator(cpu, [64]),
         "vector_env": [gpu_check.vector_env(cpu, 32, "sustained", 2)],
         "ppo": [gpu_check.ppo(cpu, 16, "sustained", 1)],
-    }  # fmt: skip
+    }
     assert result["simulator"][0]["profiles_per_s"] > 0
     assert result["vector_env"][0]["env_steps_per_s"] > 0
     assert result["ppo"][0]["env_steps"] == 16 * 16

@@ -36,18 +36,31 @@ from nanoenv.files import atomic_open, atomic_write, check_output_path
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TINY_PPO: dict[str, Any] = {
-    "algo": "ppo", "task": "realisable", "total_steps": 64, "num_envs": 2, "seed": 0,
+    "algo": "ppo",
+    "task": "realisable",
+    "total_steps": 64,
+    "num_envs": 2,
+    "seed": 0,
     "env": {"max_edits": 5},
-    "hyperparameters": {"n_steps": 16, "batch_size": 16, "n_epochs": 1,
-                        "policy_kwargs": {"net_arch": [16]}},
-    "checkpoint_every": 16, "eval": {"at_end": False, "n": 1},
-}  # fmt: skip
+    "hyperparameters": {
+        "n_steps": 16,
+        "batch_size": 16,
+        "n_epochs": 1,
+        "policy_kwargs": {"net_arch": [16]},
+    },
+    "checkpoint_every": 16,
+    "eval": {"at_end": False, "n": 1},
+}
 TINY_SAC: dict[str, Any] = {
     **TINY_PPO,
     "algo": "sac",
-    "hyperparameters": {"buffer_size": 1000, "learning_starts": 8, "batch_size": 8,
-                        "policy_kwargs": {"net_arch": [16]}},
-}  # fmt: skip
+    "hyperparameters": {
+        "buffer_size": 1000,
+        "learning_starts": 8,
+        "batch_size": 8,
+        "policy_kwargs": {"net_arch": [16]},
+    },
+}
 
 
 class _Trap:
@@ -75,13 +88,24 @@ def _error(capsys: pytest.CaptureFixture[str]) -> str:
 
 def _snapshot(folder: Path) -> dict[str, bytes | None]:
     """Every path under ``folder`` with its bytes (``None`` for folders and others)."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink()
-            and stat.S_ISREG(p.stat().st_mode) else None)
-            for p in folder.rglob("*")}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): (
+            p.read_bytes()
+            if p.is_file() and not p.is_symlink() and stat.S_ISREG(p.stat().st_mode)
+            else None
+        )
+        for p in folder.rglob("*")
+    }
 
 
-_PLAI = Path(__file__).resolve().parents[1] / "nanoenv" / "data" / "files" / "plai" / (
-    "plai_release.csv")  # fmt: skip
+_PLAI = (
+    Path(__file__).resolve().parents[1]
+    / "nanoenv"
+    / "data"
+    / "files"
+    / "plai"
+    / ("plai_release.csv")
+)
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
@@ -91,14 +115,20 @@ def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
 
 @pytest.fixture(scope="module")
 def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train(TrainConfig.from_dict(TINY_PPO), run_dir=tmp_path_factory.mktemp("p") / "run",
-                 progress=False)  # fmt: skip
+    return train(
+        TrainConfig.from_dict(TINY_PPO),
+        run_dir=tmp_path_factory.mktemp("p") / "run",
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def sac_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train(TrainConfig.from_dict(TINY_SAC), run_dir=tmp_path_factory.mktemp("s") / "run",
-                 progress=False)  # fmt: skip
+    return train(
+        TrainConfig.from_dict(TINY_SAC),
+        run_dir=tmp_path_factory.mktemp("s") / "run",
+        progress=False,
+    )
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -167,13 +197,12 @@ def test_pickles_under_the_known_entries_are_never_decoded(ppo_run: Path, tmp_pa
         assert torch.equal(a, b)
 
 
-def test_a_pickle_in_place_of_a_weights_file_is_refused(
-    ppo_run: Path, tmp_path: Path
-) -> None:
+def test_a_pickle_in_place_of_a_weights_file_is_refused(ppo_run: Path, tmp_path: Path) -> None:
     run = _copy(ppo_run, tmp_path)
     marker = tmp_path / "pwned"
-    _rewrite_zip(run / "final_model.zip",
-                 lambda n, d: _trap_bytes(marker) if n == "policy.pth" else d)  # fmt: skip
+    _rewrite_zip(
+        run / "final_model.zip", lambda n, d: _trap_bytes(marker) if n == "policy.pth" else d
+    )
     with pytest.raises(ValueError, match=r"policy\.pth is not a plain tensor file"):
         load_model(run)
     assert not marker.exists()
@@ -308,8 +337,11 @@ def test_every_hand_rolled_atomic_write_is_gone() -> None:
     """One helper (nanoenv.files) for the whole tree: no fixed ``.tmp`` names left."""
     root = Path(__file__).resolve().parents[1]
     offenders = []
-    for path in [*root.glob("nanoenv/**/*.py"), *root.glob("agents/**/*.py"),
-                 *root.glob("benchmarks/*.py")]:  # fmt: skip
+    for path in [
+        *root.glob("nanoenv/**/*.py"),
+        *root.glob("agents/**/*.py"),
+        *root.glob("benchmarks/*.py"),
+    ]:
         if path.name == "files.py":
             continue
         text = path.read_text()
@@ -435,15 +467,19 @@ def _train_fails(
         ({"hyperparameters": {"n_steps": 0}}, "'hyperparameters.n_steps' is 0"),
         ({"hyperparameters": {"batch_size": 0}}, "'hyperparameters.batch_size' is 0"),
         ({"hyperparameters": {"learning_rate": float("nan")}}, "must be a finite number"),
-        ({"hyperparameters": {"policy_kwargs": {"net_arch": [-4]}}},
-         "'hyperparameters.policy_kwargs.net_arch' is [-4]"),
-        ({"hyperparameters": {"policy_kwargs": {"net_arch": {"pi": [8], "vf": [0]}}}},
-         "net_arch.vf' is [0]"),
+        (
+            {"hyperparameters": {"policy_kwargs": {"net_arch": [-4]}}},
+            "'hyperparameters.policy_kwargs.net_arch' is [-4]",
+        ),
+        (
+            {"hyperparameters": {"policy_kwargs": {"net_arch": {"pi": [8], "vf": [0]}}}},
+            "net_arch.vf' is [0]",
+        ),
         ({"hyperparameters": {"n_steps": 1}, "num_envs": 1}, "must be > 1"),
         ({"hyperparameters": {"batch_size": 1}}, "stable-baselines3 rejects"),
         ({"eval": {"n": 10**9}}, "'eval.n' is 1000000000"),
     ],
-)  # fmt: skip
+)
 def test_bad_configs_fail_in_one_line_before_any_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, Any], needle: str
 ) -> None:
@@ -519,15 +555,19 @@ def test_design_target_with_a_bom_and_no_header_keeps_its_first_row(tmp_path: Pa
         (["simulate", "--points", "1"], "--points=1 must be in [2, 10000]"),
         (["calibrate", "--steps", "0"], "--steps=0 must be at least 1"),
         (["calibrate", "--correction-steps", "-1"], "--correction-steps=-1 must be >= 0"),
-        (["evaluate", "--method", "random", "--n", "1000000000"],
-         "--n=1000000000 must be an integer in [1, 10000]"),
+        (
+            ["evaluate", "--method", "random", "--n", "1000000000"],
+            "--n=1000000000 must be an integer in [1, 10000]",
+        ),
         (["evaluate", "--method", "random", "--budget", "0"], "--budget=0 must be"),
-        (["design", "--target", "{target}", "--samples", "1000000000000"],
-         "--samples=1000000000000 must be in [1, 100000]"),
+        (
+            ["design", "--target", "{target}", "--samples", "1000000000000"],
+            "--samples=1000000000000 must be in [1, 100000]",
+        ),
         (["design", "--target", "{target}", "--plot", "{target}"], "also an input"),
         (["evaluate", "--method", "random", "--out", "{target}"], "is not a folder"),
     ],
-)  # fmt: skip
+)
 def test_out_of_range_arguments_fail_in_one_line(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -568,9 +608,11 @@ def test_calibrate_out_problems_are_found_before_the_fit(
     monkeypatch.setattr(calibration, "fit_calibration", no_fit)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    for out, needle in ((str(blocker / "c.json"), "is not a folder"),
-                        (str(tmp_path), "is a folder"),
-                        ("/dev/full", "character device")):  # fmt: skip
+    for out, needle in (
+        (str(blocker / "c.json"), "is not a folder"),
+        (str(tmp_path), "is a folder"),
+        ("/dev/full", "character device"),
+    ):
         assert main(["calibrate", "--quiet", "--out", out]) == 2
         assert needle in _error(capsys)
     locked = tmp_path / "ro"
@@ -587,14 +629,22 @@ def test_calibrate_out_problems_are_found_before_the_fit(
 def test_report_on_rows_with_missing_or_null_fields(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = {"method": "random", "family": "realisable", "target": 0, "best_f2": 60.0,
-            "sim_calls": 10, "calls_to_success": 3}  # fmt: skip
-    cases = [({k: v for k, v in good.items() if k != "best_f2"}, "has no 'best_f2'"),
-             ({**good, "family": None}, "has no 'family' (missing or null)"),
-             ({**good, "best_f2": "high"}, "best_f2='high'"),
-             ({**good, "sim_calls": -1}, "sim_calls=-1"),
-             ({**good, "calls_to_success": "x"}, "calls_to_success='x'"),
-             ("row", "is str, not an object")]  # fmt: skip
+    good = {
+        "method": "random",
+        "family": "realisable",
+        "target": 0,
+        "best_f2": 60.0,
+        "sim_calls": 10,
+        "calls_to_success": 3,
+    }
+    cases = [
+        ({k: v for k, v in good.items() if k != "best_f2"}, "has no 'best_f2'"),
+        ({**good, "family": None}, "has no 'family' (missing or null)"),
+        ({**good, "best_f2": "high"}, "best_f2='high'"),
+        ({**good, "sim_calls": -1}, "sim_calls=-1"),
+        ({**good, "calls_to_success": "x"}, "calls_to_success='x'"),
+        ("row", "is str, not an object"),
+    ]
     for i, (row, needle) in enumerate(cases):
         folder = tmp_path / f"r{i}"
         folder.mkdir()

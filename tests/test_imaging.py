@@ -11,8 +11,9 @@ from nanoenv.kinetics.imaging import dequenching_signal, t2_contrast, t2_relaxiv
 def test_a_5_nm_core_has_the_relaxivity_of_ferumoxides():
     # Feridex r2 ~ 100-120 /s/mM at 1.5 T (Rohrer et al., Invest. Radiol. 40, 715 (2005));
     # a particle that is all magnetite has a core of its own radius
-    r2 = t2_relaxivity(torch.tensor([5.0], dtype=torch.float64),
-                       torch.tensor([0.9999], dtype=torch.float64))  # fmt: skip
+    r2 = t2_relaxivity(
+        torch.tensor([5.0], dtype=torch.float64), torch.tensor([0.9999], dtype=torch.float64)
+    )
     assert 70.0 < float(r2) < 150.0
 
 
@@ -49,9 +50,11 @@ def test_bad_input_names_the_parameter():
 
 
 def test_gradcheck_in_float64():
-    args = (torch.tensor([40.0], dtype=torch.float64, requires_grad=True),
-            torch.tensor([0.1], dtype=torch.float64, requires_grad=True),
-            torch.tensor([0.2], dtype=torch.float64, requires_grad=True))  # fmt: skip
+    args = (
+        torch.tensor([40.0], dtype=torch.float64, requires_grad=True),
+        torch.tensor([0.1], dtype=torch.float64, requires_grad=True),
+        torch.tensor([0.2], dtype=torch.float64, requires_grad=True),
+    )
     assert torch.autograd.gradcheck(
         lambda r, p, w: t2_contrast(r, p, w, dose_mg=5.0, validate=False), args
     )

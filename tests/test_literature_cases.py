@@ -29,14 +29,28 @@ def release(params: dict, times_h: list[float], conditions, drug="doxorubicin", 
 #: Lysolipid thermosensitive liposome (LTSL/ThermoDox): DPPC:MSPC:DSPE-PEG2000 90:10:4
 #: (lysolipid mole fraction ~0.1, PEG-lipid ~4 %), ~100 nm, Tm ≈ 41.3 °C, doxorubicin
 #: remote-loaded by a pH gradient (Needham et al., Faraday Discuss. 161 (2013) 515).
-LTSL = {"radius_nm": 50.0, "zeta_mv": -5.0, "peg_fraction": 0.04, "lipid_tm_c": 41.3,
-        "lysolipid_fraction": 0.1, "drug_lipid_ratio": 0.05, "interior_ph": 5.5}  # fmt: skip
+LTSL = {
+    "radius_nm": 50.0,
+    "zeta_mv": -5.0,
+    "peg_fraction": 0.04,
+    "lipid_tm_c": 41.3,
+    "lysolipid_fraction": 0.1,
+    "drug_lipid_ratio": 0.05,
+    "interior_ph": 5.5,
+}
 #: Doxil: HSPC/cholesterol/mPEG-DSPE 56:39:5 (cholesterol ~0.45 of the bilayer lipid as
 #: in the issue's 55:45), ~85 nm, Tm 52.5 °C, doxorubicin remote-loaded by an ammonium
 #: sulfate gradient (interior pH ~5.5), drug:lipid ~0.125 w/w (Barenholz, J. Control.
 #: Release 160 (2012) 117).
-DOXIL = {"radius_nm": 42.5, "zeta_mv": -10.0, "peg_fraction": 0.05, "lipid_tm_c": 52.5,
-         "cholesterol_fraction": 0.45, "drug_lipid_ratio": 0.125, "interior_ph": 5.5}  # fmt: skip
+DOXIL = {
+    "radius_nm": 42.5,
+    "zeta_mv": -10.0,
+    "peg_fraction": 0.05,
+    "lipid_tm_c": 52.5,
+    "cholesterol_fraction": 0.45,
+    "drug_lipid_ratio": 0.125,
+    "interior_ph": 5.5,
+}
 
 
 def test_lysolipid_liposome_releases_60_percent_in_20_s_and_80_percent_in_minutes_at_42c():
@@ -117,8 +131,11 @@ def test_charge_effect_is_monotone_for_a_charged_drug():
     f = simulate_release(pegylated, one_day, "sink", "doxorubicin")[:, 0]
     assert torch.all(f.diff() > 0)
     assert f[-1] >= 1.3 * f[0]
-    vesicles = Formulation.from_dict({**DOXIL, "cholesterol_fraction": 0.0, "lipid_tm_c": 41.0,
-                                      "zeta_mv": zeta}, carrier="liposome", dtype=F64)  # fmt: skip
+    vesicles = Formulation.from_dict(
+        {**DOXIL, "cholesterol_fraction": 0.0, "lipid_tm_c": 41.0, "zeta_mv": zeta},
+        carrier="liposome",
+        dtype=F64,
+    )
     leak = simulate_release(vesicles, one_day, ReleaseConditions.sink(7.4, 41.0))[:, 0]
     assert torch.allclose(leak, leak[0].expand_as(leak), rtol=1e-12)
     assert leak[0] > 0.05  # near Tm: the leak is large enough to see a dip if there were one
@@ -155,8 +172,13 @@ def test_plga_releases_faster_the_smaller_the_particle():
 #: A poly(β-amino ester)-based nanoparticle: the polymer protonates below its pKa and
 #: dissolves (Shenoy et al., Mol. Pharm. 2 (2005) 357: paclitaxel released fast at pH 5.5
 #: and slowly at 7.4).
-PBAE = {"radius_nm": 100.0, "drug_loading": 0.1, "peg_fraction": 0.1,
-        "ph_responsive_fraction": 1.0, "responsive_pka": 6.0}  # fmt: skip
+PBAE = {
+    "radius_nm": 100.0,
+    "drug_loading": 0.1,
+    "peg_fraction": 0.1,
+    "ph_responsive_fraction": 1.0,
+    "responsive_pka": 6.0,
+}
 
 
 def test_ph_responsive_polymer_releases_paclitaxel_on_acidification():
@@ -195,16 +217,24 @@ def test_doxorubicin_dissolves_faster_in_acid_from_plain_plga():
 # -- light and magnetic fields ---------------------------------------------------------------------
 #: Gold nanocage carrier with a PNIPAM-co-PAAm shell (LCST 39 °C) that collapses and
 #: releases when NIR light heats the gold (Yavuz et al., Nat. Mater. 8 (2009) 935).
-NANOCAGE = {"radius_nm": 30.0, "crosslink_ratio": 1.0, "polymer_mw_kda": 100.0, "peg_fraction": 0.3,
-            "thermo_fraction": 1.0, "lcst_c": 39.0, "photothermal_fraction": 0.1}  # fmt: skip
+NANOCAGE = {
+    "radius_nm": 30.0,
+    "crosslink_ratio": 1.0,
+    "polymer_mw_kda": 100.0,
+    "peg_fraction": 0.3,
+    "thermo_fraction": 1.0,
+    "lcst_c": 39.0,
+    "photothermal_fraction": 0.1,
+}
 
 
 def _light_schedule(intensity: float) -> ReleaseConditions:
     # off 0-1 h, on 1-1.25 h, off 1.25-2 h, on 2-2.25 h, off after
     start = torch.tensor([0.0, 1.0, 1.25, 2.0, 2.25], dtype=F64)
     light = torch.tensor([0.0, intensity, 0.0, intensity, 0.0], dtype=F64)
-    return ReleaseConditions(start, torch.full_like(start, 7.4), torch.full_like(start, 37.0),
-                             light_mw_cm2=light)  # fmt: skip
+    return ReleaseConditions(
+        start, torch.full_like(start, 7.4), torch.full_like(start, 37.0), light_mw_cm2=light
+    )
 
 
 def test_light_switches_release_on_and_off():
@@ -233,10 +263,12 @@ def test_light_that_would_boil_the_particle_is_an_error():
 def _field(field_ka_m: float, frequency_khz: float) -> ReleaseConditions:
     start = torch.tensor([0.0, 1.0], dtype=F64)
     return ReleaseConditions(
-        start, torch.full_like(start, 7.4), torch.full_like(start, 37.0),
+        start,
+        torch.full_like(start, 7.4),
+        torch.full_like(start, 37.0),
         magnetic_field_ka_m=torch.tensor([0.0, field_ka_m], dtype=F64),
         magnetic_frequency_khz=torch.tensor([frequency_khz, frequency_khz], dtype=F64),
-    )  # fmt: skip
+    )
 
 
 def test_magnetic_heating_stays_in_the_hyperthermia_range_within_the_clinical_limit():
@@ -251,12 +283,24 @@ def test_magnetic_heating_stays_in_the_hyperthermia_range_within_the_clinical_li
     h = torch.logspace(0, torch.log10(torch.tensor(200.0)), 60, dtype=F64)[:, None]
     freq = torch.logspace(0, 3, 60, dtype=F64)[None, :]
     allowed = h * freq <= 5000.0  # kA/m × kHz
-    dt = magnetic_heating_c(torch.tensor(0.5, dtype=F64), h, freq, max_rise_c=40.0,
-                            saturation_field_ka_m=20.0, relaxation_time_us=1.59)  # fmt: skip
+    dt = magnetic_heating_c(
+        torch.tensor(0.5, dtype=F64),
+        h,
+        freq,
+        max_rise_c=40.0,
+        saturation_field_ka_m=20.0,
+        relaxation_time_us=1.59,
+    )
     assert dt[allowed].max().item() <= 25.0
     assert torch.all(dt.diff(dim=0) > 0) and torch.all(dt.diff(dim=1) > 0)
-    gated = {"magnetic_core_fraction": 0.3, "thermo_fraction": 1.0, "lcst_c": 40.0,
-             "radius_nm": 30.0, "crosslink_ratio": 1.0, "polymer_mw_kda": 100.0}  # fmt: skip
+    gated = {
+        "magnetic_core_fraction": 0.3,
+        "thermo_fraction": 1.0,
+        "lcst_c": 40.0,
+        "radius_nm": 30.0,
+        "crosslink_ratio": 1.0,
+        "polymer_mw_kda": 100.0,
+    }
     on = release(gated, [2.0], _field(20.0, 100.0)).item()
     off = release({**gated, "magnetic_core_fraction": 0.0}, [2.0], _field(20.0, 100.0)).item()
     assert on >= off + 0.03

@@ -139,9 +139,14 @@ def test_gates_are_inert_without_responsive_component():
 def test_liposome_permeability_peaks_at_tm():
     temps = torch.linspace(20, 60, 401)
     p = mech.liposome_permeability_nm_h(
-        temps, torch.tensor(41.0), gel_nm_h=0.2, fluid_ratio=20.0, peak_ratio=500.0,
-        transition_width_c=1.5, peak_width_c=2.0,
-    )  # fmt: skip
+        temps,
+        torch.tensor(41.0),
+        gel_nm_h=0.2,
+        fluid_ratio=20.0,
+        peak_ratio=500.0,
+        transition_width_c=1.5,
+        peak_width_c=2.0,
+    )
     assert abs(temps[p.argmax()].item() - 41.0) < 0.5
     assert p[-1] > p[0]  # fluid leaks more than gel
 
@@ -187,9 +192,15 @@ def test_cholesterol_and_lysolipid_shares_have_their_limits():
     torch.testing.assert_close(lyso, torch.tensor([0.0, 0.45, 0.9], dtype=torch.float64))
     # the Tm peak is scaled by the share; the gel value is not
     gel = mech.liposome_permeability_nm_h(
-        torch.tensor(20.0), torch.tensor(50.0), gel_nm_h=0.2, fluid_ratio=20.0,
-        peak_ratio=500.0, transition_width_c=1.5, peak_width_c=2.0, transition_share=0.0,
-    )  # fmt: skip
+        torch.tensor(20.0),
+        torch.tensor(50.0),
+        gel_nm_h=0.2,
+        fluid_ratio=20.0,
+        peak_ratio=500.0,
+        transition_width_c=1.5,
+        peak_width_c=2.0,
+        transition_share=0.0,
+    )
     assert gel.item() == pytest.approx(0.2)
 
 
@@ -217,11 +228,21 @@ def test_new_laws_have_correct_gradients_in_float64():
         (lambda t: mech.higuchi_slab_fraction(t), (theta,)),
         (lambda c: mech.cholesterol_transition_share(c, 0.1), (x,)),
         (lambda c: mech.lysolipid_pore_share(c, max_share=0.9, half_fraction=0.03), (x,)),
-        (lambda p: mech.ionised_solubility_factor(p * 20, torch.tensor(8.3), torch.tensor(1.0)),
-         (x,)),
-        (lambda h: mech.magnetic_heating_c(torch.tensor(0.3), 100 * h, 100 / h, max_rise_c=40.0,
-                                           saturation_field_ka_m=20.0, relaxation_time_us=1.59),
-         (x,)),
-    ]  # fmt: skip
+        (
+            lambda p: mech.ionised_solubility_factor(p * 20, torch.tensor(8.3), torch.tensor(1.0)),
+            (x,),
+        ),
+        (
+            lambda h: mech.magnetic_heating_c(
+                torch.tensor(0.3),
+                100 * h,
+                100 / h,
+                max_rise_c=40.0,
+                saturation_field_ka_m=20.0,
+                relaxation_time_us=1.59,
+            ),
+            (x,),
+        ),
+    ]
     for fn, inputs in checks:
         assert torch.autograd.gradcheck(fn, inputs, eps=1e-7, atol=1e-7, rtol=1e-5)

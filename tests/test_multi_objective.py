@@ -37,15 +37,18 @@ def test_linear_scalarisation_matches_the_weighted_vector():
 
 
 def test_random_preferences_are_observed_and_scalarised():
-    env = gym.make("nanoenv/MOFormulationDesign-v0", task="realisable", weights="random",
-                   scalarize=True)  # fmt: skip
+    env = gym.make(
+        "nanoenv/MOFormulationDesign-v0", task="realisable", weights="random", scalarize=True
+    )
     base = gym.make("nanoenv/FormulationDesign-v0", task="realisable")
     obs, info = env.reset(seed=0)
     w = info["weights"]
     assert obs.shape[0] == base.observation_space.shape[0] + 2
     np.testing.assert_allclose(obs[-2:], w)
     assert w.sum() == pytest.approx(1.0, abs=1e-6) and info["objective_names"] == (
-        "score", "neg_cost")  # fmt: skip
+        "score",
+        "neg_cost",
+    )
     _, reward, _, _, info = env.step(env.action_space.sample())
     assert isinstance(reward, float)
     assert reward == pytest.approx(float(w @ info["vector_reward"]), abs=1e-6)

@@ -104,8 +104,15 @@ def _synthetic(n: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("kind", ["cvae", "flow"])
 def test_loss_falls_on_a_small_synthetic_set(kind: str, tmp_path: Path) -> None:
     kwargs = {"hidden": 64, "cond_hidden": 32}
-    model = train_prior(kind, epochs=15, progress=False, pairs=_synthetic(), batch_size=64,
-                        model_kwargs=kwargs, run_dir=tmp_path / "run")  # fmt: skip
+    model = train_prior(
+        kind,
+        epochs=15,
+        progress=False,
+        pairs=_synthetic(),
+        batch_size=64,
+        model_kwargs=kwargs,
+        run_dir=tmp_path / "run",
+    )
     first, last = model.history[0][0], model.history[-1][0]
     assert last < first - (0.2 * abs(first) if kind == "cvae" else 1.0)
     assert model.history[-1][1] < model.history[0][1]  # validation loss too
@@ -201,11 +208,23 @@ def test_prior_guided_agent_runs_end_to_end(
     prior: ConditionalVAE, tmp_path: Path, penalty: float, name: str
 ) -> None:
     method = train_prior_guided(
-        "realisable", steps=64, seed=0, prior=prior, run_dir=tmp_path / "run", m=4,
-        max_edits=5, num_envs=2, progress=False, edit_penalty=penalty,
-        hyperparameters={"n_steps": 16, "batch_size": 16, "n_epochs": 1,
-                         "policy_kwargs": {"net_arch": [16]}},
-    )  # fmt: skip
+        "realisable",
+        steps=64,
+        seed=0,
+        prior=prior,
+        run_dir=tmp_path / "run",
+        m=4,
+        max_edits=5,
+        num_envs=2,
+        progress=False,
+        edit_penalty=penalty,
+        hyperparameters={
+            "n_steps": 16,
+            "batch_size": 16,
+            "n_epochs": 1,
+            "policy_kwargs": {"net_arch": [16]},
+        },
+    )
     assert method.name == name and isinstance(method, DesignMethod)
     assert (tmp_path / "run" / "final_model.zip").is_file()
     targets = benchmark_suite("realisable", 3, seed=1000)
@@ -228,10 +247,22 @@ def test_an_interrupted_prior_guided_run_resumes_from_its_checkpoint(
 ) -> None:
     import json
 
-    kwargs = dict(steps=64, seed=0, prior=prior, run_dir=tmp_path / "run", m=4, max_edits=5,
-                  num_envs=2, progress=False,
-                  hyperparameters={"n_steps": 16, "batch_size": 16, "n_epochs": 1,
-                                   "policy_kwargs": {"net_arch": [16]}})  # fmt: skip
+    kwargs = dict(
+        steps=64,
+        seed=0,
+        prior=prior,
+        run_dir=tmp_path / "run",
+        m=4,
+        max_edits=5,
+        num_envs=2,
+        progress=False,
+        hyperparameters={
+            "n_steps": 16,
+            "batch_size": 16,
+            "n_epochs": 1,
+            "policy_kwargs": {"net_arch": [16]},
+        },
+    )
     train_prior_guided("realisable", **kwargs)
     run = tmp_path / "run"
     for name in ("final_model.zip", "checkpoints/model_64_steps.zip"):
@@ -252,11 +283,25 @@ def _curve(path: Path, rows: list[str]) -> Path:
 
 
 def test_design_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    csv = _curve(tmp_path / "t.csv", ["time_h,release_pct", "1,5", "6,15", "24,30", "72,55",
-                                       "168,80"])  # fmt: skip
+    csv = _curve(
+        tmp_path / "t.csv", ["time_h,release_pct", "1,5", "6,15", "24,30", "72,55", "168,80"]
+    )
     png = tmp_path / "out.png"
-    code = main(["design", "--target", str(csv), "--top-k", "3", "--samples", "32",
-                 "--schedule", "tumour", "--plot", str(png)])  # fmt: skip
+    code = main(
+        [
+            "design",
+            "--target",
+            str(csv),
+            "--top-k",
+            "3",
+            "--samples",
+            "32",
+            "--schedule",
+            "tumour",
+            "--plot",
+            str(png),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "release read as percent" in out and "radius_nm (nm)" in out

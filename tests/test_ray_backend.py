@@ -33,8 +33,13 @@ def shared_ray() -> Any:
     sweep uses a Ray already initialised as it is (saves ~4 s of start-up per test)."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})  # fmt: skip
+        ray.init(
+            address="local",
+            num_cpus=2,
+            num_gpus=0,
+            include_dashboard=False,
+            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
+        )
     return ray
 
 
@@ -54,8 +59,9 @@ def tiny_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("suite") / "tiny-v0.json"
     freeze_suite("tiny-v0", ["realisable", "sustained"], 3, 11, path)
-    rebuild_references(load_suite(path), None, path, settings=SMALL_ORACLE, workers=1,
-                       progress=False)  # fmt: skip
+    rebuild_references(
+        load_suite(path), None, path, settings=SMALL_ORACLE, workers=1, progress=False
+    )
     return path
 
 
@@ -74,15 +80,27 @@ def test_ray_sweep_gives_the_local_pools_rows_and_a_rerun_skips_finished_jobs(tm
     assert _rows(on_ray) == _rows(local)
     assert all(len(rows) == 2 for rows in _rows(on_ray))
     record = json.loads((tmp_path / "ray" / "sweep.json").read_text())
-    assert record["backend"] == {"name": "ray", "workers": 2, "address": None,
-                                 "cpus_per_job": 1.0, "gpus_per_job": 0.0}  # fmt: skip
+    assert record["backend"] == {
+        "name": "ray",
+        "workers": 2,
+        "address": None,
+        "cpus_per_job": 1.0,
+        "gpus_per_job": 0.0,
+    }
 
     # a rerun on the same folder submits nothing: every results.json is left as it was
     (on_ray[1]).unlink()
     before = {f: f.stat().st_mtime_ns for f in on_ray if f.exists()}
     messages: list[str] = []
-    again = sweep(jobs, settings, tmp_path / "ray", workers=2, progress=False, backend="ray",
-                  echo=messages.append)  # fmt: skip
+    again = sweep(
+        jobs,
+        settings,
+        tmp_path / "ray",
+        workers=2,
+        progress=False,
+        backend="ray",
+        echo=messages.append,
+    )
     assert messages == [f"sweep: 3 job(s) already done in {tmp_path / 'ray'}, skipped"]
     assert {f: f.stat().st_mtime_ns for f in before} == before
     assert _rows(again) == _rows(local)
@@ -98,8 +116,14 @@ def test_ray_sweep_gives_the_local_pools_rows_and_a_rerun_skips_finished_jobs(tm
 def test_an_unreachable_ray_address_is_one_line_and_writes_nothing(tmp_path, address, needle):
     _no_ray()
     with pytest.raises(ValueError) as err:
-        sweep(make_jobs(["random"], ["sustained"], [0]), SweepSettings(n=1, budget=4),
-              tmp_path / "s", progress=False, backend="ray", address=address)  # fmt: skip
+        sweep(
+            make_jobs(["random"], ["sustained"], [0]),
+            SweepSettings(n=1, budget=4),
+            tmp_path / "s",
+            progress=False,
+            backend="ray",
+            address=address,
+        )
     assert needle in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "s").exists()
 
@@ -110,10 +134,21 @@ def test_a_failing_ray_job_is_reported_with_its_own_error_and_the_others_finish(
     settings = SweepSettings(n=1, budget=4, configs_dir=str(tmp_path / "no_configs"))
     jobs = make_jobs(["ppo", "random"], ["sustained"], [0])
     messages: list[str] = []
-    with pytest.raises(RuntimeError, match=r"1 of 2 sweep job.*ppo_sustained_s0: ValueError: "
-                       "no training config"):  # fmt: skip
-        sweep(jobs, settings, tmp_path, workers=2, progress=False, echo=messages.append,
-              backend="ray", cpus_per_job=0.5)  # fmt: skip
+    with pytest.raises(
+        RuntimeError,
+        match=r"1 of 2 sweep job.*ppo_sustained_s0: ValueError: "
+        "no training config",
+    ):
+        sweep(
+            jobs,
+            settings,
+            tmp_path,
+            workers=2,
+            progress=False,
+            echo=messages.append,
+            backend="ray",
+            cpus_per_job=0.5,
+        )
     assert (tmp_path / "random_sustained_s0" / "results.json").is_file()
     assert any("ppo_sustained_s0 failed: ValueError: no training config" in m for m in messages)
 
@@ -137,8 +172,13 @@ def test_bad_backend_options_are_named_before_any_work(tmp_path, kwargs, needle)
         pytest.importorskip("ray", reason="the ray extra is not installed")
     kwargs = {"workers": 2, **kwargs}
     with pytest.raises(ValueError) as err:
-        sweep(make_jobs(["random"], ["sustained"], [0]), SweepSettings(n=1, budget=4),
-              tmp_path / "s", progress=False, **kwargs)  # fmt: skip
+        sweep(
+            make_jobs(["random"], ["sustained"], [0]),
+            SweepSettings(n=1, budget=4),
+            tmp_path / "s",
+            progress=False,
+            **kwargs,
+        )
     assert needle in str(err.value)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "s").exists()
@@ -158,14 +198,33 @@ def test_the_scripts_take_the_backend_flags_and_refuse_bad_ones_with_exit_2(tmp_
     from nanoenv.cli import main as nanoenv_main
 
     out = tmp_path / "s"
-    assert main(["--methods", "random", "--backend", "ray", "--gpus-per-job", "-1",
-                 "--out", str(out)]) == 2  # fmt: skip
+    assert (
+        main(["--methods", "random", "--backend", "ray", "--gpus-per-job", "-1", "--out", str(out)])
+        == 2
+    )
     assert "gpus_per_job=-1.0; allowed" in capsys.readouterr().err
     assert main(["--methods", "random", "--address", "auto", "--out", str(out)]) == 2
     assert "apply to backend='ray' only" in capsys.readouterr().err
     assert not out.exists()
-    assert nanoenv_main(["bench", "run", "--methods", "random", "--families", "realisable",
-                         "--backend", "ray", "--cpus-per-job", "0", "--out", str(out)]) == 2
+    assert (
+        nanoenv_main(
+            [
+                "bench",
+                "run",
+                "--methods",
+                "random",
+                "--families",
+                "realisable",
+                "--backend",
+                "ray",
+                "--cpus-per-job",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "cpus_per_job=0.0; allowed" in capsys.readouterr().err
     assert not out.exists()
 
@@ -193,19 +252,37 @@ def test_a_ray_sweep_resumes_an_interrupted_rl_job_from_its_checkpoint(tmp_path,
     assert load_model(run).num_timesteps == 64
 
 
-def test_a_running_ray_is_used_and_kept_and_a_job_too_big_for_it_is_refused(
-    tmp_path, shared_ray
-):
+def test_a_running_ray_is_used_and_kept_and_a_job_too_big_for_it_is_refused(tmp_path, shared_ray):
     jobs = make_jobs(["random"], ["sustained"], [0])
     with pytest.raises(ValueError, match=r"cpus_per_job=3 but the Ray cluster has 2 CPU"):
-        sweep(jobs, SweepSettings(n=1, budget=4), tmp_path / "s", progress=False,
-              backend="ray", address="auto", cpus_per_job=3.0)  # fmt: skip
+        sweep(
+            jobs,
+            SweepSettings(n=1, budget=4),
+            tmp_path / "s",
+            progress=False,
+            backend="ray",
+            address="auto",
+            cpus_per_job=3.0,
+        )
     assert not (tmp_path / "s").exists()
     with pytest.raises(ValueError, match=r"gpus_per_job=0.5 but the Ray cluster has 0 GPU"):
-        sweep(jobs, SweepSettings(n=1, budget=4), tmp_path / "s", progress=False,
-              backend="ray", address="auto", gpus_per_job=0.5)  # fmt: skip
-    (file,) = sweep(jobs, SweepSettings(n=1, budget=4), tmp_path / "s", progress=False,
-                    backend="ray", address="auto")  # fmt: skip
+        sweep(
+            jobs,
+            SweepSettings(n=1, budget=4),
+            tmp_path / "s",
+            progress=False,
+            backend="ray",
+            address="auto",
+            gpus_per_job=0.5,
+        )
+    (file,) = sweep(
+        jobs,
+        SweepSettings(n=1, budget=4),
+        tmp_path / "s",
+        progress=False,
+        backend="ray",
+        address="auto",
+    )
     assert file.is_file()
     assert shared_ray.is_initialized()  # a Ray started by the caller is the caller's to stop
 
@@ -214,10 +291,19 @@ def test_the_bench_on_ray_gives_the_local_table(tiny_suite, tmp_path, shared_ray
     from agents.bench.run import run_bench
 
     quiet = {"progress": False, "echo": lambda *_: None}
-    local = run_bench(str(tiny_suite), ["random"], None, [0, 1], tmp_path / "local", workers=1,
-                      **quiet)  # fmt: skip
-    on_ray = run_bench(str(tiny_suite), ["random"], None, [0, 1], tmp_path / "ray", workers=2,
-                       backend="ray", **quiet)  # fmt: skip
+    local = run_bench(
+        str(tiny_suite), ["random"], None, [0, 1], tmp_path / "local", workers=1, **quiet
+    )
+    on_ray = run_bench(
+        str(tiny_suite),
+        ["random"],
+        None,
+        [0, 1],
+        tmp_path / "ray",
+        workers=2,
+        backend="ray",
+        **quiet,
+    )
     assert on_ray["rows"] == local["rows"]
     assert on_ray["settings"]["backend"]["backend"] == "ray"
     assert len(list((tmp_path / "ray" / "jobs").glob("*/results.json"))) == 4

@@ -62,10 +62,19 @@ def test_polymer_release_matches_method_of_lines_with_degrading_diffusivity(seed
     retained = np.ones_like(TIMES)
     if m.dissolution_rate_per_h is not None:
         rate_s = _piecewise(starts, m.dissolution_rate_per_h[0].numpy())
-        retained = 1.0 - float(m.dissolution_share) * (1.0 - np.exp(-np.array([
-            integrate.quad(rate_s, 0.0, t, points=starts[1:], limit=200)[0] if t > 0 else 0.0
-            for t in TIMES
-        ])))  # fmt: skip
+        retained = 1.0 - float(m.dissolution_share) * (
+            1.0
+            - np.exp(
+                -np.array(
+                    [
+                        integrate.quad(rate_s, 0.0, t, points=starts[1:], limit=200)[0]
+                        if t > 0
+                        else 0.0
+                        for t in TIMES
+                    ]
+                )
+            )
+        )
     reference = burst * (1 - np.exp(-TIMES / float(m.burst_time_h))) + (1 - burst) * (
         1 - (1 - core) * (1 - eroded) * retained
     )

@@ -148,8 +148,11 @@ def test_one_model_evaluated_twice_is_one_run(tmp_path: Path) -> None:
     # the evaluation at the end of training and a later `nanoenv evaluate` of one model
     run = tmp_path / "run"
     run.mkdir()
-    (run / "meta.json").write_text(json.dumps(
-        {"algo": "ppo", "task": "realisable", "seed": 0, "started_utc": "20260101T000000Z"}))
+    (run / "meta.json").write_text(
+        json.dumps(
+            {"algo": "ppo", "task": "realisable", "seed": 0, "started_utc": "20260101T000000Z"}
+        )
+    )
     for name, f2s in (("eval_a", [40, 60]), ("eval_b", [45, 65])):
         folder = _results(run / name, "ppo", f2s)
         data = json.loads((folder / "results.json").read_text())

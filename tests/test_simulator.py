@@ -44,8 +44,11 @@ def formulations(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(f=formulations(), conditions=st.sampled_from(CONDITIONS), drug=st.sampled_from(
-    ["doxorubicin", "paclitaxel", "5-fluorouracil", "ibuprofen"]))  # fmt: skip
+@given(
+    f=formulations(),
+    conditions=st.sampled_from(CONDITIONS),
+    drug=st.sampled_from(["doxorubicin", "paclitaxel", "5-fluorouracil", "ibuprofen"]),
+)
 def test_release_is_a_fraction_monotone_in_time_with_finite_gradients(f, conditions, drug):
     f.values.requires_grad_(True)
     curve = simulate_release(f, TIMES.double(), conditions, drug)
@@ -89,15 +92,28 @@ def test_per_design_conditions_drugs_and_time_grids_match_shared_ones():
 def test_gradcheck_through_simulate_release_float64():
     base = Formulation.from_dicts(
         [
-            {"radius_nm": 120.0, "zeta_mv": -18.0, "drug_loading": 0.15,
-             "ph_responsive_fraction": 0.4, "thermo_fraction": 0.3, "lcst_c": 39.0,
-             "magnetic_core_fraction": 0.1,
-             "photo_cleavable_fraction": 0.1, "enzyme_cleavable_fraction": 0.1},
-            {"carrier": "liposome", "radius_nm": 60.0, "lipid_tm_c": 42.0, "zeta_mv": -5.0,
-             "ph_responsive_fraction": 0.3, "drug_lipid_ratio": 0.2},
+            {
+                "radius_nm": 120.0,
+                "zeta_mv": -18.0,
+                "drug_loading": 0.15,
+                "ph_responsive_fraction": 0.4,
+                "thermo_fraction": 0.3,
+                "lcst_c": 39.0,
+                "magnetic_core_fraction": 0.1,
+                "photo_cleavable_fraction": 0.1,
+                "enzyme_cleavable_fraction": 0.1,
+            },
+            {
+                "carrier": "liposome",
+                "radius_nm": 60.0,
+                "lipid_tm_c": 42.0,
+                "zeta_mv": -5.0,
+                "ph_responsive_fraction": 0.3,
+                "drug_lipid_ratio": 0.2,
+            },
         ],
         dtype=torch.float64,
-    )  # fmt: skip
+    )
     conditions = ReleaseConditions(
         torch.tensor([0.0, 6.0, 24.0, 25.0]),
         torch.tensor([7.4, 6.5, 6.5, 5.5]),
@@ -110,9 +126,12 @@ def test_gradcheck_through_simulate_release_float64():
 
     def run(values: torch.Tensor) -> torch.Tensor:
         return simulate_release(
-            Formulation(values, base.carrier, validate=False), times, conditions, "doxorubicin",
+            Formulation(values, base.carrier, validate=False),
+            times,
+            conditions,
+            "doxorubicin",
             validate=False,
-        )  # fmt: skip
+        )
 
     values = base.values.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)
@@ -150,10 +169,15 @@ def test_thermoresponsive_particle_releases_during_the_heat_pulse():
     times = torch.tensor([0.0, 24.0, 25.0])
     responsive = Formulation.default(1).replace(thermo_fraction=0.8, lcst_c=40.0)
     inert = Formulation.default(1)
-    on = _gain(simulate_release(responsive, times, "hyperthermia"),
-               simulate_release(responsive, times, "sink"), 1, 2)  # fmt: skip
-    off = _gain(simulate_release(inert, times, "hyperthermia"),
-                simulate_release(inert, times, "sink"), 1, 2)  # fmt: skip
+    on = _gain(
+        simulate_release(responsive, times, "hyperthermia"),
+        simulate_release(responsive, times, "sink"),
+        1,
+        2,
+    )
+    off = _gain(
+        simulate_release(inert, times, "hyperthermia"), simulate_release(inert, times, "sink"), 1, 2
+    )
     assert on > 0.03 and on > 5 * off
 
 
@@ -162,8 +186,11 @@ def test_liposome_near_its_tm_releases_on_the_heat_pulse_and_a_high_tm_one_holds
     pulse = []
     for tm in (42.0, 55.0):
         f = Formulation.default(1, carrier="liposome").replace(lipid_tm_c=tm)
-        pulse.append(_gain(simulate_release(f, times, "hyperthermia"),
-                           simulate_release(f, times, "sink"), 1, 2).item())  # fmt: skip
+        pulse.append(
+            _gain(
+                simulate_release(f, times, "hyperthermia"), simulate_release(f, times, "sink"), 1, 2
+            ).item()
+        )
     assert pulse[0] > 0.2 and pulse[1] < 0.01
 
 
@@ -209,16 +236,19 @@ def test_size_exponent_scales_the_apparent_diffusivity_with_radius():
     base = mechanism_parameters(f, sink, drug)
     # β = 0 (the default) is Fickian: no size term, whatever the reference radius
     for ref_nm in (37.0, 1000.0):
-        zero = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=0.0,
-                       diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
-        assert torch.equal(mechanism_parameters(f, sink, drug, zero).diffusivity_nm2_h,
-                           base.diffusivity_nm2_h)  # fmt: skip
+        zero = replace(
+            DEFAULT_CONSTANTS, diffusivity_radius_exponent=0.0, diffusivity_radius_ref_nm=ref_nm
+        )
+        assert torch.equal(
+            mechanism_parameters(f, sink, drug, zero).diffusivity_nm2_h, base.diffusivity_nm2_h
+        )
         assert torch.equal(simulate_release(f, TIMES, constants=zero), simulate_release(f, TIMES))
     # β > 0: D grows as (1 + R / R_ref)^β of the effective radius; larger particles get
     # larger D
     beta, ref_nm = 2.0, 100.0
-    sized = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta,
-                    diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
+    sized = replace(
+        DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta, diffusivity_radius_ref_nm=ref_nm
+    )
     m = mechanism_parameters(f, sink, drug, sized)
     ratio = m.diffusivity_nm2_h[:, 0] / base.diffusivity_nm2_h[:, 0]
     torch.testing.assert_close(ratio, (1.0 + m.radius_nm / ref_nm) ** beta, rtol=1e-10, atol=0.0)
@@ -264,8 +294,9 @@ def test_gradcheck_through_the_burst_size_exponent_float64():
 
     def run(values: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         c = replace(DEFAULT_CONSTANTS, burst_radius_exponent=gamma)
-        return simulate_release(Formulation(values, f.carrier, validate=False), times,
-                                constants=c, validate=False)  # fmt: skip
+        return simulate_release(
+            Formulation(values, f.carrier, validate=False), times, constants=c, validate=False
+        )
 
     inputs = (
         f.values.clone().requires_grad_(True),
@@ -281,10 +312,16 @@ def test_gradcheck_through_the_size_exponent_float64():
     times = torch.tensor([0.5, 6.0, 48.0, 300.0], dtype=torch.float64)
 
     def run(values: torch.Tensor, beta: torch.Tensor, ref_nm: torch.Tensor) -> torch.Tensor:
-        c = replace(DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta,
-                    diffusivity_radius_ref_nm=ref_nm)  # fmt: skip
-        return simulate_release(Formulation(values, f.carrier, validate=False), times,
-                                drug="dexamethasone", constants=c, validate=False)  # fmt: skip
+        c = replace(
+            DEFAULT_CONSTANTS, diffusivity_radius_exponent=beta, diffusivity_radius_ref_nm=ref_nm
+        )
+        return simulate_release(
+            Formulation(values, f.carrier, validate=False),
+            times,
+            drug="dexamethasone",
+            constants=c,
+            validate=False,
+        )
 
     inputs = (
         f.values.clone().requires_grad_(True),
@@ -360,14 +397,27 @@ def test_gradcheck_through_the_physics_v2_paths_float64():
     matrix: gradients to every design parameter match finite differences."""
     base = Formulation.from_dicts(
         [
-            {"radius_nm": 90.0, "drug_loading": 0.3, "ph_responsive_fraction": 0.2,
-             "responsive_pka": 5.6, "thermo_fraction": 0.5, "lcst_c": 39.0,
-             "photothermal_fraction": 0.05, "magnetic_core_fraction": 0.1},
-            {"carrier": "liposome", "radius_nm": 50.0, "lipid_tm_c": 41.5,
-             "lysolipid_fraction": 0.05, "cholesterol_fraction": 0.1, "interior_ph": 6.0},
+            {
+                "radius_nm": 90.0,
+                "drug_loading": 0.3,
+                "ph_responsive_fraction": 0.2,
+                "responsive_pka": 5.6,
+                "thermo_fraction": 0.5,
+                "lcst_c": 39.0,
+                "photothermal_fraction": 0.05,
+                "magnetic_core_fraction": 0.1,
+            },
+            {
+                "carrier": "liposome",
+                "radius_nm": 50.0,
+                "lipid_tm_c": 41.5,
+                "lysolipid_fraction": 0.05,
+                "cholesterol_fraction": 0.1,
+                "interior_ph": 6.0,
+            },
         ],
         dtype=torch.float64,
-    )  # fmt: skip
+    )
     conditions = ReleaseConditions(
         torch.tensor([0.0, 2.0, 4.0, 6.0]),
         torch.tensor([7.4, 6.5, 5.5, 5.5]),
@@ -380,9 +430,12 @@ def test_gradcheck_through_the_physics_v2_paths_float64():
 
     def run(values: torch.Tensor) -> torch.Tensor:
         return simulate_release(
-            Formulation(values, base.carrier, validate=False), times, conditions, "doxorubicin",
+            Formulation(values, base.carrier, validate=False),
+            times,
+            conditions,
+            "doxorubicin",
             validate=False,
-        )  # fmt: skip
+        )
 
     values = base.values.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)

@@ -28,8 +28,7 @@ def test_v1_stays_the_default_and_v2_holds_its_families_verbatim(v2):
 def test_delivery_families_are_what_their_generator_draws(v2, family):
     """Tripwire: a change of a delivery family's generator or physics needs a new suite."""
     seed = v2.families[family]["seed"]
-    for frozen, fresh in zip(v2.targets(family, 2), benchmark_suite(family, 2, seed),
-                             strict=True):  # fmt: skip
+    for frozen, fresh in zip(v2.targets(family, 2), benchmark_suite(family, 2, seed), strict=True):
         assert torch.allclose(frozen.release, fresh.release, atol=1e-9), family
         assert torch.allclose(frozen.times_h, fresh.times_h, atol=1e-9), family
 

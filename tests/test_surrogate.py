@@ -78,8 +78,10 @@ def test_save_load_round_trip(model, tmp_path):
 
 
 def test_registry_is_lazy():
-    code = ("import sys, nanoenv.rewards as r; assert 'surrogate' in r.REWARD_MODELS; "
-            "assert 'nanoenv.rewards.surrogate' not in sys.modules")  # fmt: skip
+    code = (
+        "import sys, nanoenv.rewards as r; assert 'surrogate' in r.REWARD_MODELS; "
+        "assert 'nanoenv.rewards.surrogate' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert "surrogate" in REWARD_MODELS
 

@@ -56,8 +56,7 @@ def test_cuda_without_a_device_is_refused_before_any_job():
 
 
 def test_rl_config_takes_the_family_config_with_the_job_seed_and_steps(tmp_path):
-    ctx = BuildContext("ppo", "ph_triggered", 3, tmp_path, steps={"ppo": 3000},
-                       configs_dir=CONFIGS)  # fmt: skip
+    ctx = BuildContext("ppo", "ph_triggered", 3, tmp_path, steps={"ppo": 3000}, configs_dir=CONFIGS)
     cfg = rl_config("ppo", ctx)
     assert (cfg.algo, cfg.task, cfg.seed, cfg.total_steps) == ("ppo", "ph_triggered", 3, 3000)
     assert cfg.eval.at_end is False
@@ -88,9 +87,10 @@ def test_search_sweep_writes_report_readable_results_and_skips_finished_jobs(tmp
     # seeds reseed the search, not the targets
     a, b = (json.loads(f.read_text())["rows"] for f in files[:2])
     assert [r["target_release"] for r in a] == [r["target_release"] for r in b]
-    assert data["settings"]["method_seed"] != json.loads(files[1].read_text())["settings"][
-        "method_seed"
-    ]
+    assert (
+        data["settings"]["method_seed"]
+        != json.loads(files[1].read_text())["settings"]["method_seed"]
+    )
     before = [f.stat().st_mtime_ns for f in files]
     messages: list[str] = []
     sweep(jobs, settings, tmp_path, workers=1, progress=False, echo=messages.append)
@@ -100,8 +100,9 @@ def test_search_sweep_writes_report_readable_results_and_skips_finished_jobs(tmp
 
 def test_rl_job_trains_records_edits_and_learning_curves(tmp_path):
     settings = SweepSettings(n=2, steps={"ppo": 1024}, configs_dir=CONFIGS)
-    (file,) = sweep(make_jobs(["ppo"], ["realisable"], [0]), settings, tmp_path, workers=1,
-                    progress=False)  # fmt: skip
+    (file,) = sweep(
+        make_jobs(["ppo"], ["realisable"], [0]), settings, tmp_path, workers=1, progress=False
+    )
     data = json.loads(file.read_text())
     assert data["settings"]["budget"] == 21
     assert data["settings"]["timings_s"]["train_s"] > 0
@@ -131,8 +132,26 @@ def test_sweep_script_reports_bad_input_before_running(tmp_path, capsys):
     assert main(["--methods", "ppo", "dqn", "--out", str(tmp_path / "s")]) == 2
     assert "unknown method 'dqn'" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
-    assert main(["--methods", "random", "--families", "sustained", "--seeds", "0", "--n", "1",
-                 "--budget", "4", "--out", str(tmp_path / "s"), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--methods",
+                "random",
+                "--families",
+                "sustained",
+                "--seeds",
+                "0",
+                "--n",
+                "1",
+                "--budget",
+                "4",
+                "--out",
+                str(tmp_path / "s"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| random | sustained | 1 × 1 |" in out
     assert (tmp_path / "s" / "report.md").is_file()
@@ -144,8 +163,9 @@ def test_the_prior_methods_register_and_run_in_a_sweep(tmp_path):
     assert get_method("prior+ppo").trains and not get_method("prior").trains
     assert get_method("prior").track == get_method("prior+ppo").track == "amortised"
     settings = SweepSettings(n=2, configs_dir=CONFIGS)
-    (file,) = sweep(make_jobs(["prior"], ["sustained"], [0]), settings, tmp_path, workers=1,
-                    progress=False)  # fmt: skip
+    (file,) = sweep(
+        make_jobs(["prior"], ["sustained"], [0]), settings, tmp_path, workers=1, progress=False
+    )
     data = json.loads(file.read_text())
     assert data["settings"]["budget"] == prior_sweep.SCREEN_M
     assert all(r["sim_calls"] == prior_sweep.SCREEN_M for r in data["rows"])

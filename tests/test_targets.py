@@ -16,8 +16,9 @@ from nanoenv.tasks import benchmark_suite, time_grid
 def _target(horizon_h: float, conditions: ReleaseConditions, drug: str, patient=None) -> Target:
     times = time_grid(horizon_h)
     release = (times / horizon_h).clamp(max=1.0)
-    return Target("test", times, release, conditions, Drug.preset(drug), Carrier.POLYMER,
-                  patient=patient)  # fmt: skip
+    return Target(
+        "test", times, release, conditions, Drug.preset(drug), Carrier.POLYMER, patient=patient
+    )
 
 
 def test_condition_vector_holds_medium_horizon_drug_and_patient_features():
@@ -39,15 +40,33 @@ def test_condition_vector_holds_medium_horizon_drug_and_patient_features():
     features = cond[:, 3 * t :].double()
     dox, ibu = Drug.preset("doxorubicin"), Drug.preset("ibuprofen")
     expected = [
-        [0.0, math.log10(543.5 / 300), 1.27 / 3, (8.3 - 7) / 3, 1.0, math.log10(10.0) / 3,
-         0.0, 0.0, 0.0],
-        [math.log10(48 / 168), math.log10(ibu.mw_g_mol / 300), ibu.logp / 3, (ibu.pka - 7) / 3,
-         -1.0, math.log10(ibu.solubility_mg_ml) / 3, math.log(2.0), math.log(0.5),
-         math.log10(5.0) - 1.0],
-    ]  # fmt: skip
+        [
+            0.0,
+            math.log10(543.5 / 300),
+            1.27 / 3,
+            (8.3 - 7) / 3,
+            1.0,
+            math.log10(10.0) / 3,
+            0.0,
+            0.0,
+            0.0,
+        ],
+        [
+            math.log10(48 / 168),
+            math.log10(ibu.mw_g_mol / 300),
+            ibu.logp / 3,
+            (ibu.pka - 7) / 3,
+            -1.0,
+            math.log10(ibu.solubility_mg_ml) / 3,
+            math.log(2.0),
+            math.log(0.5),
+            math.log10(5.0) - 1.0,
+        ],
+    ]
     assert dox.mw_g_mol == 543.5
-    torch.testing.assert_close(features, torch.tensor(expected, dtype=torch.float64), atol=1e-6,
-                               rtol=0)  # fmt: skip
+    torch.testing.assert_close(
+        features, torch.tensor(expected, dtype=torch.float64), atol=1e-6, rtol=0
+    )
 
 
 def test_batch_fields_are_matched_by_name_not_position():

@@ -120,9 +120,15 @@ def test_therapeutic_window_targets_have_a_window_a_hidden_design_serves():
     assert np.median(shares) >= tasks.WINDOW_SHARE_MIN
 
 
-@pytest.mark.parametrize(("family", "floor"), [("ph_triggered", 0.85), ("therapeutic_window", 0.7),
-                                               ("ph_triggered_strict", 0.85),
-                                               ("burst_then_sustained_strict", 0.55)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("family", "floor"),
+    [
+        ("ph_triggered", 0.85),
+        ("therapeutic_window", 0.7),
+        ("ph_triggered_strict", 0.85),
+        ("burst_then_sustained_strict", 0.55),
+    ],
+)
 def test_a_small_gradient_search_reaches_new_family_targets(family, floor):
     # 8 starts, 320 calls; measured on benchmark_suite(family, 3, seed=7) before physics v2:
     # 0.99 / 0.79-0.92 / 0.99 / 0.63-0.75 (a 1600-call oracle: 1.00 / 0.99 / 1.00 / 0.92,
@@ -165,8 +171,9 @@ def test_feasible_f2_reward_gradient_matches_finite_differences():
 
     def score(z):
         designs = SPACE.to_formulation(z)
-        release = simulate_release(designs, target.times_h, target.conditions, target.drug,
-                                   validate=False)  # fmt: skip
+        release = simulate_release(
+            designs, target.times_h, target.conditions, target.drug, validate=False
+        )
         return FeasibleF2Reward()(release, batch, designs).score
 
     assert torch.autograd.gradcheck(score, (z.requires_grad_(),), eps=1e-6, atol=1e-5)

@@ -49,8 +49,19 @@ def test_two_tiny_trials_write_a_loadable_best_config_and_a_rerun_continues(
     tmp_path, tiny_config, nanoenv, capsys
 ):
     out = tmp_path / "tune"
-    args = ["tune", "--config", str(tiny_config), "--steps", "300", "--rungs", "2", "--n", "2",
-            "--out", str(out)]  # fmt: skip
+    args = [
+        "tune",
+        "--config",
+        str(tiny_config),
+        "--steps",
+        "300",
+        "--rungs",
+        "2",
+        "--n",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert nanoenv([*args, "--trials", "2"]) == 0
     assert "wrote" in capsys.readouterr().out
     summary = json.loads((out / "tune.json").read_text())
@@ -112,8 +123,10 @@ def test_bad_arguments_exit_2_with_one_line_before_any_work(
 
 
 def test_a_bad_config_or_out_exits_2(tmp_path, tiny_config, nanoenv, capsys):
-    assert nanoenv(["tune", "--config", str(tmp_path / "none.yaml"), "--out",
-                    str(tmp_path / "t")]) == 2  # fmt: skip
+    assert (
+        nanoenv(["tune", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "t")])
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text(tiny_config.read_text() + "hyperparameters:\n  gamma: 5\n")
@@ -128,7 +141,7 @@ def test_a_bad_config_or_out_exits_2(tmp_path, tiny_config, nanoenv, capsys):
 def test_a_missing_optuna_names_the_extra(tmp_path, tiny_config, nanoenv, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     assert nanoenv(["tune", "--config", str(tiny_config), "--out", str(tmp_path / "t")]) == 2
-    assert 'optional package optuna' in capsys.readouterr().err
+    assert "optional package optuna" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("algo", ["ppo", "sac"])

@@ -28,8 +28,9 @@ def _cleanrl_stack(env: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
 def test_wrapped_native_vector_env_equals_wrapped_sync_vector_env(mode):
     n, kwargs = 3, {"task": "realisable", "max_edits": 3}
-    sync = SyncVectorEnv([lambda: FormulationDesignEnv(**kwargs) for _ in range(n)],
-                         autoreset_mode=mode)  # fmt: skip
+    sync = SyncVectorEnv(
+        [lambda: FormulationDesignEnv(**kwargs) for _ in range(n)], autoreset_mode=mode
+    )
     native = FormulationDesignVectorEnv(num_envs=n, autoreset_mode=mode, **kwargs)
     if mode is AutoresetMode.SAME_STEP:
         # Gymnasium's normalising wrappers refuse same-step autoreset; record stats works
@@ -55,16 +56,21 @@ def test_wrapped_native_vector_env_equals_wrapped_sync_vector_env(mode):
         if "episode" in info_s:
             episodes += int(info_s["_episode"].sum())
             np.testing.assert_array_equal(info_n["_episode"], info_s["_episode"])
-            np.testing.assert_allclose(info_n["episode"]["r"], info_s["episode"]["r"],
-                                       rtol=1e-4, atol=1e-4)  # fmt: skip
+            np.testing.assert_allclose(
+                info_n["episode"]["r"], info_s["episode"]["r"], rtol=1e-4, atol=1e-4
+            )
             np.testing.assert_array_equal(info_n["episode"]["l"], info_s["episode"]["l"])
     assert episodes >= n  # every environment finished an episode under the wrappers
 
 
 def test_make_vec_passes_autoreset_mode_to_the_native_vector_env():
     for mode in (AutoresetMode.SAME_STEP, "NextStep"):
-        venv = gym.make_vec("nanoenv/FormulationDesign-v0", num_envs=2, autoreset_mode=mode,
-                            vectorization_mode="vector_entry_point")  # fmt: skip
+        venv = gym.make_vec(
+            "nanoenv/FormulationDesign-v0",
+            num_envs=2,
+            autoreset_mode=mode,
+            vectorization_mode="vector_entry_point",
+        )
         assert venv.metadata["autoreset_mode"] is AutoresetMode(mode)
     # the class attribute is not changed by an instance's choice
     assert FormulationDesignVectorEnv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP

@@ -119,7 +119,16 @@ class PolicyRollout:
         score, z, info = best
         z_t = torch.as_tensor(z, dtype=torch.float32)
         return DesignResult(
-            target, space.to_formulation(z_t[None], validate=False),
-            torch.as_tensor(info["release_curve"]), info["f2"], score, info["cost"], calls,
-            calls_to_success, history, self.name, z_t, score_history,
-        )  # fmt: skip
+            target,
+            space.to_formulation(z_t[None], validate=False),
+            torch.as_tensor(info["release_curve"]),
+            info["f2"],
+            score,
+            info["cost"],
+            calls,
+            calls_to_success,
+            history,
+            self.name,
+            z_t,
+            score_history,
+        )

@@ -211,10 +211,19 @@ class Search:
         score, z, release, f2, cost = self._best
         formulation = self.spec.design_space.to_formulation(z[None], validate=False)
         return DesignResult(
-            self.target, formulation, release, f2, score, cost, self.calls,
-            self.calls_to_success, list(self.history), self.method, z,
+            self.target,
+            formulation,
+            release,
+            f2,
+            score,
+            cost,
+            self.calls,
+            self.calls_to_success,
+            list(self.history),
+            self.method,
+            z,
             list(self.score_history),
-        )  # fmt: skip
+        )
 
 
 class SearchMethod:

@@ -83,8 +83,12 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="agents.baselines", description=main.__doc__)
     parser.add_argument("--families", nargs="+", default=["realisable", "sustained"])
-    parser.add_argument("--methods", nargs="+", default=["random", "cmaes", "gradient"],
-                        choices=["random", "cmaes", "gradient"])  # fmt: skip
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["random", "cmaes", "gradient"],
+        choices=["random", "cmaes", "gradient"],
+    )
     parser.add_argument("--n", type=int, default=10, help="targets per suite")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=500, help="simulator calls per target")
@@ -96,8 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    common = {"success_f2": args.success_f2, "stop_on_success": not args.no_stop,
-              "device": args.device}  # fmt: skip
+    common = {
+        "success_f2": args.success_f2,
+        "stop_on_success": not args.no_stop,
+        "device": args.device,
+    }
     factories = {"random": RandomSearch, "cmaes": CMAES, "gradient": GradientDescent}
     rows: list[dict[str, Any]] = []
     for family in args.families:

@@ -27,8 +27,10 @@ def _write(suite: Suite, path: Path) -> None:
     if path.exists():
         existing = Suite.from_json(path.read_text(), str(path))
         if existing.version != suite.version:
-            raise ValueError(f"{path} holds suite {existing.version!r}, not {suite.version!r}; "
-                             "choose another --out")  # fmt: skip
+            raise ValueError(
+                f"{path} holds suite {existing.version!r}, not {suite.version!r}; "
+                "choose another --out"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, suite.to_json())
 
@@ -48,8 +50,10 @@ def freeze_suite(
         raise ValueError(f"--n {n}: targets per family must be in [1, 4096]")
     path = Path(out) if out else shipped_suite_path(name)
     if path.exists():
-        raise ValueError(f"{path} exists; a frozen suite is never redrawn in place (new --version "
-                         "or another --out)")  # fmt: skip
+        raise ValueError(
+            f"{path} exists; a frozen suite is never redrawn in place (new --version "
+            "or another --out)"
+        )
     meta = {"nanoenv": version("nanoenv"), "drawn_with": "nanoenv.tasks.benchmark_suite"}
     suite = Suite.generate(name, list(families or TASK_FAMILIES), n, seed, meta)
     _write(suite, path)
@@ -86,17 +90,25 @@ def rebuild_references(
         suite.tier(family)  # unknown family: an error before any work
     if workers < 1:
         raise ValueError(f"workers={workers} must be a positive number of processes")
-    meta_oracle = {"gradient_calls": settings.gradient_calls,
-                   "gradient_starts": settings.gradient_starts,
-                   "cmaes_calls": settings.cmaes_calls, "random_calls": settings.random_calls,
-                   "floor_samples": settings.floor_samples}  # fmt: skip
+    meta_oracle = {
+        "gradient_calls": settings.gradient_calls,
+        "gradient_starts": settings.gradient_starts,
+        "cmaes_calls": settings.cmaes_calls,
+        "random_calls": settings.random_calls,
+        "floor_samples": settings.floor_samples,
+    }
     suite = Suite(suite.version, suite.families, {**suite.meta, "oracle": meta_oracle})
     ctx = multiprocessing.get_context("spawn")
     for family in families:
         rows = suite.families[family]["targets"]
         jobs = [(row, i, settings) for i, row in enumerate(rows)]
-        bar = tqdm(total=len(jobs), desc=f"references {family}", unit="target",
-                   disable=not progress, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=len(jobs),
+            desc=f"references {family}",
+            unit="target",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         if workers == 1:
             refs = []
             for job in jobs:

@@ -29,33 +29,48 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
     run = sub.add_parser("run", help="score methods on a frozen suite at fixed budgets")
     run.add_argument("--suite", default=DEFAULT_SUITE, help="suite version or file")
-    run.add_argument("--methods", nargs="+", default=list(STANDARD_METHODS),
-                     help="designer names (nanoenv bench list) or module:Class")  # fmt: skip
+    run.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(STANDARD_METHODS),
+        help="designer names (nanoenv bench list) or module:Class",
+    )
     run.add_argument("--families", nargs="+", default=None, help="default: all of the suite's")
-    run.add_argument("--seeds", nargs="+", type=int, default=[0],
-                     help="method seeds (each multiplies the time; intervals resample targets)")
+    run.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="method seeds (each multiplies the time; intervals resample targets)",
+    )
     run.add_argument("--out", default="runs/bench", help="output folder (reruns resume)")
     run.add_argument("--workers", type=int, default=2, help="parallel processes")
-    run.add_argument("--quick", action="store_true",
-                     help="8 targets, 1 seed, budgets up to 100, short training")  # fmt: skip
+    run.add_argument(
+        "--quick", action="store_true", help="8 targets, 1 seed, budgets up to 100, short training"
+    )
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    run.add_argument("--configs", default="experiments/configs",
-                     help="folder of <algo>_<family>.yaml training configs")  # fmt: skip
+    run.add_argument(
+        "--configs",
+        default="experiments/configs",
+        help="folder of <algo>_<family>.yaml training configs",
+    )
     run.add_argument("--no-progress", action="store_true")
     add_backend_arguments(run)
 
     refs = sub.add_parser("references", help="rebuild reference optima and floors (oracle)")
     refs.add_argument("--suite", default=DEFAULT_SUITE, help="suite version or file")
     refs.add_argument("--families", nargs="+", default=None)
-    refs.add_argument("--out", default=None,
-                      help="suite file to write (default: the suite's own file)")  # fmt: skip
+    refs.add_argument(
+        "--out", default=None, help="suite file to write (default: the suite's own file)"
+    )
     refs.add_argument("--workers", type=int, default=2, help="parallel processes")
     refs.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 
     freeze = sub.add_parser("freeze", help="draw a new suite's targets")
     freeze.add_argument("--version", required=True, help="suite name, e.g. nanoenv-bench-v2")
-    freeze.add_argument("--families", nargs="+", default=None,
-                        help="default: every registered family")  # fmt: skip
+    freeze.add_argument(
+        "--families", nargs="+", default=None, help="default: every registered family"
+    )
     freeze.add_argument("--n", type=int, default=64, help="targets per family")
     freeze.add_argument("--seed", type=int, default=2026, help="suite generator seed")
     freeze.add_argument("--out", default=None, help="default: the package's suites folder")
@@ -64,8 +79,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return {"run": _bench_run, "references": _references, "freeze": _freeze,
-            "list": _list}[args.bench_command](args)  # fmt: skip
+    return {"run": _bench_run, "references": _references, "freeze": _freeze, "list": _list}[
+        args.bench_command
+    ](args)
 
 
 def _bench_run(args: argparse.Namespace) -> int:
@@ -74,10 +90,19 @@ def _bench_run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: must be a positive number of processes")
-    result = run_bench(args.suite, args.methods, args.families, args.seeds, args.out,
-                       workers=args.workers, quick=args.quick, device=args.device,
-                       configs_dir=args.configs, progress=not args.no_progress,
-                       **backend_options(args))  # fmt: skip
+    result = run_bench(
+        args.suite,
+        args.methods,
+        args.families,
+        args.seeds,
+        args.out,
+        workers=args.workers,
+        quick=args.quick,
+        device=args.device,
+        configs_dir=args.configs,
+        progress=not args.no_progress,
+        **backend_options(args),
+    )
     print(markdown(result).split("## Every budget")[0].rstrip())
     print(f"\nwrote {Path(args.out) / 'bench.json'} and bench.md")
     return 0
@@ -88,11 +113,12 @@ def _references(args: argparse.Namespace) -> int:
     from nanoenv.bench import load_suite, shipped_suite_path
 
     suite = load_suite(args.suite)
-    out = Path(args.out) if args.out else (
-        Path(args.suite) if Path(args.suite).is_file() else shipped_suite_path(suite.version)
-    )  # fmt: skip
-    suite = rebuild_references(suite, args.families, out, workers=args.workers,
-                               device=args.device)  # fmt: skip
+    out = (
+        Path(args.out)
+        if args.out
+        else (Path(args.suite) if Path(args.suite).is_file() else shipped_suite_path(suite.version))
+    )
+    suite = rebuild_references(suite, args.families, out, workers=args.workers, device=args.device)
     print(f"wrote {out} ({suite.version}, content hash {suite.content_hash[:16]})")
     return 0
 

@@ -49,8 +49,13 @@ class OracleSettings:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name in ("gradient_calls", "gradient_starts", "cmaes_calls", "random_calls",
-                     "floor_samples"):  # fmt: skip
+        for name in (
+            "gradient_calls",
+            "gradient_starts",
+            "cmaes_calls",
+            "random_calls",
+            "floor_samples",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive number of simulator calls")
@@ -110,6 +115,5 @@ def build_references(
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, total=len(targets), desc=desc, unit="target",
-                        dynamic_ncols=True)  # fmt: skip
+        iterator = tqdm(iterator, total=len(targets), desc=desc, unit="target", dynamic_ncols=True)
     return [build_reference(t, i, settings) for i, t in iterator]

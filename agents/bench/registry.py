@@ -150,12 +150,18 @@ def _from_factory(name: str, factory: Callable[..., Any]) -> MethodEntry:
     takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
     def build(ctx: BuildContext) -> Built:
-        values = {"device": ctx.device, "success_f2": ctx.success_f2,
-                  "stop_on_success": ctx.stop_on_success, "constants": ctx.constants,
-                  "seed": ctx.seed, "family": ctx.family}  # fmt: skip
+        values = {
+            "device": ctx.device,
+            "success_f2": ctx.success_f2,
+            "stop_on_success": ctx.stop_on_success,
+            "constants": ctx.constants,
+            "seed": ctx.seed,
+            "family": ctx.family,
+        }
         # ``**kwargs`` is taken to be SearchMethod's settings: no seed or family there
-        kwargs = {k: v for k, v in values.items()
-                  if k in params or (takes_all and k in _ACCEPTED[:4])}  # fmt: skip
+        kwargs = {
+            k: v for k, v in values.items() if k in params or (takes_all and k in _ACCEPTED[:4])
+        }
         designer = factory(**kwargs)
         for attr in ("name", "design"):
             if not hasattr(designer, attr):
@@ -197,6 +203,4 @@ def get_method(name: str) -> MethodEntry:
         entry = _as_entry(name, obj)
         _REGISTERED[name] = entry
         return entry
-    raise ValueError(
-        f"unknown method {name!r}; allowed: {available_methods()} or module:Class"
-    )
+    raise ValueError(f"unknown method {name!r}; allowed: {available_methods()} or module:Class")

@@ -48,8 +48,12 @@ __all__ = [
 #: The methods of a full bench run.
 STANDARD_METHODS = ("random", "cmaes", "gradient", "bo", "prior", "ppo", "sac", "prior+ppo")
 #: The ``--quick`` subset: targets per family, seeds, budgets, training steps.
-QUICK = {"n": 8, "seeds": (0,), "budgets": (1, 3, 10, 30, 100),
-         "steps": {"ppo": 4096, "sac": 1024, "prior+ppo": 4096}}  # fmt: skip
+QUICK = {
+    "n": 8,
+    "seeds": (0,),
+    "budgets": (1, 3, 10, 30, 100),
+    "steps": {"ppo": 4096, "sac": 1024, "prior+ppo": 4096},
+}
 #: Training steps of a full run (per family and seed).
 FULL_STEPS = {"ppo": 30_000, "sac": 5_000, "prior+ppo": 20_000, "prior+ppo-kl": 20_000}
 HEADLINE_BUDGET = 10
@@ -73,19 +77,21 @@ def aggregate(
 ) -> list[dict[str, Any]]:
     """One row per method × family × budget from the jobs' ``results.json`` (see the
     module text); ``tiers`` maps family to tier."""
-    payloads = [json.loads(Path(p).read_text()) if not isinstance(p, dict) else p
-                for p in results]  # fmt: skip
+    payloads = [json.loads(Path(p).read_text()) if not isinstance(p, dict) else p for p in results]
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for data in payloads:
         rows = data["rows"]
         if not rows:
             continue
         if "normalized_at" not in rows[0]:
-            raise ValueError("results without normalised scores: run them on a suite with "
-                             "references (nanoenv bench run)")  # fmt: skip
+            raise ValueError(
+                "results without normalised scores: run them on a suite with "
+                "references (nanoenv bench run)"
+            )
         key = (rows[0]["method"], rows[0]["family"])
-        cell = cells.setdefault(key, {"rows": [], "train_sim_calls": [], "track": None,
-                                      "budgets": rows[0]["budgets"]})  # fmt: skip
+        cell = cells.setdefault(
+            key, {"rows": [], "train_sim_calls": [], "track": None, "budgets": rows[0]["budgets"]}
+        )
         if rows[0]["budgets"] != cell["budgets"]:
             raise ValueError(f"jobs of {key} were scored at different budgets")
         cell["rows"] += rows
@@ -100,16 +106,22 @@ def aggregate(
         for k, budget in enumerate(budgets):
             score, lo, hi = iqm_ci(_matrix(rows, k), n_boot=n_boot)
             row = {
-                "method": method, "track": cell["track"], "family": family,
-                "tier": tiers.get(family, "standard"), "budget": budget,
-                "score": score, "ci_low": lo, "ci_high": hi,
+                "method": method,
+                "track": cell["track"],
+                "family": family,
+                "tier": tiers.get(family, "standard"),
+                "budget": budget,
+                "score": score,
+                "ci_low": lo,
+                "ci_high": hi,
                 "success_f2_50": float(np.mean([r["success_f2_50_at"][k] for r in rows])),
                 "success_f2_75": float(np.mean([r["success_f2_75_at"][k] for r in rows])),
-                "train_sim_calls": (float(np.mean(cell["train_sim_calls"]))
-                                    if cell["train_sim_calls"] else None),
+                "train_sim_calls": (
+                    float(np.mean(cell["train_sim_calls"])) if cell["train_sim_calls"] else None
+                ),
                 "runs": len(rows),
                 "seeds": len({r["seed"] for r in rows}),
-            }  # fmt: skip
+            }
             base = random.get(family)
             if base is not None and method != "random" and budget in base["budgets"]:
                 kb = base["budgets"].index(budget)
@@ -149,30 +161,46 @@ def run_bench(
     """
     from agents.sweep import SweepSettings, check_backend, make_jobs, sweep
 
-    backend_kw = {"backend": backend, "address": address, "cpus_per_job": cpus_per_job,
-                  "gpus_per_job": gpus_per_job}  # fmt: skip
+    backend_kw = {
+        "backend": backend,
+        "address": address,
+        "cpus_per_job": cpus_per_job,
+        "gpus_per_job": gpus_per_job,
+    }
     check_backend(workers, **backend_kw)
 
     s = load_suite(suite)
     families = list(families or s.family_names)
     missing = [f for f in families if not s.has_references(f)]
     if missing:
-        raise ValueError(f"suite {s.version!r} has no references for {missing}; build them with "
-                         "`nanoenv bench references`")  # fmt: skip
+        raise ValueError(
+            f"suite {s.version!r} has no references for {missing}; build them with "
+            "`nanoenv bench references`"
+        )
     n = QUICK["n"] if quick else None
     if quick:
         seeds = QUICK["seeds"]
     budgets = QUICK["budgets"] if quick else BUDGETS
     steps = {**(QUICK["steps"] if quick else FULL_STEPS), **(steps or {})}
-    settings = SweepSettings(n=n, steps=steps, configs_dir=configs_dir, device=device,
-                             threads=1, suite=suite, budgets=budgets)  # fmt: skip
+    settings = SweepSettings(
+        n=n,
+        steps=steps,
+        configs_dir=configs_dir,
+        device=device,
+        threads=1,
+        suite=suite,
+        budgets=budgets,
+    )
     jobs = make_jobs(list(methods), families, list(seeds))
     out = Path(out)
-    echo(f"nanoenv bench: {len(jobs)} jobs ({len(methods)} methods × {len(families)} families × "
-         f"{len(seeds)} seeds) on {s.version} [{s.content_hash[:12]}] → {out}")  # fmt: skip
+    echo(
+        f"nanoenv bench: {len(jobs)} jobs ({len(methods)} methods × {len(families)} families × "
+        f"{len(seeds)} seeds) on {s.version} [{s.content_hash[:12]}] → {out}"
+    )
     started = time.perf_counter()
-    files = sweep(jobs, settings, out / "jobs", workers=workers, progress=progress, echo=echo,
-                  **backend_kw)  # fmt: skip
+    files = sweep(
+        jobs, settings, out / "jobs", workers=workers, progress=progress, echo=echo, **backend_kw
+    )
     wall = time.perf_counter() - started
     tiers = {f: s.tier(f) for f in families}
     table = aggregate(files, tiers)
@@ -182,16 +210,26 @@ def run_bench(
         "suite": {"version": s.version, "content_hash": s.content_hash},
         "settings": {
             "command": " ".join(["nanoenv", *sys.argv[1:]]) if sys.argv else "",
-            "methods": list(methods), "families": families, "seeds": list(seeds),
-            "budgets": list(budgets), "steps": steps, "quick": quick, "workers": workers,
+            "methods": list(methods),
+            "families": families,
+            "seeds": list(seeds),
+            "budgets": list(budgets),
+            "steps": steps,
+            "quick": quick,
+            "workers": workers,
             "backend": backend_kw,
-            "device": device, "targets_per_family": n or len(s.targets(families[0])),
-            "machine": {"cores": os.cpu_count(), "torch": torch.__version__,
-                        "python": platform.python_version()},
+            "device": device,
+            "targets_per_family": n or len(s.targets(families[0])),
+            "machine": {
+                "cores": os.cpu_count(),
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
         },
         "wall_s": wall,
-        "jobs_process_s": sum(json.loads(f.read_text())["settings"]["timings_s"]["total_s"]
-                              for f in files),
+        "jobs_process_s": sum(
+            json.loads(f.read_text())["settings"]["timings_s"]["total_s"] for f in files
+        ),
         "tiers": tiers,
         "rows": table,
     }
@@ -226,24 +264,35 @@ def markdown(result: dict[str, Any]) -> str:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     families = list(dict.fromkeys(r["family"] for r in rows))
     at = {(r["method"], r["family"]): r for r in rows if r["budget"] == head}
-    lines.append("| method | track | " + " | ".join(
-        f"{f} ({result['tiers'].get(f, 'standard')})" for f in families) + " |")
+    lines.append(
+        "| method | track | "
+        + " | ".join(f"{f} ({result['tiers'].get(f, 'standard')})" for f in families)
+        + " |"
+    )
     lines.append("|---|---|" + "---:|" * len(families))
     for m in methods:
         track = next(r["track"] for r in rows if r["method"] == m)
         cells = []
         for f in families:
             r = at.get((m, f))
-            cells.append("–" if r is None else
-                         f"{r['score']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")  # fmt: skip
+            cells.append(
+                "–" if r is None else f"{r['score']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+            )
         lines.append(f"| {m} | {track} | " + " | ".join(cells) + " |")
-    lines += ["", "## Every budget", "",
-              "| method | family | K | score [95 % CI] | f2 ≥ 50 | f2 ≥ 75 | P(> random) "
-              "[95 % CI] | training calls |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        "## Every budget",
+        "",
+        "| method | family | K | score [95 % CI] | f2 ≥ 50 | f2 ≥ 75 | P(> random) "
+        "[95 % CI] | training calls |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        poi = (f"{r['poi_vs_random']:.2f} [{r['poi_ci_low']:.2f}, {r['poi_ci_high']:.2f}]"
-               if "poi_vs_random" in r else "–")  # fmt: skip
+        poi = (
+            f"{r['poi_vs_random']:.2f} [{r['poi_ci_low']:.2f}, {r['poi_ci_high']:.2f}]"
+            if "poi_vs_random" in r
+            else "–"
+        )
         lines.append(
             f"| {r['method']} | {r['family']} | {r['budget']} | {r['score']:.2f} "
             f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}] | {r['success_f2_50']:.0%} | "
@@ -289,15 +338,20 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
                 continue
             k = [r["budget"] for r in rs]
             ax.plot(k, [r["score"] for r in rs], marker="o", ms=3, label=m, color=colors[m])
-            ax.fill_between(k, [r["ci_low"] for r in rs], [r["ci_high"] for r in rs],
-                            alpha=0.15, color=colors[m])  # fmt: skip
+            ax.fill_between(
+                k,
+                [r["ci_low"] for r in rs],
+                [r["ci_high"] for r in rs],
+                alpha=0.15,
+                color=colors[m],
+            )
         ax.set_xscale("log")
         ax.set_title(f"{family} ({result['tiers'].get(family, 'standard')})", fontsize=9)
         ax.set_xlabel("simulator calls")
         ax.set_ylabel("normalised score (IQM)")
         ax.axhline(1.0, color="grey", lw=0.5, ls="--")
         ax.axhline(0.0, color="grey", lw=0.5)
-    for ax in axes.ravel()[len(families):]:
+    for ax in axes.ravel()[len(families) :]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
     plots["score_vs_calls"] = _save(fig, out / "bench_score_vs_calls.png")
@@ -316,8 +370,9 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
     for ax, tier in zip(axes.ravel(), tiers, strict=True):
         for m in methods:
             if (m, tier) in values:
-                ax.plot(taus, performance_profile(values[(m, tier)], taus), label=m,
-                        color=colors[m])  # fmt: skip
+                ax.plot(
+                    taus, performance_profile(values[(m, tier)], taus), label=m, color=colors[m]
+                )
         ax.set_title(f"performance profile, {tier} tier, K = {head}", fontsize=9)
         ax.set_xlabel("normalised score τ")
         ax.set_ylabel("fraction of runs > τ")
@@ -330,8 +385,12 @@ def plot(result: dict[str, Any], files: Sequence[Path], out: Path) -> dict[str, 
         labels = [f"{r['method']} / {r['family']}" for r in poi]
         y = np.arange(len(poi))
         p = np.array([r["poi_vs_random"] for r in poi])
-        err = np.array([[r["poi_vs_random"] - r["poi_ci_low"] for r in poi],
-                        [r["poi_ci_high"] - r["poi_vs_random"] for r in poi]])  # fmt: skip
+        err = np.array(
+            [
+                [r["poi_vs_random"] - r["poi_ci_low"] for r in poi],
+                [r["poi_ci_high"] - r["poi_vs_random"] for r in poi],
+            ]
+        )
         ax.errorbar(p, y, xerr=err, fmt="o", ms=3, color="k")
         ax.axvline(0.5, color="grey", ls="--", lw=0.5)
         ax.set_yticks(y, labels, fontsize=6)

@@ -112,9 +112,9 @@ def target_to_dict(target: Target) -> dict[str, Any]:
         for f in dataclasses.fields(target.conditions)
         if getattr(target.conditions, f.name) is not None
     }
-    drug = {f.name: _tensor_list(getattr(target.drug, f.name)) for f in dataclasses.fields(
-        target.drug
-    )}
+    drug = {
+        f.name: _tensor_list(getattr(target.drug, f.name)) for f in dataclasses.fields(target.drug)
+    }
     return {
         "family": target.family,
         "carrier": target.carrier.name.lower(),
@@ -122,8 +122,7 @@ def target_to_dict(target: Target) -> dict[str, Any]:
         "release": _tensor_list(target.release),
         "conditions": conditions,
         "drug": drug,
-        "formulation": target.formulation.to_dicts()[0] if target.formulation is not None
-        else None,
+        "formulation": target.formulation.to_dicts()[0] if target.formulation is not None else None,
         "patient": dataclasses.asdict(target.patient) if target.patient is not None else None,
     }
 
@@ -233,10 +232,15 @@ class Suite:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"version": self.version, "content_hash": self.content_hash, "meta": self.meta,
-             "families": self.families},
-            indent=1, allow_nan=False,
-        )  # fmt: skip
+            {
+                "version": self.version,
+                "content_hash": self.content_hash,
+                "meta": self.meta,
+                "families": self.families,
+            },
+            indent=1,
+            allow_nan=False,
+        )
 
     @classmethod
     def from_json(cls, text: str, source: str = "<string>") -> Suite:

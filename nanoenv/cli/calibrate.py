@@ -66,11 +66,13 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     from nanoenv.data import liposome_curves, plai_curves
 
     if args.steps < 1:
-        raise UsageError(f"--steps={args.steps} must be at least 1 (Adam steps of the constants "
-                         "fit)")  # fmt: skip
+        raise UsageError(
+            f"--steps={args.steps} must be at least 1 (Adam steps of the constants fit)"
+        )
     if args.correction_steps < 0:
-        raise UsageError(f"--correction-steps={args.correction_steps} must be >= 0 (0: fit the "
-                         "constants only)")  # fmt: skip
+        raise UsageError(
+            f"--correction-steps={args.correction_steps} must be >= 0 (0: fit the constants only)"
+        )
     if args.members < 1:
         raise UsageError(f"--members={args.members} must be at least 1")
     check_outputs(args, ("--out", "out"))  # before the fit, not after it

@@ -176,8 +176,10 @@ def _load_prediction_curves(args: argparse.Namespace) -> tuple[Any, set[str]]:
 def _with_rows(table: Any, path: str) -> Any:
     """``table`` if it holds a row to predict; else a one-line error."""
     if len(table) == 0:
-        raise UsageError(f"{path}: no usable rows (the file has no data rows, or the loader "
-                         "dropped them all: see the warnings); nothing to predict")  # fmt: skip
+        raise UsageError(
+            f"{path}: no usable rows (the file has no data rows, or the loader "
+            "dropped them all: see the warnings); nothing to predict"
+        )
     return table
 
 

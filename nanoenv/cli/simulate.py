@@ -389,8 +389,17 @@ def _run_simulate(args: argparse.Namespace) -> int:
         _write_csv(args.csv, times, release)
         lines.append(f"Wrote {args.csv}")
     if args.plot:
-        _plot(args.plot, formulation, times, release, conditions, drug, conditions_name, carrier,
-              constants)  # fmt: skip
+        _plot(
+            args.plot,
+            formulation,
+            times,
+            release,
+            conditions,
+            drug,
+            conditions_name,
+            carrier,
+            constants,
+        )
         lines.append(f"Wrote {args.plot}")
     print("\n".join(lines))
     return 0

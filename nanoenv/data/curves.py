@@ -108,9 +108,17 @@ _PLAI_NEEDED = tuple(c for c in PLAI_COLUMNS if c not in ("drug_code", "source_l
 _LIPOSOME_NEEDED = tuple(
     c
     for c in LIPOSOME_COLUMNS
-    if c not in ("smiles", "lipid_mw_g_mol", "formulation_id", "source_line",
-                 "media_volume_ml", "formulation_line", "api_id")
-)  # fmt: skip
+    if c
+    not in (
+        "smiles",
+        "lipid_mw_g_mol",
+        "formulation_id",
+        "source_line",
+        "media_volume_ml",
+        "formulation_line",
+        "api_id",
+    )
+)
 
 
 # -- shared helpers --------------------------------------------------------------------------

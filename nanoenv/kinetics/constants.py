@@ -249,9 +249,12 @@ def read_calibration(path: str | os.PathLike[str] | None = None) -> dict[str, An
         except (FileNotFoundError, OSError):
             return None
         source = f"nanoenv/kinetics/{CALIBRATED_FILE}"
+
     def reject(name: str) -> Any:
-        raise ValueError(f"calibration file {source!r} holds {name}; every constant and "
-                         "correction weight must be a finite number")  # fmt: skip
+        raise ValueError(
+            f"calibration file {source!r} holds {name}; every constant and "
+            "correction weight must be a finite number"
+        )
 
     try:
         payload = json.loads(text, parse_constant=reject)

@@ -107,15 +107,29 @@ CYLINDER_SHORT_TIME_THETA = 0.02
 #: from the Laplace transform ``F̄(s) = 2·I₁(√s)/(s^{3/2}·I₀(√s))`` and the asymptotic
 #: series of ``I₁/I₀`` (Abramowitz & Stegun 9.7.1): ``4/√π, −1, −1/(3√π), −1/8, …``.
 _CYLINDER_SHORT = (
-    4.0 / _SQRT_PI, -1.0, -1.0 / (3.0 * _SQRT_PI), -0.125, -0.11753949657244925,
-    -0.13541666666666666, -0.1801712568889115, -0.2682291666666667,
-)  # fmt: skip
+    4.0 / _SQRT_PI,
+    -1.0,
+    -1.0 / (3.0 * _SQRT_PI),
+    -0.125,
+    -0.11753949657244925,
+    -0.13541666666666666,
+    -0.1801712568889115,
+    -0.2682291666666667,
+)
 #: Roots β_n of the Bessel function J₀ (n = 1 … 11).
 _J0_ROOTS = (
-    2.4048255576957724, 5.520078110286311, 8.653727912911013, 11.791534439014281,
-    14.930917708487787, 18.071063967910924, 21.21163662987926, 24.352471530749302,
-    27.493479132040253, 30.634606468431976, 33.77582021357357,
-)  # fmt: skip
+    2.4048255576957724,
+    5.520078110286311,
+    8.653727912911013,
+    11.791534439014281,
+    14.930917708487787,
+    18.071063967910924,
+    21.21163662987926,
+    24.352471530749302,
+    27.493479132040253,
+    30.634606468431976,
+    33.77582021357357,
+)
 #: θ below which the slab's short-time form is used (neglected terms ~e^{−1/θ} < 1e-9).
 SLAB_SHORT_TIME_THETA = 0.05
 
@@ -388,11 +402,11 @@ def hydrolysis_rate_per_h(
     ln_k = torch.log(kla) + glycolide_gain * rise - pga_slowdown * fall
     if family is not None and len(family_k_per_day) > 0:
         weights = family_weights(family, len(family_k_per_day))
-        ln_family = [torch.log(torch.as_tensor(k, dtype=la.dtype, device=la.device))
-                     for k in family_k_per_day]  # fmt: skip
-        ln_k = weights[0] * ln_k + sum(
-            w * lk for w, lk in zip(weights[1:], ln_family, strict=True)
-        )
+        ln_family = [
+            torch.log(torch.as_tensor(k, dtype=la.dtype, device=la.device))
+            for k in family_k_per_day
+        ]
+        ln_k = weights[0] * ln_k + sum(w * lk for w, lk in zip(weights[1:], ln_family, strict=True))
     ph_factor = 0.5 * (
         torch.exp(acid_slope * _LN10 * (7.4 - ph)) + torch.exp(base_slope * _LN10 * (ph - 7.4))
     )
@@ -432,8 +446,7 @@ def family_diffusivity_offset(
     :param offsets: decades of D of families 1, 2, … relative to the lactide–glycolide law.
     """
     weights = family_weights(family, len(offsets))
-    return sum((w * o for w, o in zip(weights[1:], offsets, strict=True)),
-               torch.zeros_like(family))  # fmt: skip
+    return sum((w * o for w, o in zip(weights[1:], offsets, strict=True)), torch.zeros_like(family))
 
 
 def erosion_fraction(

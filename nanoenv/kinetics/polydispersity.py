@@ -101,8 +101,9 @@ def polydisperse_release(
     values = _rows(formulation.values, index, nodes)
     radius = PARAMETER_INDEX["radius_nm"]
     factor = torch.ones_like(values)
-    factor = factor.index_copy(1, torch.tensor([radius], device=values.device),
-                               scale.reshape(-1, 1))  # fmt: skip
+    factor = factor.index_copy(
+        1, torch.tensor([radius], device=values.device), scale.reshape(-1, 1)
+    )
     values = values * factor
     expanded = Formulation(values, _rows(formulation.carrier, index, nodes), validate=False)
 

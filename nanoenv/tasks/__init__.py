@@ -186,54 +186,127 @@ __all__ = [
 TASK_FAMILIES: dict[str, TaskFamily] = {
     f.name: f
     for f in (
-        TaskFamily("sustained", Carrier.POLYMER, sustained,
-                   "near zero-order release to 7-90 days, burst below 10 %",
-                   batch_sampler=sustained_batch),
-        TaskFamily("ph_triggered", Carrier.POLYMER, ph_triggered,
-                   "a hidden design's curve that holds at pH 7.4 and releases after a switch "
-                   "to pH 5.0-6.5", batch_sampler=ph_triggered_batch, simulated=True,
-                   version=1),
-        TaskFamily("thermal_triggered", Carrier.LIPOSOME, thermal_triggered,
-                   "liposomes: hold at 37 degC, release 30-70 % in a 1 h 42 degC pulse",
-                   batch_sampler=thermal_triggered_batch),
-        TaskFamily("burst_then_sustained", Carrier.POLYMER, burst_then_sustained,
-                   "20-50 % burst within hours, then zero order for 1-4 weeks",
-                   batch_sampler=burst_then_sustained_batch),
-        TaskFamily("therapeutic_window", Carrier.POLYMER, therapeutic_window,
-                   "keep a sampled patient's plasma level between MEC and MTC (a window "
-                   "some hidden design serves)", batch_sampler=therapeutic_window_batch,
-                   simulated=True, reward="therapeutic_window", version=1),
-        TaskFamily("realisable", Carrier.POLYMER, realisable,
-                   "the curve of a hidden random design, to 60-95 % release (optimum f2 = 100)",
-                   batch_sampler=realisable_batch, simulated=True),
-        TaskFamily("dataset", Carrier.POLYMER, dataset,
-                   "a measured PLAI curve (Bannigan et al. 2023): microparticles to implants",
-                   space_factory=microparticle_space, constants="calibrated"),
-        TaskFamily("dataset_liposome", Carrier.LIPOSOME, dataset_liposome,
-                   "a measured liposome release test (Yanes et al. 2025) in its medium"),
-        TaskFamily("ph_triggered_strict", Carrier.POLYMER, ph_triggered_strict,
-                   "a hidden stable design's pH trigger (switch to pH 5.0-5.5); stable "
-                   "designs only", batch_sampler=ph_triggered_strict_batch, simulated=True,
-                   reward="f2_feasible", tier="hard"),
-        TaskFamily("burst_then_sustained_strict", Carrier.POLYMER,
-                   burst_then_sustained_strict,
-                   "20-50 % burst within hours, then zero order for 2-8 weeks; stable designs "
-                   "only", reward="f2_feasible", tier="hard",
-                   batch_sampler=burst_then_sustained_strict_batch),
+        TaskFamily(
+            "sustained",
+            Carrier.POLYMER,
+            sustained,
+            "near zero-order release to 7-90 days, burst below 10 %",
+            batch_sampler=sustained_batch,
+        ),
+        TaskFamily(
+            "ph_triggered",
+            Carrier.POLYMER,
+            ph_triggered,
+            "a hidden design's curve that holds at pH 7.4 and releases after a switch "
+            "to pH 5.0-6.5",
+            batch_sampler=ph_triggered_batch,
+            simulated=True,
+            version=1,
+        ),
+        TaskFamily(
+            "thermal_triggered",
+            Carrier.LIPOSOME,
+            thermal_triggered,
+            "liposomes: hold at 37 degC, release 30-70 % in a 1 h 42 degC pulse",
+            batch_sampler=thermal_triggered_batch,
+        ),
+        TaskFamily(
+            "burst_then_sustained",
+            Carrier.POLYMER,
+            burst_then_sustained,
+            "20-50 % burst within hours, then zero order for 1-4 weeks",
+            batch_sampler=burst_then_sustained_batch,
+        ),
+        TaskFamily(
+            "therapeutic_window",
+            Carrier.POLYMER,
+            therapeutic_window,
+            "keep a sampled patient's plasma level between MEC and MTC (a window "
+            "some hidden design serves)",
+            batch_sampler=therapeutic_window_batch,
+            simulated=True,
+            reward="therapeutic_window",
+            version=1,
+        ),
+        TaskFamily(
+            "realisable",
+            Carrier.POLYMER,
+            realisable,
+            "the curve of a hidden random design, to 60-95 % release (optimum f2 = 100)",
+            batch_sampler=realisable_batch,
+            simulated=True,
+        ),
+        TaskFamily(
+            "dataset",
+            Carrier.POLYMER,
+            dataset,
+            "a measured PLAI curve (Bannigan et al. 2023): microparticles to implants",
+            space_factory=microparticle_space,
+            constants="calibrated",
+        ),
+        TaskFamily(
+            "dataset_liposome",
+            Carrier.LIPOSOME,
+            dataset_liposome,
+            "a measured liposome release test (Yanes et al. 2025) in its medium",
+        ),
+        TaskFamily(
+            "ph_triggered_strict",
+            Carrier.POLYMER,
+            ph_triggered_strict,
+            "a hidden stable design's pH trigger (switch to pH 5.0-5.5); stable designs only",
+            batch_sampler=ph_triggered_strict_batch,
+            simulated=True,
+            reward="f2_feasible",
+            tier="hard",
+        ),
+        TaskFamily(
+            "burst_then_sustained_strict",
+            Carrier.POLYMER,
+            burst_then_sustained_strict,
+            "20-50 % burst within hours, then zero order for 2-8 weeks; stable designs only",
+            reward="f2_feasible",
+            tier="hard",
+            batch_sampler=burst_then_sustained_strict_batch,
+        ),
         # issue 15: delivery families (docs in their modules)
-        TaskFamily("targeted", Carrier.POLYMER, targeted, "release in the tumour, not in "
-                   "healthy tissue: biodistribution by size, PEG and zeta", reward="targeted"),
-        TaskFamily("theranostic", Carrier.POLYMER, theranostic, "a hidden design's curve by a "
-                   "particle visible on T2 MRI (magnetic core)", batch_sampler=theranostic_batch,
-                   space_factory=theranostic_space, simulated=True, reward="theranostic"),
-        TaskFamily("robust", Carrier.POLYMER, robust, "a hidden design's curve, robust to "
-                   "batch variability in size, PDI and loading", batch_sampler=robust_batch,
-                   simulated=True, reward="robust_f2"),
-        TaskFamily("population", Carrier.POLYMER, population, "one design keeping 16 virtual "
-                   "patients (weight, renal function) in the window",
-                   batch_sampler=population_batch, simulated=True, reward="population_window"),
+        TaskFamily(
+            "targeted",
+            Carrier.POLYMER,
+            targeted,
+            "release in the tumour, not in healthy tissue: biodistribution by size, PEG and zeta",
+            reward="targeted",
+        ),
+        TaskFamily(
+            "theranostic",
+            Carrier.POLYMER,
+            theranostic,
+            "a hidden design's curve by a particle visible on T2 MRI (magnetic core)",
+            batch_sampler=theranostic_batch,
+            space_factory=theranostic_space,
+            simulated=True,
+            reward="theranostic",
+        ),
+        TaskFamily(
+            "robust",
+            Carrier.POLYMER,
+            robust,
+            "a hidden design's curve, robust to batch variability in size, PDI and loading",
+            batch_sampler=robust_batch,
+            simulated=True,
+            reward="robust_f2",
+        ),
+        TaskFamily(
+            "population",
+            Carrier.POLYMER,
+            population,
+            "one design keeping 16 virtual patients (weight, renal function) in the window",
+            batch_sampler=population_batch,
+            simulated=True,
+            reward="population_window",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_family(name: str) -> TaskFamily:

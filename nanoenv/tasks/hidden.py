@@ -139,10 +139,17 @@ def realisable_batch(
     preset_names = [PRESETS[k] for k in preset.tolist()]
     drug_names = [DRUGS[k] for k in drug.tolist()]
     return [
-        Target("realisable", grids[i], curves[i], ReleaseConditions.preset(preset_names[i]),
-               Drug.preset(drug_names[i]), space.carrier, formulation=hidden[i])
+        Target(
+            "realisable",
+            grids[i],
+            curves[i],
+            ReleaseConditions.preset(preset_names[i]),
+            Drug.preset(drug_names[i]),
+            space.carrier,
+            formulation=hidden[i],
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def realisable(
@@ -182,10 +189,12 @@ def screen_hidden(
         z = torch.cat([torch.as_tensor(propose(i, rngs[i])) for i in pending])
         owner = [i for i in pending for _ in range(_HIDDEN_CANDIDATES)]
         step = _HIDDEN_CHUNK * _HIDDEN_CANDIDATES  # bounds memory for large batches
-        m = torch.cat([
-            margin(owner[k : k + step], z[k : k + step]).detach().cpu()
-            for k in range(0, len(owner), step)
-        ])  # fmt: skip
+        m = torch.cat(
+            [
+                margin(owner[k : k + step], z[k : k + step]).detach().cpu()
+                for k in range(0, len(owner), step)
+            ]
+        )
         still = []
         for j, i in enumerate(pending):
             rows = m[j * _HIDDEN_CANDIDATES : (j + 1) * _HIDDEN_CANDIDATES]
@@ -252,10 +261,17 @@ def ph_triggered_batch(
     def margin(owner: list[int], z: torch.Tensor) -> torch.Tensor:
         designs = space.to_formulation(z, validate=False)
         times = torch.tensor([[ctx[i][0], ctx[i][2]] for i in owner], dtype=torch.float64)
-        switched = simulate_release(designs, times, schedules(owner), doxorubicin,
-                                    constants=constants, validate=False)  # fmt: skip
-        held = simulate_release(designs, times[:, 1:], ReleaseConditions.preset("sink"),
-                                doxorubicin, constants=constants, validate=False)  # fmt: skip
+        switched = simulate_release(
+            designs, times, schedules(owner), doxorubicin, constants=constants, validate=False
+        )
+        held = simulate_release(
+            designs,
+            times[:, 1:],
+            ReleaseConditions.preset("sink"),
+            doxorubicin,
+            constants=constants,
+            validate=False,
+        )
         leak_margin = PH_LEAK_MAX - switched[:, 0]
         extra_margin = switched[:, 1] - held[:, 0] - PH_EXTRA_MIN
         out = torch.minimum(leak_margin, extra_margin)
@@ -267,14 +283,21 @@ def ph_triggered_batch(
     grids = torch.stack([time_grid(ctx[i][2]) for i in order])
     conditions = schedules(order)
     designs = space.to_formulation(hidden)
-    curves = simulate_release(designs, grids, conditions, doxorubicin, constants=constants,
-                              validate=False)  # fmt: skip
+    curves = simulate_release(
+        designs, grids, conditions, doxorubicin, constants=constants, validate=False
+    )
     return [
-        Target(family, grids[i], curves[i],
-               ReleaseConditions([0.0, ctx[i][0]], [7.4, ctx[i][1]], [37.0, 37.0]),
-               doxorubicin, space.carrier, formulation=designs[i])
+        Target(
+            family,
+            grids[i],
+            curves[i],
+            ReleaseConditions([0.0, ctx[i][0]], [7.4, ctx[i][1]], [37.0, 37.0]),
+            doxorubicin,
+            space.carrier,
+            formulation=designs[i],
+        )
         for i in order
-    ]  # fmt: skip
+    ]
 
 
 def ph_triggered(
@@ -290,8 +313,9 @@ def ph_triggered_strict_batch(
 ) -> list[Target]:
     """``ph_triggered_strict`` targets: as ``ph_triggered``, with a switch to endosomal /
     lysosomal pH 5.0–5.5 and a hidden design that is also stable (cost 0)."""
-    return ph_triggered_batch(rngs, space, constants, family="ph_triggered_strict",
-                               ph_after_range=(5.0, 5.5), stable=True)  # fmt: skip
+    return ph_triggered_batch(
+        rngs, space, constants, family="ph_triggered_strict", ph_after_range=(5.0, 5.5), stable=True
+    )
 
 
 def ph_triggered_strict(
@@ -345,8 +369,14 @@ def therapeutic_window_batch(
         the level within 1–90 days) and that window's MEC (mg/L) of each candidate."""
         designs = space.to_formulation(z, validate=False)
         sink = ReleaseConditions.preset("sink")
-        probe = simulate_release(designs, PROBE_H.to(torch.float64), sink, drugs(owner),
-                                 constants=constants, validate=False)  # fmt: skip
+        probe = simulate_release(
+            designs,
+            PROBE_H.to(torch.float64),
+            sink,
+            drugs(owner),
+            constants=constants,
+            validate=False,
+        )
         level = torch.tensor([ctx[i][4] for i in owner], dtype=torch.float64)
         reached = probe >= level[:, None]
         first = torch.where(reached.any(1), reached.float().argmax(1), len(PROBE_H) - 1)
@@ -354,20 +384,21 @@ def therapeutic_window_batch(
         usable = reached.any(1) & (horizon >= _WINDOW_MIN_HORIZON_H)
         horizon = horizon.clamp(min=_WINDOW_MIN_HORIZON_H)
         grid = time_grid(1.0)[None, :] * horizon[:, None]
-        curve = simulate_release(designs, grid, sink, drugs(owner), constants=constants,
-                                 validate=False)  # fmt: skip
+        curve = simulate_release(
+            designs, grid, sink, drugs(owner), constants=constants, validate=False
+        )
         clearance = torch.tensor([ctx[i][0] for i in owner], dtype=torch.float64)
         volume = torch.tensor([ctx[i][1] for i in owner], dtype=torch.float64)
         ratio = torch.tensor([ctx[i][2] for i in owner], dtype=torch.float64)
-        conc = concentration_from_release(grid, curve, _DOSE_MG, clearance, volume,
-                                          validate=False)  # fmt: skip
+        conc = concentration_from_release(grid, curve, _DOSE_MG, clearance, volume, validate=False)
         peak = conc.amax(1).clamp(min=1e-12)
         n, k = len(owner), len(_WINDOW_POSITIONS)
         mec = (peak[:, None] * ratio[:, None] ** -_WINDOW_POSITIONS).reshape(-1)
         rep = torch.arange(n).repeat_interleave(k)
         # the family's reward (TherapeuticWindowReward) on the concentration computed once
-        window = smooth_therapeutic_window_time(grid[rep], conc[rep], mec, mec * ratio[rep],
-                                                mec * sharpness, validate=False)  # fmt: skip
+        window = smooth_therapeutic_window_time(
+            grid[rep], conc[rep], mec, mec * ratio[rep], mec * sharpness, validate=False
+        )
         share = (window / horizon[rep]).reshape(n, k)
         best, where = share.max(1)
         best = torch.where(usable, best, torch.full_like(best, -1.0))
@@ -376,8 +407,13 @@ def therapeutic_window_batch(
     def margin(owner: list[int], z: torch.Tensor) -> torch.Tensor:
         return placed(owner, z)[2] - WINDOW_SHARE_MIN
 
-    hidden = torch.stack(screen_hidden(rngs, lambda i, rng: rng.uniform(
-        -1.0, 1.0, size=(_HIDDEN_CANDIDATES, space.dim)), margin))  # fmt: skip
+    hidden = torch.stack(
+        screen_hidden(
+            rngs,
+            lambda i, rng: rng.uniform(-1.0, 1.0, size=(_HIDDEN_CANDIDATES, space.dim)),
+            margin,
+        )
+    )
     order = list(range(len(rngs)))
     _, grids, _, mecs = placed(order, hidden)
     targets = []
@@ -390,10 +426,18 @@ def therapeutic_window_batch(
         rate = centre * clearance / _DOSE_MG  # fraction per hour
         release = (loading + rate * grids[i]).clamp(max=1.0)
         release[0] = 0.0
-        targets.append(Target("therapeutic_window", grids[i], release,
-                              ReleaseConditions.preset("sink"), drug,
-                              space.carrier, formulation=space.to_formulation(hidden[i]),
-                              patient=patient))  # fmt: skip
+        targets.append(
+            Target(
+                "therapeutic_window",
+                grids[i],
+                release,
+                ReleaseConditions.preset("sink"),
+                drug,
+                space.carrier,
+                formulation=space.to_formulation(hidden[i]),
+                patient=patient,
+            )
+        )
     return targets
 
 

@@ -44,12 +44,20 @@ def _measured_curves(
         drug = Drug(
             str(curves.groups[i]),
             **{k: float(getattr(curves.drug, k)[i]) for k in DRUG_FIELDS},
-        )  # fmt: skip
+        )
         conditions = ReleaseConditions(
-            **{k: getattr(curves.conditions, k)[i] for k in
-               ("start_h", "ph", "temperature_c", "light_mw_cm2", "magnetic_field_ka_m",
-                "enzyme_activity")}
-        )  # fmt: skip
+            **{
+                k: getattr(curves.conditions, k)[i]
+                for k in (
+                    "start_h",
+                    "ph",
+                    "temperature_c",
+                    "light_mw_cm2",
+                    "magnetic_field_ka_m",
+                    "enzyme_activity",
+                )
+            }
+        )
         out.append((grid, release, conditions, drug))
     return tuple(out)
 
@@ -64,8 +72,10 @@ def measured_targets(dataset: str, carrier: Carrier | None = None) -> list[Targe
     family = "dataset" if dataset == "plai" else "dataset_liposome"
     if carrier is None:
         carrier = Carrier.POLYMER if dataset == "plai" else Carrier.LIPOSOME
-    return [Target(family, t, release, conditions, drug, carrier)
-            for t, release, conditions, drug in _measured_curves(dataset)]  # fmt: skip
+    return [
+        Target(family, t, release, conditions, drug, carrier)
+        for t, release, conditions, drug in _measured_curves(dataset)
+    ]
 
 
 def dataset(rng: np.random.Generator, space: DesignSpace) -> Target:
