@@ -25,7 +25,7 @@ import torch
 
 from nanoenv.kinetics import PARAMETER_INDEX, PARAMETER_NAMES, PARAMETERS, Carrier, Formulation
 from nanoenv.kinetics.formulation import Geometry
-from nanoenv.kinetics.formulation import spec as parameter_spec
+from nanoenv.kinetics.parameters import spec as parameter_spec
 from nanoenv.kinetics.validation import check_finite, check_in_range
 
 __all__ = ["DesignParameter", "DesignSpace"]

@@ -83,12 +83,22 @@ def test_gradient_penalty_of_a_linear_critic() -> None:
 def test_training_is_deterministic_and_updates_both_networks(tmp_path: Path) -> None:
     kwargs = {"latent": 5, "hidden": 16, "cond_hidden": 8}
     pairs = _two_modes(256)
-    a = train_prior("gan", epochs=3, progress=False, pairs=pairs, batch_size=32, seed=4,
-                    model_kwargs=kwargs, run_dir=tmp_path / "run")  # fmt: skip
-    b = train_prior("gan", epochs=3, progress=False, pairs=pairs, batch_size=32, seed=4,
-                    model_kwargs=kwargs)  # fmt: skip
-    c = train_prior("gan", epochs=3, progress=False, pairs=pairs, batch_size=32, seed=5,
-                    model_kwargs=kwargs)  # fmt: skip
+    a = train_prior(
+        "gan",
+        epochs=3,
+        progress=False,
+        pairs=pairs,
+        batch_size=32,
+        seed=4,
+        model_kwargs=kwargs,
+        run_dir=tmp_path / "run",
+    )
+    b = train_prior(
+        "gan", epochs=3, progress=False, pairs=pairs, batch_size=32, seed=4, model_kwargs=kwargs
+    )
+    c = train_prior(
+        "gan", epochs=3, progress=False, pairs=pairs, batch_size=32, seed=5, model_kwargs=kwargs
+    )
     torch.manual_seed(4)
     init = ConditionalGAN(dim=11, **kwargs).state_dict()
     for name, value in a.state_dict().items():
@@ -145,8 +155,9 @@ def test_mode_seeking_term_matches_mao_et_al() -> None:
 
 def test_mode_seeking_and_betas_are_saved_and_checked(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = ConditionalGAN(dim=11, latent=5, hidden=16, cond_hidden=8, mode_seeking=0.5,
-                           betas=(0.0, 0.9))  # fmt: skip
+    model = ConditionalGAN(
+        dim=11, latent=5, hidden=16, cond_hidden=8, mode_seeking=0.5, betas=(0.0, 0.9)
+    )
     assert [opt.defaults["betas"] for opt in model.optimizers(1e-4)] == [(0.0, 0.9)] * 2
     loaded = load_prior(model.save(tmp_path / "gan.pt"))
     assert isinstance(loaded, ConditionalGAN)
@@ -157,8 +168,9 @@ def test_mode_seeking_and_betas_are_saved_and_checked(tmp_path: Path) -> None:
         ConditionalGAN(dim=11, betas=(0.5, 1.0))
 
 
-@pytest.mark.parametrize(("carrier", "family"), [("polymer", "realisable"),
-                                                 ("liposome", "thermal_triggered")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("carrier", "family"), [("polymer", "realisable"), ("liposome", "thermal_triggered")]
+)
 def test_shipped_gan_samples_are_valid_and_diverse(carrier: str, family: str) -> None:
     model = load_default_prior(carrier, "gan")
     assert isinstance(model, ConditionalGAN) and model.carrier == carrier
@@ -184,8 +196,7 @@ def test_shipped_gan_screen_beats_random_sampling() -> None:
     space = DesignSpace.polymer_nanoparticle()
     gen = torch.Generator().manual_seed(1)
     m = 8
-    gan_f2 = [float(sample_and_screen(model, t, m, 1, seed=i).f2[0])
-              for i, t in enumerate(targets)]  # fmt: skip
+    gan_f2 = [float(sample_and_screen(model, t, m, 1, seed=i).f2[0]) for i, t in enumerate(targets)]
     random_f2 = [float(screen_designs(t, space.sample(m, generator=gen), 1).f2[0]) for t in targets]
     assert np.mean(gan_f2) > np.mean(random_f2) + 5.0
 
@@ -221,11 +232,22 @@ def test_prior_gan_designer(tmp_path: Path) -> None:
 
 def test_prior_guided_policy_on_the_gan(tmp_path: Path) -> None:
     method = train_prior_guided(
-        "realisable", steps=32, seed=0, kind="gan", run_dir=tmp_path / "run", m=3,
-        max_edits=4, num_envs=2, progress=False,
-        hyperparameters={"n_steps": 16, "batch_size": 16, "n_epochs": 1,
-                         "policy_kwargs": {"net_arch": [16]}},
-    )  # fmt: skip
+        "realisable",
+        steps=32,
+        seed=0,
+        kind="gan",
+        run_dir=tmp_path / "run",
+        m=3,
+        max_edits=4,
+        num_envs=2,
+        progress=False,
+        hyperparameters={
+            "n_steps": 16,
+            "batch_size": 16,
+            "n_epochs": 1,
+            "policy_kwargs": {"net_arch": [16]},
+        },
+    )
     assert isinstance(method.prior, ConditionalGAN)
     assert json.loads((tmp_path / "run" / "prior.json").read_text())["kind"] == "gan"
     assert isinstance(load_prior(tmp_path / "run" / "prior.pt"), ConditionalGAN)

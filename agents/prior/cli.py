@@ -50,8 +50,10 @@ def read_target_curve(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
     try:  # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first cell
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"--target file {str(path)!r} cannot be read as UTF-8 text: "
-                         f"{' '.join(str(exc).split())}") from None  # fmt: skip
+        raise ValueError(
+            f"--target file {str(path)!r} cannot be read as UTF-8 text: "
+            f"{' '.join(str(exc).split())}"
+        ) from None
     for lineno, line in enumerate(text.splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -63,8 +65,10 @@ def read_target_curve(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
         except ValueError:
             rows = rows[1:]  # a header
     if not rows:
-        raise ValueError(f"--target file {str(path)!r} holds no data rows; expected two columns: "
-                         "time (h), release (fraction or %)")  # fmt: skip
+        raise ValueError(
+            f"--target file {str(path)!r} holds no data rows; expected two columns: "
+            "time (h), release (fraction or %)"
+        )
     times, release = [], []
     for lineno, cells in rows:
         if len(cells) != 2:
@@ -75,17 +79,21 @@ def read_target_curve(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
         try:
             t, y = float(cells[0]), float(cells[1])
         except ValueError:
-            raise ValueError(f"--target file {str(path)!r} line {lineno}: {cells} are not "
-                             "numbers") from None  # fmt: skip
+            raise ValueError(
+                f"--target file {str(path)!r} line {lineno}: {cells} are not numbers"
+            ) from None
         if not (math.isfinite(t) and math.isfinite(y)):
-            raise ValueError(f"--target file {str(path)!r} line {lineno}: time and release "
-                             f"must be finite; got {t}, {y}")  # fmt: skip
+            raise ValueError(
+                f"--target file {str(path)!r} line {lineno}: time and release "
+                f"must be finite; got {t}, {y}"
+            )
         times.append(t)
         release.append(y)
     t_arr, y_arr = np.asarray(times), np.asarray(release)
     if len(t_arr) < 3:
-        raise ValueError(f"--target file {str(path)!r} has {len(t_arr)} point(s); at least 3 "
-                         "are needed")  # fmt: skip
+        raise ValueError(
+            f"--target file {str(path)!r} has {len(t_arr)} point(s); at least 3 are needed"
+        )
     if t_arr[0] < 0:
         raise ValueError(f"--target time {t_arr[0]:g} h must be >= 0 (allowed: 0 h and later)")
     bad = np.nonzero(np.diff(t_arr) <= 0)[0]
@@ -155,8 +163,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="generative prior: conditional VAE, RealNVP flow or WGAN-GP (default cvae)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the prior's samples")
-    parser.add_argument("--plot", metavar="PNG", default=None,
-                        help="write the top-k curves against the target to this image")  # fmt: skip
+    parser.add_argument(
+        "--plot",
+        metavar="PNG",
+        default=None,
+        help="write the top-k curves against the target to this image",
+    )
 
 
 def _unit(unit: str) -> str:
@@ -171,8 +183,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise ValueError(f"--top-k={args.top_k} must be a positive number of formulations")
     if not 1 <= args.samples <= MAX_SAMPLES:
-        raise ValueError(f"--samples={args.samples} must be in [1, {MAX_SAMPLES}] candidates "
-                         "(one batched simulation)")  # fmt: skip
+        raise ValueError(
+            f"--samples={args.samples} must be in [1, {MAX_SAMPLES}] candidates "
+            "(one batched simulation)"
+        )
     if args.top_k > args.samples:
         raise ValueError(f"--top-k={args.top_k} must not exceed --samples={args.samples}")
     if args.plot:
@@ -200,8 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     header = "".ljust(width) + "".join(f"#{i + 1}".rjust(11) for i in range(k))
     lines.append(header)
     lines.append("predicted f2".ljust(width) + "".join(f"{float(v):11.1f}" for v in res.f2))
-    lines.append("stability cost".ljust(width)
-                 + "".join(f"{float(v):11.3f}" for v in res.cost))  # fmt: skip
+    lines.append("stability cost".ljust(width) + "".join(f"{float(v):11.3f}" for v in res.cost))
     values = res.formulation.to_dicts()
     for p in space.parameters:
         label = f"{p.name} ({_unit(p.unit)})"
@@ -210,11 +223,13 @@ def _run(args: argparse.Namespace) -> int:
         from nanoenv.plotting import plot_release, save_figure
 
         fig = plot_release(
-            target.times_h.numpy(), res.release.numpy(),
+            target.times_h.numpy(),
+            res.release.numpy(),
             labels=[f"#{i + 1}: f2 = {float(f):.1f}" for i, f in enumerate(res.f2)],
-            target=(times, release), conditions=conditions,
+            target=(times, release),
+            conditions=conditions,
             title=f"top {k} of {res.sim_calls} prior samples ({args.kind})",
-        )  # fmt: skip
+        )
         path = save_figure(fig, args.plot)
         import matplotlib.pyplot as plt
 

@@ -51,8 +51,9 @@ def _screen(kind: str) -> MethodEntry:
         from nanoenv.tasks import get_family
 
         m = SCREEN_M if ctx.stop_on_success else None  # fixed budgets: sample them all
-        designer = PriorScreen(m=m, kind=kind, device=ctx.device,
-                               success_f2=ctx.success_f2, name=ctx.method)  # fmt: skip
+        designer = PriorScreen(
+            m=m, kind=kind, device=ctx.device, success_f2=ctx.success_f2, name=ctx.method
+        )
         carrier = get_family(ctx.family).carrier.name.lower()
         # its training pairs are simulated designs, one simulator call each
         pairs = getattr(load_default_prior(carrier, kind), "meta", {}).get("n_pairs")
@@ -75,18 +76,30 @@ def _guided(edit_penalty: float) -> MethodEntry:
         run_or_resume(ctx.job_dir / "run")  # moves aside a run killed before its checkpoint
         t0 = time.perf_counter()
         designer = train_prior_guided(
-            ctx.family, total, seed=ctx.seed, device=ctx.device, run_dir=ctx.job_dir / "run",
-            m=GUIDED_M, max_edits=GUIDED_EDITS, edit_penalty=edit_penalty,
-            success_f2=ctx.success_f2, progress=False,
-        )  # fmt: skip
+            ctx.family,
+            total,
+            seed=ctx.seed,
+            device=ctx.device,
+            run_dir=ctx.job_dir / "run",
+            m=GUIDED_M,
+            max_edits=GUIDED_EDITS,
+            edit_penalty=edit_penalty,
+            success_f2=ctx.success_f2,
+            progress=False,
+        )
         designer.name = ctx.method
         designer.repeat = not ctx.stop_on_success
         designer.stop_on_success = ctx.stop_on_success
         cost = training_cost(designer.run_dir) or {}
-        info = {"train_s": time.perf_counter() - t0, "run": str(designer.run_dir),
-                "total_steps": total, "m": GUIDED_M, "max_edits": GUIDED_EDITS,
-                "edit_penalty": edit_penalty,
-                "train_sim_calls": cost.get("sim_calls")}  # fmt: skip
+        info = {
+            "train_s": time.perf_counter() - t0,
+            "run": str(designer.run_dir),
+            "total_steps": total,
+            "m": GUIDED_M,
+            "max_edits": GUIDED_EDITS,
+            "edit_penalty": edit_penalty,
+            "train_sim_calls": cost.get("sim_calls"),
+        }
         return Built(designer, GUIDED_M + 1 + GUIDED_EDITS, info)
 
     return MethodEntry(build, trains=True, track="amortised")

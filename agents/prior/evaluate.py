@@ -46,8 +46,9 @@ def screen_table(
     runs: dict[str, list[Any]] = {}
     for kind in kinds:
         prior = load_default_prior(carrier, kind)
-        runs[kind] = [sample_and_screen(prior, t, m, 1, seed=method_seed + i)
-                      for i, t in enumerate(targets)]  # fmt: skip
+        runs[kind] = [
+            sample_and_screen(prior, t, m, 1, seed=method_seed + i) for i, t in enumerate(targets)
+        ]
     gen = torch.Generator().manual_seed(method_seed)
     runs["random"] = [screen_designs(t, space.sample(m, generator=gen), 1) for t in targets]
     for name, res in runs.items():
@@ -94,11 +95,13 @@ def main(argv: list[str] | None = None) -> None:
             table = screen_table(family, args.n, args.seed, m, tuple(args.kinds))
             report["screen"][f"{family}/M={m}"] = table
             for name, s in table.items():
-                print(f"{family:11s} M={m:3d} {name:6s} success {s['success_rate']:5.0%} "
-                      f"mean best f2 {s['mean_best_f2']:5.1f} validity {s['validity']:.2f} "
-                      f"(in bounds {s['in_bounds']:.2f}, physical {s['physical']:.2f}, "
-                      f"feasible {s['feasible']:.2f}) "
-                      f"diversity {s['diversity']:.2f}")  # fmt: skip
+                print(
+                    f"{family:11s} M={m:3d} {name:6s} success {s['success_rate']:5.0%} "
+                    f"mean best f2 {s['mean_best_f2']:5.1f} validity {s['validity']:.2f} "
+                    f"(in bounds {s['in_bounds']:.2f}, physical {s['physical']:.2f}, "
+                    f"feasible {s['feasible']:.2f}) "
+                    f"diversity {s['diversity']:.2f}"
+                )
             print(f"  ({time.perf_counter() - start:.1f} s)")
     if args.ppo_steps:
         for family, penalty in [(f, p) for f in args.families for p in args.ppo_edit_penalty]:
@@ -109,24 +112,37 @@ def main(argv: list[str] | None = None) -> None:
 
                 run_dir = new_folder(args.run_dir, f"prior_ppo_{family}")
             method = train_prior_guided(
-                family, args.ppo_steps, seed=0, run_dir=run_dir, m=args.ppo_m,
-                max_edits=args.ppo_edits, max_step=args.ppo_max_step, progress=False,
+                family,
+                args.ppo_steps,
+                seed=0,
+                run_dir=run_dir,
+                m=args.ppo_m,
+                max_edits=args.ppo_edits,
+                max_step=args.ppo_max_step,
+                progress=False,
                 edit_penalty=penalty,
-            )  # fmt: skip
+            )
             trained = time.perf_counter() - start
             budget = args.ppo_m + 1 + args.ppo_edits
             targets = benchmark_suite(family, args.n, args.seed)
-            results = [method.design(t, budget, seed=args.seed + METHOD_SEED_OFFSET)
-                       for t in targets]  # fmt: skip
+            results = [
+                method.design(t, budget, seed=args.seed + METHOD_SEED_OFFSET) for t in targets
+            ]
             s = summarize(results_table(results))
             report["prior+ppo"][f"{method.name}/{family}"] = {
-                **s, "train_seconds": trained, "budget": budget, "m": args.ppo_m,
-                "max_edits": args.ppo_edits, "run_dir": str(method.run_dir),
-            }  # fmt: skip
-            print(f"{family:11s} {method.name} ({args.ppo_steps} steps, {trained:.0f} s; budget "
-                  f"{budget}) success {s['success_rate']:5.0%} median calls to success "
-                  f"{s['median_calls_to_success']} mean best f2 {s['mean_best_f2']:5.1f} "
-                  f"mean calls {s['mean_sim_calls']:5.1f}")  # fmt: skip
+                **s,
+                "train_seconds": trained,
+                "budget": budget,
+                "m": args.ppo_m,
+                "max_edits": args.ppo_edits,
+                "run_dir": str(method.run_dir),
+            }
+            print(
+                f"{family:11s} {method.name} ({args.ppo_steps} steps, {trained:.0f} s; budget "
+                f"{budget}) success {s['success_rate']:5.0%} median calls to success "
+                f"{s['median_calls_to_success']} mean best f2 {s['mean_best_f2']:5.1f} "
+                f"mean calls {s['mean_sim_calls']:5.1f}"
+            )
     if args.json:
         from nanoenv.files import atomic_write
 

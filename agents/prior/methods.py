@@ -151,8 +151,12 @@ class PriorGuidedPolicy(PolicyRollout):
         m = min(self.m, budget - 1)
         device = self.env_kwargs.get("device", "cpu")
         spec = problem_spec(target, device, self.env_kwargs.get("success_f2", 50.0))
-        kwargs = {**self.env_kwargs, "task": spec.family.name, "design_space": spec.design_space,
-                  "initial_design": PriorDesigner(self.prior, m, device)}  # fmt: skip
+        kwargs = {
+            **self.env_kwargs,
+            "task": spec.family.name,
+            "design_space": spec.design_space,
+            "initial_design": PriorDesigner(self.prior, m, device),
+        }
         return FormulationDesignEnv(**kwargs)
 
     def design(self, target: Target, budget: int, *, seed: int = 0) -> DesignResult:
@@ -229,18 +233,27 @@ def train_prior_guided(
     carrier = fam.carrier.name.lower()
     prior = prior if prior is not None else load_default_prior(carrier, kind, "cpu")
     if prior.carrier != carrier:
-        raise ValueError(f"the prior is for {prior.carrier} designs; family {family!r} designs "
-                         f"{carrier} carriers")  # fmt: skip
+        raise ValueError(
+            f"the prior is for {prior.carrier} designs; family {family!r} designs "
+            f"{carrier} carriers"
+        )
     hp = {**PPO_HYPERPARAMETERS, **(hyperparameters or {})}
     hp["n_steps"] = min(hp["n_steps"], max(8, steps // num_envs))
     hp["batch_size"] = min(hp["batch_size"], hp["n_steps"] * num_envs)
     cfg = rl.TrainConfig(
-        algo="ppo", task=family, total_steps=steps, num_envs=num_envs, seed=seed, device=device,
-        env=rl.EnvConfig(max_edits=max_edits, max_step=max_step, success_f2=success_f2,
-                         device="cpu"),
-        hyperparameters=hp, checkpoint_every=max(steps // 4, num_envs),
+        algo="ppo",
+        task=family,
+        total_steps=steps,
+        num_envs=num_envs,
+        seed=seed,
+        device=device,
+        env=rl.EnvConfig(
+            max_edits=max_edits, max_step=max_step, success_f2=success_f2, device="cpu"
+        ),
+        hyperparameters=hp,
+        checkpoint_every=max(steps // 4, num_envs),
         eval=rl.EvalConfig(at_end=False),
-    )  # fmt: skip
+    )
     env_kwargs = {k: v for k, v in cfg.env.kwargs().items() if k != "initial_design"}
     resume = run_dir is not None and _interrupted_run(Path(run_dir))
     if resume:
@@ -249,17 +262,25 @@ def train_prior_guided(
     else:
         run = rl.make_run_folder(run_dir, cfg.runs_dir, f"prior_ppo_{family}", seed)
         prior.save(run / "prior.pt", **getattr(prior, "meta", {}))
-        info = {"m": m, "kind": prior.kind, "carrier": prior.carrier,
-                "edit_penalty": float(edit_penalty), "env_kwargs": env_kwargs}  # fmt: skip
+        info = {
+            "m": m,
+            "kind": prior.kind,
+            "carrier": prior.carrier,
+            "edit_penalty": float(edit_penalty),
+            "env_kwargs": env_kwargs,
+        }
         atomic_write(run / "prior.json", json.dumps(info, indent=1))
     penalty = float(edit_penalty)
     model = rl.train_model(
-        cfg, run, resume=resume, progress=progress,
+        cfg,
+        run,
+        resume=resume,
+        progress=progress,
         notes=[f"episodes start from the best of m={m} samples of a {prior.kind} prior"],
         initial_design=PriorDesigner(prior, m),
         env_wrapper=(lambda venv: _edit_penalty_wrapper(venv, penalty)) if penalty > 0 else None,
         final_checkpoint=False,
-    )  # fmt: skip
+    )
     name = "prior+ppo-kl" if edit_penalty > 0 else "prior+ppo"
     method = PriorGuidedPolicy(model, prior, m, env_kwargs, name=name)
     method.run_dir = run

@@ -222,8 +222,12 @@ class ConditionalVAE(GenerativePrior):
         self.decoder = _mlp([latent + cond_hidden, hidden, hidden, dim])
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "latent": self.latent, "hidden": self.hidden,
-                "sigma": self.sigma}  # fmt: skip
+        return {
+            **super().config(),
+            "latent": self.latent,
+            "hidden": self.hidden,
+            "sigma": self.sigma,
+        }
 
     @property
     def noise_dim(self) -> int:
@@ -401,9 +405,15 @@ class ConditionalGAN(GenerativePrior):
         self._critic_updates = 0
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "latent": self.latent, "hidden": self.hidden,
-                "n_critic": self.n_critic, "gp_weight": self.gp_weight,
-                "mode_seeking": self.mode_seeking, "betas": list(self.betas)}  # fmt: skip
+        return {
+            **super().config(),
+            "latent": self.latent,
+            "hidden": self.hidden,
+            "n_critic": self.n_critic,
+            "gp_weight": self.gp_weight,
+            "mode_seeking": self.mode_seeking,
+            "betas": list(self.betas),
+        }
 
     @property
     def noise_dim(self) -> int:
@@ -445,8 +455,10 @@ class ConditionalGAN(GenerativePrior):
         self._critic_updates = 0
         gen = [*self.embed.parameters(), *self.generator.parameters()]
         critic = [p for name, p in self.named_parameters() if name.startswith("critic")]
-        return [torch.optim.Adam(gen, lr=lr, betas=self.betas),
-                torch.optim.Adam(critic, lr=lr, betas=self.betas)]  # fmt: skip
+        return [
+            torch.optim.Adam(gen, lr=lr, betas=self.betas),
+            torch.optim.Adam(critic, lr=lr, betas=self.betas),
+        ]
 
     def train_step(
         self, z: torch.Tensor, cond: torch.Tensor, optimizers: list[torch.optim.Optimizer]
@@ -512,7 +524,8 @@ def load_prior(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         raise ValueError(f"prior weights file {str(path)!r} does not exist")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     model = build_prior(blob["kind"], **blob["config"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                           for k, v in blob["state"].items()})  # fmt: skip
+    model.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()}
+    )
     model.meta = dict(blob.get("meta", {}))
     return model.to(device).eval()

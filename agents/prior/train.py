@@ -122,8 +122,9 @@ def train_prior(
     torch.manual_seed(seed)
     start = time.perf_counter()
     if pairs is None:
-        pairs = make_training_pairs(n_pairs, seed=seed, device=dev, carrier=carrier,
-                                    **(pair_kwargs or {}))  # fmt: skip
+        pairs = make_training_pairs(
+            n_pairs, seed=seed, device=dev, carrier=carrier, **(pair_kwargs or {})
+        )
     z_all, c_all = (t.to(dev, torch.float32) for t in pairs)
     dim = (design_space or DesignSpace.for_carrier(carrier)).dim
     if z_all.dim() != 2 or z_all.shape[1] != dim or c_all.shape[0] != z_all.shape[0]:
@@ -181,9 +182,13 @@ def train_prior(
                 ckpt = run / "checkpoints" / f"prior_epoch{epoch}.pt"
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
                 optim = [opt.state_dict() for opt in opts]
-                state = {"kind": kind, "config": model.config(), "epoch": epoch,
-                         "state": model.state_dict(),
-                         "optimizer": optim[0] if len(optim) == 1 else optim}  # fmt: skip
+                state = {
+                    "kind": kind,
+                    "config": model.config(),
+                    "epoch": epoch,
+                    "state": model.state_dict(),
+                    "optimizer": optim[0] if len(optim) == 1 else optim,
+                }
                 with atomic_open(ckpt, "wb") as handle:
                     torch.save(state, handle)
             if bar is not None:
@@ -259,8 +264,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="agents.prior.train", description=main.__doc__)
     parser.add_argument("--ship", action="store_true", help="write agents/prior/weights/*.pt")
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=list(KINDS))
-    parser.add_argument("--carriers", nargs="+", default=["polymer", "liposome"],
-                        choices=["polymer", "liposome"])  # fmt: skip
+    parser.add_argument(
+        "--carriers", nargs="+", default=["polymer", "liposome"], choices=["polymer", "liposome"]
+    )
     parser.add_argument("--n-pairs", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--device", default="cpu")
@@ -276,8 +282,15 @@ def main(argv: list[str] | None = None) -> None:
             settings = {"epochs": epochs, **SHIP_OVERRIDES.get(kind, {})}
             if args.epochs:
                 settings["epochs"] = args.epochs
-            model = train_prior(kind, args.n_pairs or n_pairs, device=args.device, run_dir=run,
-                                seed=args.seed, carrier=carrier, **settings)  # fmt: skip
+            model = train_prior(
+                kind,
+                args.n_pairs or n_pairs,
+                device=args.device,
+                run_dir=run,
+                seed=args.seed,
+                carrier=carrier,
+                **settings,
+            )
             print(f"{carrier} {kind}: {model.meta}")
             if args.ship:
                 path = model.save(WEIGHTS_DIR / f"{carrier}_{kind}.pt", half=True, **model.meta)

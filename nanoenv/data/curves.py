@@ -44,7 +44,8 @@ from nanoenv.data.loaders import (
 )
 from nanoenv.kinetics.conditions import ReleaseConditions
 from nanoenv.kinetics.drug import DRUG_BOUNDS, Drug
-from nanoenv.kinetics.formulation import Carrier, Formulation, spec
+from nanoenv.kinetics.formulation import Carrier, Formulation
+from nanoenv.kinetics.parameters import spec
 
 __all__ = [
     "LIPOSOME_FALLBACKS",
