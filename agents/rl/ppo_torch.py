@@ -48,13 +48,11 @@ from agents.rl.run_folder import (
     CHECKPOINT_PREFIX,
     FINAL_MODEL,
     last_checkpoint,
-    new_folder,
     record_training_cost,
-    utc_stamp,
-    write_run_files,
+    remove_stale_checkpoints,
+    start_session,
 )
 from nanoenv.devices import resolve_device
-from nanoenv.files import atomic_write
 
 __all__ = ["PPOTorchConfig", "PPOTorchModel", "make_env", "train_ppo_torch"]
 
@@ -551,24 +549,14 @@ def train_run(
             "must name the same one"
         )
     model = new_model(cfg, device)
+    path = None
     if resume:
-        for stale in (run / "checkpoints").glob(".*.tmp"):  # a killed writer's (lock held)
-            stale.unlink(missing_ok=True)
+        remove_stale_checkpoints(run)
         last = last_checkpoint(run)
         path = last[0] if last is not None else run / FINAL_MODEL
         load_model_file(model, path)
     env = make_env(cfg.num_envs, cfg.task, device, cfg.env.kwargs())
-    logs = new_folder(run / "logs", "session")
-    if resume:
-        record = {
-            "from": str(path),
-            "steps": model.num_timesteps,
-            "utc": utc_stamp(),
-            "total_steps": cfg.total_steps,
-        }
-        atomic_write(logs / "resume.json", json.dumps(record, indent=1))
-    else:
-        write_run_files(run, cfg, notes)
+    logs = start_session(run, cfg, notes, path, model.num_timesteps)
     formats = ["csv"] + (["tensorboard"] if tensorboard_available() else [])
     logger = configure(str(logs), formats)
     folder = run / "checkpoints"

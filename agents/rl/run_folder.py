@@ -138,6 +138,35 @@ def write_run_files(run_dir: Path, cfg: Any, notes: list[str]) -> None:
 TRAINING_COST = "training_cost.json"
 
 
+def remove_stale_checkpoints(run: Path) -> None:
+    """Delete the temporary files a killed checkpoint writer left (the run's lock is held)."""
+    for stale in (run / "checkpoints").glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def start_session(
+    run: Path, cfg: Any, notes: list[str], resumed_from: Path | None, steps: int
+) -> Path:
+    """A new ``logs/session_*`` folder for one training session: a fresh run writes its run
+    files (config, meta), a resumed one records where it resumed from in ``resume.json``.
+
+    :param resumed_from: the checkpoint loaded, or ``None`` for a fresh run.
+    :param steps: env steps already done (the loaded model's count).
+    """
+    logs = new_folder(run / "logs", "session")
+    if resumed_from is None:
+        write_run_files(run, cfg, notes)
+    else:
+        record = {
+            "from": str(resumed_from),
+            "steps": steps,
+            "utc": utc_stamp(),
+            "total_steps": cfg.total_steps,
+        }
+        atomic_write(logs / "resume.json", json.dumps(record, indent=1))
+    return logs
+
+
 def record_training_cost(run: Path, env_steps: int, sim_calls: int) -> None:
     """Add this session's simulator calls to the run's ``training_cost.json``."""
     path = run / TRAINING_COST

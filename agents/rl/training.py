@@ -12,7 +12,6 @@ wrapper for the environments (:func:`agents.prior.train_prior_guided`).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -39,13 +38,11 @@ from agents.rl.run_folder import (
     FINAL_MODEL,
     last_checkpoint,
     make_run_folder,
-    new_folder,
     record_training_cost,
-    utc_stamp,
-    write_run_files,
+    remove_stale_checkpoints,
+    start_session,
 )
 from nanoenv.devices import resolve_device
-from nanoenv.files import atomic_write
 
 if TYPE_CHECKING:
     from nanoenv.envs.problem import InitialDesigner
@@ -237,26 +234,16 @@ def _train_locked(
     try:
         # built before anything is written: a config SB3 rejects leaves no files behind
         model = new_model(cfg, env, device)
+        path = None
         if resume:
-            for stale in (run / "checkpoints").glob(".*.tmp"):  # a killed writer's (lock held)
-                stale.unlink(missing_ok=True)
+            remove_stale_checkpoints(run)
             path = _restore(cfg, run, model)
             # fresh environment randomness: not the targets of the first segment again
             model.set_random_seed(cfg.seed + model.num_timesteps)
     except BaseException:
         env.close()
         raise
-    logs = new_folder(run / "logs", "session")
-    if not resume:
-        write_run_files(run, cfg, notes)
-    else:
-        record = {
-            "from": str(path),
-            "steps": model.num_timesteps,
-            "utc": utc_stamp(),
-            "total_steps": cfg.total_steps,
-        }
-        atomic_write(logs / "resume.json", json.dumps(record, indent=1))
+    logs = start_session(run, cfg, notes, path, model.num_timesteps)
     model.set_logger(configure(str(logs), formats))
     remaining = cfg.total_steps - model.num_timesteps
     checkpoint = checkpoint_callback_class()(
