@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from nanoenv.kinetics.validation import check_finite, check_in_range
+from nanoenv.kinetics.validation import check_finite, check_in_range, unchecked
 
 __all__ = [
     "CONDITION_PRESETS",
@@ -237,10 +237,7 @@ class ReleaseConditions:
         shapes :meth:`__post_init__` leaves them), without checking them again: for internal
         paths that move, stack, select or merge rows of schedules once validated (the
         environments do so on every reset). Anything else must use the constructor."""
-        out = cls.__new__(cls)
-        for f in fields(cls):
-            object.__setattr__(out, f.name, values[f.name])
-        return out
+        return unchecked(cls, values)
 
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None

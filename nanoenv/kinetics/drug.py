@@ -8,12 +8,12 @@ physiological pH, aqueous solubility at 25 °C of the form usually loaded).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from nanoenv.kinetics.validation import check_in_range
+from nanoenv.kinetics.validation import check_in_range, unchecked
 
 __all__ = ["DRUGS", "DRUG_BOUNDS", "DRUG_FIELDS", "Drug"]
 
@@ -95,10 +95,7 @@ class Drug:
         without checking them again: for internal paths that move, stack, select or merge
         validated drugs (the environments do so on every reset). Anything else must use the
         constructor."""
-        out = cls.__new__(cls)
-        for f in fields(cls):
-            object.__setattr__(out, f.name, values[f.name])
-        return out
+        return unchecked(cls, values)
 
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None

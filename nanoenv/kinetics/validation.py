@@ -10,6 +10,8 @@ values back), so hot loops that already validated their inputs pass
 from __future__ import annotations
 
 import math
+from dataclasses import fields
+from typing import Any, TypeVar
 
 import torch
 
@@ -17,7 +19,20 @@ __all__ = [
     "check_finite",
     "check_in_range",
     "check_sorted_times",
+    "unchecked",
 ]
+
+T = TypeVar("T")
+
+
+def unchecked(cls: type[T], values: dict[str, Any]) -> T:
+    """An instance of the frozen dataclass ``cls`` with every field taken from ``values``,
+    bypassing ``__init__``/``__post_init__`` checks: only for values that come from
+    instances already validated (moved, stacked, selected or merged rows)."""
+    out = cls.__new__(cls)
+    for f in fields(cls):  # type: ignore[arg-type]
+        object.__setattr__(out, f.name, values[f.name])
+    return out
 
 
 def _first_bad(values: torch.Tensor, bad: torch.Tensor) -> tuple[float, tuple[int, ...]]:
