@@ -4,6 +4,7 @@ the time grid and the shared random draws (drug, log-uniform)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ __all__ = [
     "Target",
     "TaskFamily",
     "log_uniform",
+    "one_at_a_time",
     "random_drug",
+    "relabelled",
     "time_grid",
 ]
 
@@ -160,6 +163,29 @@ class TaskFamily:
                 f"design space is for {space.carrier.name.lower()}"
             )
         return space
+
+
+def relabelled(
+    batch_sampler: Callable[..., list[Target]], family: str
+) -> Callable[..., list[Target]]:
+    """A batch sampler drawing what ``batch_sampler`` draws, each target labelled
+    ``family`` (a family that shares another's targets and differs in its reward)."""
+
+    def sample_many(
+        rngs: list[np.random.Generator], space: DesignSpace, *extra: Any
+    ) -> list[Target]:
+        return [dataclasses.replace(t, family=family) for t in batch_sampler(rngs, space, *extra)]
+
+    return sample_many
+
+
+def one_at_a_time(batch_sampler: Callable[..., list[Target]]) -> Callable[..., Target]:
+    """The single-target sampler of ``batch_sampler``: its target for one generator."""
+
+    def sample(rng: np.random.Generator, space: DesignSpace, *extra: Any) -> Target:
+        return batch_sampler([rng], space, *extra)[0]
+
+    return sample
 
 
 def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:

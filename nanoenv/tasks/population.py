@@ -32,32 +32,13 @@ mean share of the horizon in the window over the 16 patients; objectives
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
-
-from nanoenv.design_space import DesignSpace
-from nanoenv.kinetics import DEFAULT_CONSTANTS, SimulatorConstants
-from nanoenv.targets import Target
+from nanoenv.tasks.base import one_at_a_time, relabelled
 from nanoenv.tasks.hidden import therapeutic_window_batch
 
 __all__ = ["population", "population_batch"]
 
 
-def population_batch(
-    rngs: list[np.random.Generator],
-    space: DesignSpace,
-    constants: SimulatorConstants = DEFAULT_CONSTANTS,
-) -> list[Target]:
-    """``population`` targets: :func:`~nanoenv.tasks.hidden.therapeutic_window_batch`,
-    relabelled."""
-    return [
-        dataclasses.replace(t, family="population")
-        for t in therapeutic_window_batch(rngs, space, constants)
-    ]
-
-
-def population(
-    rng: np.random.Generator, space: DesignSpace, constants: SimulatorConstants = DEFAULT_CONSTANTS
-) -> Target:
-    return population_batch([rng], space, constants)[0]
+#: ``population`` targets: :func:`~nanoenv.tasks.hidden.therapeutic_window_batch`, relabelled.
+population_batch = relabelled(therapeutic_window_batch, "population")
+#: One ``population`` target.
+population = one_at_a_time(population_batch)

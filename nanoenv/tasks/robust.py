@@ -29,30 +29,13 @@ evaluation costs 16 simulations (one simulator call in the budget).
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
-
-from nanoenv.design_space import DesignSpace
-from nanoenv.kinetics import DEFAULT_CONSTANTS, SimulatorConstants
-from nanoenv.targets import Target
+from nanoenv.tasks.base import one_at_a_time, relabelled
 from nanoenv.tasks.hidden import realisable_batch
 
 __all__ = ["robust", "robust_batch"]
 
 
-def robust_batch(
-    rngs: list[np.random.Generator],
-    space: DesignSpace,
-    constants: SimulatorConstants = DEFAULT_CONSTANTS,
-) -> list[Target]:
-    """``robust`` targets: :func:`~nanoenv.tasks.hidden.realisable_batch`, relabelled."""
-    return [
-        dataclasses.replace(t, family="robust") for t in realisable_batch(rngs, space, constants)
-    ]
-
-
-def robust(
-    rng: np.random.Generator, space: DesignSpace, constants: SimulatorConstants = DEFAULT_CONSTANTS
-) -> Target:
-    return robust_batch([rng], space, constants)[0]
+#: ``robust`` targets: :func:`~nanoenv.tasks.hidden.realisable_batch`, relabelled.
+robust_batch = relabelled(realisable_batch, "robust")
+#: One ``robust`` target.
+robust = one_at_a_time(robust_batch)

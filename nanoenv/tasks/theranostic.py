@@ -28,13 +28,8 @@ objectives ``(release_f2, t2_contrast)``. Cost: stability plus over-filled parti
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
-
 from nanoenv.design_space import DesignSpace
-from nanoenv.kinetics import DEFAULT_CONSTANTS, SimulatorConstants
-from nanoenv.targets import Target
+from nanoenv.tasks.base import one_at_a_time, relabelled
 from nanoenv.tasks.hidden import realisable_batch
 
 __all__ = ["theranostic", "theranostic_batch", "theranostic_space"]
@@ -45,20 +40,8 @@ def theranostic_space() -> DesignSpace:
     return DesignSpace.polymer_nanoparticle(magnetic_core_fraction=(0.0, 0.4))
 
 
-def theranostic_batch(
-    rngs: list[np.random.Generator],
-    space: DesignSpace,
-    constants: SimulatorConstants = DEFAULT_CONSTANTS,
-) -> list[Target]:
-    """``theranostic`` targets: :func:`~nanoenv.tasks.hidden.realisable_batch` in the
-    family's space, relabelled."""
-    return [
-        dataclasses.replace(t, family="theranostic")
-        for t in realisable_batch(rngs, space, constants)
-    ]
-
-
-def theranostic(
-    rng: np.random.Generator, space: DesignSpace, constants: SimulatorConstants = DEFAULT_CONSTANTS
-) -> Target:
-    return theranostic_batch([rng], space, constants)[0]
+#: ``theranostic`` targets: :func:`~nanoenv.tasks.hidden.realisable_batch` (in the family's
+#: space), relabelled.
+theranostic_batch = relabelled(realisable_batch, "theranostic")
+#: One ``theranostic`` target.
+theranostic = one_at_a_time(theranostic_batch)
