@@ -364,6 +364,7 @@ def hydrolysis_rate_per_h(
     crosslink_slowdown: float | torch.Tensor,
     family: torch.Tensor | None = None,
     family_k_per_day: tuple[float | torch.Tensor, ...] = (),
+    weights: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Pseudo-first-order chain-scission rate of a polyester, ``Mw(t) = Mw0·exp(−k_h t)``.
 
@@ -392,6 +393,8 @@ def hydrolysis_rate_per_h(
     :param family: ``(B, 1)`` polymer-family code in ``[0, len(family_k_per_day)]``, or
         ``None`` for lactide–glycolide throughout.
     :param family_k_per_day: rates of families 1, 2, … in 1/day at 37 °C and pH 7.4.
+    :param weights: ``family_weights(family, len(family_k_per_day))`` when the caller has
+        them (the simulator computes them once for this law and the diffusivity's).
     :returns: ``k_h`` in 1/h.
     """
     la = lactide_fraction
@@ -401,7 +404,8 @@ def hydrolysis_rate_per_h(
     fall = torch.relu(2.0 * g - 1.0) ** 2
     ln_k = torch.log(kla) + glycolide_gain * rise - pga_slowdown * fall
     if family is not None and len(family_k_per_day) > 0:
-        weights = family_weights(family, len(family_k_per_day))
+        if weights is None:
+            weights = family_weights(family, len(family_k_per_day))
         ln_family = [
             torch.log(torch.as_tensor(k, dtype=la.dtype, device=la.device))
             for k in family_k_per_day
@@ -436,7 +440,9 @@ def family_weights(family: torch.Tensor, n_other: int) -> list[torch.Tensor]:
 
 
 def family_diffusivity_offset(
-    family: torch.Tensor, offsets: tuple[float | torch.Tensor, ...]
+    family: torch.Tensor,
+    offsets: tuple[float | torch.Tensor, ...],
+    weights: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Decades added to ``log10 D`` for the polymer family ``family`` (0 for
     lactide–glycolide; ``offsets[i − 1]`` for family ``i``, blended like
@@ -444,8 +450,10 @@ def family_diffusivity_offset(
 
     :param family: tensor of family codes.
     :param offsets: decades of D of families 1, 2, … relative to the lactide–glycolide law.
+    :param weights: ``family_weights(family, len(offsets))`` when the caller has them.
     """
-    weights = family_weights(family, len(offsets))
+    if weights is None:
+        weights = family_weights(family, len(offsets))
     return sum((w * o for w, o in zip(weights[1:], offsets, strict=True)), torch.zeros_like(family))
 
 

@@ -196,6 +196,14 @@ def mechanism_parameters(
             surface_radius = mech.equivalent_sphere_radius(radius, shaped, col("aspect_ratio"))
         else:
             surface_radius = radius
+        # polymer-family blend weights, shared by the diffusivity and the hydrolysis laws
+        hydrolysis_law = c.hydrolysis_law()
+        family_offsets = (
+            c.diffusivity_pcl_offset,
+            c.diffusivity_pvl_offset,
+            c.diffusivity_pea_offset,
+        )
+        family_w = mech.family_weights(col("polymer_family"), len(family_offsets))
         log10_d = (
             c.log10_diffusivity_ref
             + c.diffusivity_drug_mw_exponent * torch.log10(d["mw_g_mol"] / 300.0)
@@ -206,8 +214,7 @@ def mechanism_parameters(
             + c.diffusivity_peg_slope * col("peg_fraction")
             - c.diffusivity_crosslink_slope * col("crosslink_ratio")
             + mech.family_diffusivity_offset(
-                col("polymer_family"),
-                (c.diffusivity_pcl_offset, c.diffusivity_pvl_offset, c.diffusivity_pea_offset),
+                col("polymer_family"), family_offsets, weights=family_w
             )
             # apparent D grows with device size above R_ref for β > 0 (0 by default:
             # Fickian); below R_ref it tends to the material's own D
@@ -229,7 +236,8 @@ def mechanism_parameters(
             ph,
             col("crosslink_ratio"),
             family=col("polymer_family"),
-            **c.hydrolysis_law(),
+            weights=family_w,
+            **hydrolysis_law,
         )
         erosion_critical = torch.log(col("polymer_mw_kda") / c.erosion_critical_mw_kda)
         polymer_burst = mech.burst_fraction(
