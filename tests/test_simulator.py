@@ -27,6 +27,25 @@ def designs(n: int, seed: int, carrier: str = "polymer", dtype=torch.float32) ->
     )
 
 
+def _gradcheck_release(
+    base: Formulation, times: torch.Tensor, conditions: ReleaseConditions
+) -> bool:
+    """torch.autograd.gradcheck of the release curve of doxorubicin in ``base``'s
+    designs with respect to every parameter (float64)."""
+
+    def run(values: torch.Tensor) -> torch.Tensor:
+        return simulate_release(
+            Formulation(values, base.carrier, validate=False),
+            times,
+            conditions,
+            "doxorubicin",
+            validate=False,
+        )
+
+    values = base.values.clone().requires_grad_(True)
+    return torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)
+
+
 @st.composite
 def formulations(draw):
     """One design drawn anywhere in the allowed space (log-uniform where the scale is log)."""
@@ -123,18 +142,7 @@ def test_gradcheck_through_simulate_release_float64():
         enzyme_activity=torch.tensor([0.0, 1.0, 1.0, 1.0]),
     )
     times = torch.tensor([0.3, 3.0, 12.0, 24.5, 48.0, 200.0], dtype=torch.float64)
-
-    def run(values: torch.Tensor) -> torch.Tensor:
-        return simulate_release(
-            Formulation(values, base.carrier, validate=False),
-            times,
-            conditions,
-            "doxorubicin",
-            validate=False,
-        )
-
-    values = base.values.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)
+    assert _gradcheck_release(base, times, conditions)
 
 
 def test_output_follows_input_dtype_and_device():
@@ -427,15 +435,4 @@ def test_gradcheck_through_the_physics_v2_paths_float64():
         magnetic_frequency_khz=torch.tensor([150.0, 150.0, 150.0, 150.0]),
     )
     times = torch.tensor([0.5, 2.1, 3.0, 5.0, 8.0, 12.0], dtype=torch.float64)
-
-    def run(values: torch.Tensor) -> torch.Tensor:
-        return simulate_release(
-            Formulation(values, base.carrier, validate=False),
-            times,
-            conditions,
-            "doxorubicin",
-            validate=False,
-        )
-
-    values = base.values.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(run, (values,), eps=1e-7, atol=1e-6, rtol=1e-4)
+    assert _gradcheck_release(base, times, conditions)
