@@ -17,11 +17,11 @@ On the families issue 15 adds to ``nanoenv-bench-v2`` (``targeted``, ``theranost
 Run: ``python benchmarks/bench_delivery.py [--seeds 0 1 2] [--workers 1]``. Writes
 ``benchmarks/results/bench_v2_delivery.{json,md}``, the Pareto fronts
 (``bench_v2_delivery_fronts.png``) and the bench's plots (in the run folder); job folders go
-to ``runs/bench_v2_delivery`` (a rerun skips finished jobs). ``nsga2`` is registered in
-this process (``--workers 1``), so the script runs before the package is reinstalled
-with its new entry point; so is ``prior-family`` (:mod:`agents.prior.family`: a cVAE
-trained on reward-selected designs of the family, shipped for ``targeted`` and
-``theranostic``; on ``robust`` and ``population`` it has no weights and is left out).
+to ``runs/bench_v2_delivery`` (a rerun skips finished jobs). ``nsga2`` and
+``prior-family`` come from the ``nanoenv.designers`` entry points like every designer
+(``prior-family``, :mod:`agents.prior.family`: a cVAE trained on reward-selected designs
+of the family, shipped for ``targeted`` and ``theranostic``; on ``robust`` and
+``population`` it has no weights and is left out).
 """
 
 from __future__ import annotations
@@ -227,16 +227,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
 
-    from agents.bench.builtin import NSGA2
-    from agents.bench.registry import register_method
     from agents.bench.run import aggregate, write_outputs
-    from agents.prior.family import FAMILY_PRIOR, SHIP_SETTINGS
+    from agents.prior.family import SHIP_SETTINGS
     from agents.sweep import SweepSettings, make_jobs, sweep
     from nanoenv.bench import load_suite
     from nanoenv.files import atomic_write
 
-    register_method("nsga2", NSGA2)
-    register_method("prior-family", FAMILY_PRIOR)
     suite = load_suite(args.suite)
     started = time.perf_counter()
     settings = SweepSettings(n=None, threads=1, suite=args.suite, budgets=BUDGETS)
