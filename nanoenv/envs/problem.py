@@ -428,9 +428,9 @@ def step(
     Reward: ``score(z') − score(z) + bonus·[f2(z') ≥ success_f2]·[not stop]``
     (potential-based shaping, Ng et al. 1999): the bonus pays for success reached by an
     edit. Stop actions leave the design unchanged (it is simulated again: one simulator
-    call), end the episode and earn no bonus — a design below ``success_f2`` would have
-    ended the episode already, so a stop on a successful design is a stop on a start that
-    succeeded at reset.
+    call), end the episode and earn no bonus: an edit that reaches ``success_f2`` ends the
+    episode, so a stop on a successful design can only come right after a reset whose
+    start already succeeded, which no action earned.
     """
     z = (state.z + delta.to(state.z)).clamp(-1.0, 1.0)
     ev = evaluate(spec, state.targets, z)
