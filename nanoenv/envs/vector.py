@@ -241,8 +241,9 @@ class FormulationDesignVectorEnv(VectorEnv):
         rows = torch.nonzero(done).flatten().tolist()
         if rows:
             infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
-            for i in rows:
-                infos["final_obs"][i] = obs[i].cpu().numpy()
+            final = obs[rows].cpu().numpy()  # one device copy, not one per row
+            for j, i in enumerate(rows):
+                infos["final_obs"][i] = final[j]
             infos["final_info"] = {k: v.copy() for k, v in infos.items() if k != "final_obs"}
             for key in list(infos["final_info"]):
                 if key.startswith("_"):
